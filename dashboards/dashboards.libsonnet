@@ -1,0 +1,65 @@
+// Turns each contents-page dashboard into Grafana JSON, applying the shared defaults
+// (uid, tags, refresh, time range, links, variables, layout) in this one place.
+(import 'queries.libsonnet') +
+(import 'panels.libsonnet') +
+(import 'requests-overview.libsonnet') +
+{
+  local c = $._config,
+  local ds = { type: 'prometheus', uid: c.datasources.prometheus },
+
+  local variableDefs = {
+    model: {
+      name: 'model',
+      label: 'Model',
+      type: 'query',
+      datasource: ds,
+      query: { query: $.queries.modelValues(), refId: 'model' },
+      definition: $.queries.modelValues(),
+      refresh: 2,
+      includeAll: true,
+      multi: true,
+      allValue: '.*',
+      current: { text: ['All'], value: ['$__all'] },
+      sort: 1,
+    },
+  },
+
+  // Rows of panels, laid out left to right in equal widths, 8 units high.
+  local layout(rows) = std.flattenArrays([
+    local row = rows[r];
+    local width = std.floor(24 / std.length(row));
+    [
+      row[i] { id: r * 10 + i + 1, gridPos: { x: i * width, y: r * 8, w: width, h: 8 } }
+      for i in std.range(0, std.length(row) - 1)
+    ]
+    for r in std.range(0, std.length(rows) - 1)
+  ]),
+
+  dashboards+:: {
+    [name]: {
+      local d = $.grafanaDashboards[name],
+      uid: 'plano-' + name,
+      title: d.title,
+      description: d.description,
+      tags: ['plano', 'llm'],
+      editable: false,
+      graphTooltip: 1,
+      refresh: '10s',
+      schemaVersion: 41,
+      time: { from: 'now-1h', to: 'now' },
+      timezone: 'browser',
+      links: [{
+        title: 'Plano dashboards',
+        type: 'dashboards',
+        tags: ['plano'],
+        asDropdown: true,
+        includeVars: true,
+        keepTime: true,
+      }],
+      templating: { list: [variableDefs[v] for v in d.variables] },
+      annotations: { list: [] },
+      panels: layout(d.rows),
+    }
+    for name in std.objectFields($.grafanaDashboards)
+  },
+}

@@ -1,0 +1,52 @@
+// A small family of panel constructors on one base. Every panel gets a description,
+// a unit and the Prometheus datasource by its fixed uid; layout is applied later.
+{
+  panels+:: {
+    local c = $._config,
+    local ds = { type: 'prometheus', uid: c.datasources.prometheus },
+
+    target(expr, legend='__auto', refId='A', instant=false, exemplar=false):: {
+      datasource: ds,
+      expr: expr,
+      legendFormat: legend,
+      refId: refId,
+      range: !instant,
+      instant: instant,
+      exemplar: exemplar,
+    },
+
+    base(type, title, description, unit, targets):: {
+      assert description != '' : 'panel "%s" needs a description' % title,
+      type: type,
+      title: title,
+      description: description,
+      datasource: ds,
+      targets: [t { refId: std.char(65 + i) } for i in std.range(0, std.length(targets) - 1) for t in [targets[i]]],
+      fieldConfig: { defaults: { unit: unit }, overrides: [] },
+      options: {},
+    },
+
+    timeseries(title, description, unit, targets):: self.base('timeseries', title, description, unit, targets) {
+      fieldConfig+: { defaults+: { custom: { drawStyle: 'line', lineWidth: 1, fillOpacity: 10, showPoints: 'never' } } },
+      options: { legend: { displayMode: 'table', placement: 'right', calcs: ['mean', 'max'] }, tooltip: { mode: 'multi', sort: 'desc' } },
+    },
+
+    // Per-second rates.
+    rate(title, description, targets, unit='reqps'):: self.timeseries(title, description, unit, targets) {
+      fieldConfig+: { defaults+: { min: 0 } },
+    },
+
+    // Latency percentiles; exemplars make each point a link to its trace in Tempo.
+    latency(title, description, targets, unit='ms'):: self.timeseries(title, description, unit, [t { exemplar: true } for t in targets]),
+
+    // A single number per series, from an instant query.
+    stat(title, description, targets, unit='short'):: self.base('stat', title, description, unit, [t { instant: true, range: false } for t in targets]) {
+      options: {
+        reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false },
+        colorMode: 'value',
+        graphMode: 'none',
+        textMode: 'value_and_name',
+      },
+    },
+  },
+}

@@ -1,0 +1,35 @@
+// Plano - Requests Overview: the original six panels, correct for current releases.
+{
+  grafanaDashboards+:: {
+    local p = $.panels,
+    local q = $.queries,
+    local t = p.target,
+
+    'requests-overview': {
+      title: 'Plano - Requests Overview',
+      description: 'LLM traffic through Plano: request rates per model and agent, rate limits, latency and totals, from trace-derived span metrics and Envoy stats.',
+      variables: ['model'],
+      rows: [
+        [
+          p.rate('LLM Requests/sec by Model', 'Requests per second to each upstream model (plano(llm) spans).', [t(q.llmRequestsByModel(), '{{llm_model}}')]),
+          p.rate('Agent Requests/sec by Agent', 'Invocations per second of each agent chosen by the orchestrator (plano(agent) spans).', [t(q.agentRequestsByAgent(), '{{agent_id}}')]),
+        ],
+        [
+          p.rate('Total Requests/sec', 'Requests per second across the LLM, agent and orchestrator components.', [t(q.requestsByService(), '{{service_name}}')]),
+          p.rate('Rate-Limited Requests/sec', "HTTP 429s per second: Envoy's global ratelimited_rq counter, and per model from spans with http.status_code 429.", [
+            t(q.rateLimitedEnvoy(), 'envoy (all models)'),
+            t(q.rateLimitedByModel(), '{{llm_model}}'),
+          ]),
+        ],
+        [
+          p.latency('LLM Latency p50/p95/p99 by Model', 'End-to-end latency percentiles of upstream LLM calls per model; exemplar points open the trace in Tempo.', [
+            t(q.llmLatencyQuantile(0.5), 'p50 {{llm_model}}'),
+            t(q.llmLatencyQuantile(0.95), 'p95 {{llm_model}}'),
+            t(q.llmLatencyQuantile(0.99), 'p99 {{llm_model}}'),
+          ]),
+          p.stat('Cumulative Request Count', 'LLM requests per model since the collector started (the cumulative span-metrics counter).', [t(q.llmRequestsTotal(), '{{llm_model}}')]),
+        ],
+      ],
+    },
+  },
+}

@@ -1,0 +1,1 @@
+"""plano-observability: config-as-code observability stack for the Plano LLM gateway."""

@@ -1,0 +1,53 @@
+"""The Docker engine and the Compose CLI, found and checked before use."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from . import paths
+from .errors import DockerError
+
+COMPOSE_FILE = paths.GENERATED / "compose" / "docker-compose.yaml"
+
+
+def compose_command() -> list[str]:
+    """`docker compose` (the v2 plugin) or a standalone `docker-compose` v2."""
+    if shutil.which("docker"):
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
+        if probe.returncode == 0:
+            return ["docker", "compose"]
+    standalone = shutil.which("docker-compose")
+    if standalone:
+        probe = subprocess.run([standalone, "version", "--short"], capture_output=True, text=True)
+        if probe.returncode == 0 and not probe.stdout.strip().startswith("1."):
+            return [standalone]
+    raise DockerError("no Docker Compose v2 CLI found (`docker compose version` failed)",
+                      "install the Compose v2 plugin, or run the stack natively")
+
+
+def engine_error() -> str | None:
+    """None when a Docker engine answers; otherwise why not, in one line."""
+    if not shutil.which("docker"):
+        return "Docker is not installed (no `docker` on PATH)"
+    try:
+        probe = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
+                               capture_output=True, text=True, timeout=15)
+    except subprocess.TimeoutExpired:
+        return "the Docker engine did not answer within 15 s"
+    if probe.returncode != 0:
+        detail = (probe.stderr.strip().splitlines() or ["no answer"])[-1]
+        return f"the Docker engine is not running ({detail})"
+    return None
+
+
+def require_engine() -> None:
+    problem = engine_error()
+    if problem:
+        raise DockerError(problem, "start Docker (e.g. `sudo systemctl start docker`), or use `invoke up --mode native`")
+
+
+def compose_args(env_file: str | None = None) -> list[str]:
+    args = compose_command() + ["-f", str(COMPOSE_FILE)]
+    if env_file:
+        args += ["--env-file", env_file]
+    return args

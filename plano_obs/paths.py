@@ -1,0 +1,38 @@
+"""Where things live. Settings resolve in one order: flag, then environment, then default."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STACK = ROOT / "stack"
+GENERATED = ROOT / "generated"
+MAIN_JSONNET = STACK / "main.jsonnet"
+DEFAULT_OVERRIDES = STACK / "local.libsonnet"
+JSONNET_SOURCES = (STACK, ROOT / "dashboards", ROOT / "envoy")
+
+
+def resolve(flag: str | None, env: str, default: Path) -> Path:
+    """The one place a path setting is decided: flag, then environment variable, then default."""
+    if flag:
+        return Path(flag).expanduser().resolve()
+    if os.environ.get(env):
+        return Path(os.environ[env]).expanduser().resolve()
+    return default
+
+
+def overrides_file(flag: str | None = None) -> Path:
+    return resolve(flag, "PLANO_OBS_OVERRIDES", DEFAULT_OVERRIDES)
+
+
+def secrets_dir(flag: str | None = None) -> Path:
+    return resolve(flag, "PLANO_OBS_SECRETS", ROOT / ".secrets")
+
+
+def state_dir(flag: str | None = None) -> Path:
+    return resolve(flag, "PLANO_STATE_DIR", ROOT / ".state")
+
+
+def cache_dir(flag: str | None = None) -> Path:
+    xdg = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return resolve(flag, "PLANO_OBS_CACHE", xdg / "plano-observability")

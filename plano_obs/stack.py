@@ -1,0 +1,74 @@
+"""Bringing the stack up and down. Compose mode wraps `docker compose`; the mode is
+chosen once, here, for every task."""
+from __future__ import annotations
+
+import subprocess
+
+from . import docker, health, paths, ports, render, secrets
+from .errors import DockerError, PlanoError
+
+MODES = ("auto", "compose", "native")
+COMPONENTS = ("collector", "tempo", "prometheus", "grafana")
+
+
+def choose_mode(requested: str) -> tuple[str, str]:
+    """(mode, why): compose when a Docker engine answers, else native."""
+    if requested not in MODES:
+        raise PlanoError(f"unknown mode {requested!r}", f"use one of {', '.join(MODES)}")
+    if requested == "compose":
+        docker.require_engine()
+        return "compose", "requested with --mode compose"
+    if requested == "native":
+        return "native", "requested with --mode native"
+    problem = docker.engine_error()
+    if problem is None:
+        return "compose", "a Docker engine answers"
+    return "native", problem
+
+
+def info(mode: str = "compose") -> dict:
+    return render.stack_info(mode, paths.overrides_file())
+
+
+def _compose(args: list[str], echo: bool = True, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
+    env_file = secrets.env_file()
+    cmd = docker.compose_args(str(env_file) if env_file.exists() else None) + args
+    if echo:
+        print("$ " + " ".join(cmd))
+    result = subprocess.run(cmd, text=True, capture_output=capture)
+    if check and result.returncode != 0:
+        raise DockerError(f"`{' '.join(cmd)}` failed with exit code {result.returncode}",
+                          "see the output above; `invoke logs` shows the services' logs")
+    return result
+
+
+def compose_running() -> list[str]:
+    """Services of this project that Compose reports running."""
+    result = _compose(["ps", "--services", "--status", "running"], echo=False, check=False, capture=True)
+    return result.stdout.split() if result.returncode == 0 else []
+
+
+def announce_password() -> None:
+    path, new = secrets.ensure_grafana_password()
+    if new:
+        print(f"Grafana admin password (shown once; kept in {path}, mode 0600): {new}")
+
+
+def up_compose(deadline_s: float) -> dict[str, health.Probe]:
+    docker.require_engine()
+    stack = info("compose")
+    announce_password()
+    if not compose_running():
+        ports.check_free(stack)
+    _compose(["up", "-d"])
+    return health.wait_ready(stack, list(COMPONENTS), deadline_s)
+
+
+def down_compose(volumes: bool) -> None:
+    docker.require_engine()
+    _compose(["down"] + (["--volumes"] if volumes else []))
+
+
+def logs_compose(service: str | None, follow: bool, tail: int) -> None:
+    docker.require_engine()
+    _compose(["logs", f"--tail={tail}"] + (["--follow"] if follow else []) + ([service] if service else []), echo=False)

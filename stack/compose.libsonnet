@@ -1,0 +1,59 @@
+// The Compose file. Every published port binds to _config.bindAddress (127.0.0.1 by
+// default); the Grafana admin password must come from the environment.
+{
+  compose+:: {
+    local c = $._config,
+    local publish(ports) = ['%s:%d:%d' % [c.bindAddress, c.ports[p], c.containerPorts[p]] for p in ports],
+
+    config: {
+      name: 'plano-observability',
+      services: {
+        [c.services.collector]: {
+          image: c.images.collector,
+          command: ['--config=/etc/otelcol/config.yaml'],
+          volumes: ['./otel-collector.yaml:/etc/otelcol/config.yaml:ro'],
+          ports: publish(['otlpGrpc', 'otlpHttp', 'collectorMetrics', 'collectorTelemetry', 'collectorHealth']),
+          depends_on: [c.services.tempo],
+          restart: 'unless-stopped',
+        },
+        [c.services.tempo]: {
+          image: c.images.tempo,
+          command: ['-config.file=/etc/tempo/tempo.yaml'],
+          volumes: ['./tempo.yaml:/etc/tempo/tempo.yaml:ro', 'tempo-data:' + c.dataDir('tempo')],
+          ports: publish(['tempo', 'tempoOtlpGrpc']),
+          restart: 'unless-stopped',
+        },
+        [c.services.prometheus]: {
+          image: c.images.prometheus,
+          command: $.prometheus.flags('/etc/prometheus/prometheus.yml', c.dataDir('prometheus')),
+          volumes: [
+            './prometheus.yml:/etc/prometheus/prometheus.yml:ro',
+            './rules.yml:/etc/prometheus/rules.yml:ro',
+            'prometheus-data:' + c.dataDir('prometheus'),
+          ],
+          ports: publish(['prometheus']),
+          // Plano's Envoy admin and brightstaff run on the host (or in Plano's container).
+          extra_hosts: ['host.docker.internal:host-gateway'],
+          restart: 'unless-stopped',
+        },
+        [c.services.grafana]: {
+          image: c.images.grafana,
+          environment: $.grafana.env {
+            GF_SECURITY_ADMIN_PASSWORD: '${GRAFANA_ADMIN_PASSWORD:?run `invoke up` once (it generates .secrets/grafana.env) or export GRAFANA_ADMIN_PASSWORD}',
+            PLANO_DASHBOARDS_DIR: '/var/lib/grafana/dashboards',
+          },
+          volumes: [
+            './grafana/datasources.yaml:/etc/grafana/provisioning/datasources/plano.yaml:ro',
+            './grafana/dashboards.yaml:/etc/grafana/provisioning/dashboards/plano.yaml:ro',
+            '../dashboards:/var/lib/grafana/dashboards:ro',
+            'grafana-data:' + c.dataDir('grafana'),
+          ],
+          ports: publish(['grafana']),
+          depends_on: [c.services.prometheus, c.services.tempo],
+          restart: 'unless-stopped',
+        },
+      },
+      volumes: { 'tempo-data': {}, 'prometheus-data': {}, 'grafana-data': {} },
+    },
+  },
+}

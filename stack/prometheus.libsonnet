@@ -1,0 +1,42 @@
+// Prometheus: scrapes the span metrics, Envoy's admin stats, brightstaff and the
+// stack itself; receives Tempo's service-graph metrics by remote write.
+{
+  prometheus+:: {
+    local c = $._config,
+    local job(name, target, extra={}) = {
+      job_name: name,
+      static_configs: [{ targets: [target] }],
+    } + extra,
+
+    config: {
+      global: {
+        scrape_interval: c.prometheus.scrapeInterval,
+        evaluation_interval: c.prometheus.scrapeInterval,
+      },
+      rule_files: ['rules.yml'],
+      scrape_configs: [
+        job('otel-collector-spanmetrics', c.address('collectorMetrics'), {
+          scrape_interval: c.prometheus.spanMetricsScrapeInterval,
+        }),
+        job('otel-collector', c.address('collectorTelemetry')),
+        job('envoy', c.planoTarget('envoyAdmin'), { metrics_path: '/stats/prometheus' }),
+        job('brightstaff', c.planoTarget('brightstaff')),
+        job('prometheus', c.address('prometheus')),
+        job('tempo', c.address('tempo')),
+        job('grafana', c.address('grafana')),
+      ] + c.extraScrapeConfigs,
+    },
+
+    // Command-line flags, shared by the Compose service and the native process.
+    flags(configFile, dataDir):: [
+      '--config.file=' + configFile,
+      '--storage.tsdb.path=' + dataDir,
+      '--storage.tsdb.retention.time=' + c.prometheus.retention,
+      '--web.listen-address=' + c.listen('prometheus'),
+      // Tempo's metrics-generator remote-writes service graphs here.
+      '--web.enable-remote-write-receiver',
+      // Span-metric exemplars carry trace ids: keep them, so panels link to Tempo.
+      '--enable-feature=exemplar-storage',
+    ],
+  },
+}

@@ -1,0 +1,60 @@
+// Tempo 3.x, monolithic: stores the traces, serves TraceQL, and turns spans into
+// service-graph metrics that it remote-writes to Prometheus.
+{
+  tempo+:: {
+    local c = $._config,
+    local data = c.dataDir('tempo'),
+
+    config: {
+      stream_over_http_enabled: true,
+      server: {
+        http_listen_address: c.listenHost('tempo'),
+        http_listen_port: c.listenPort('tempo'),
+        grpc_listen_address: c.listenHost('tempoGrpc'),
+        grpc_listen_port: c.listenPort('tempoGrpc'),
+        log_level: 'info',
+      },
+      // Tempo's receivers default to localhost: inside a container that is unreachable.
+      distributor: {
+        receivers: { otlp: { protocols: { grpc: { endpoint: c.listen('tempoOtlpGrpc') } } } },
+      },
+      live_store: {
+        wal: { path: data + '/live-store/traces' },
+        shutdown_marker_dir: data + '/live-store/shutdown-marker',
+      },
+      // Retention moved from `compactor:` (refused by 3.x) to the backend scheduler/worker.
+      backend_scheduler: {
+        local_work_path: data + '/scheduler',
+        provider: { compaction: { compaction: { block_retention: c.tempo.retention } } },
+      },
+      backend_worker: {
+        compaction: { block_retention: c.tempo.retention },
+      },
+      metrics_generator: {
+        registry: { external_labels: { source: 'tempo' } },
+        storage: {
+          path: data + '/generator/wal',
+          remote_write: [{
+            url: 'http://%s/api/v1/write' % c.address('prometheus'),
+            send_exemplars: true,
+          }],
+        },
+      },
+      storage: {
+        trace: {
+          backend: 'local',
+          wal: { path: data + '/wal' },
+          'local': { path: data + '/blocks' },
+        },
+      },
+      overrides: {
+        defaults: {
+          metrics_generator: {
+            processors: if c.tempo.serviceGraphs then ['service-graphs'] else [],
+          },
+        },
+      },
+      usage_report: { reporting_enabled: false },
+    },
+  },
+}

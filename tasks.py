@@ -1,0 +1,13 @@
+"""Task menu of plano-observability (`invoke --list`). Logic lives in plano_obs/."""
+from invoke import Collection
+
+from plano_obs.tasks import build as _build
+from plano_obs.tasks import dashboards, stack
+
+ns = Collection()
+ns.add_task(_build.build)
+ns.add_collection(dashboards.ns)
+ns.add_collection(stack.ns)
+# The everyday verbs, at the top level too.
+for _t in (stack.up, stack.down, stack.status, stack.logs):
+    ns.add_task(_t)
