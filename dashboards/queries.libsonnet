@@ -17,10 +17,11 @@
     agentRequestsByAgent(window='$__rate_interval')::
       'sum by (agent_id) (rate(%s%s[%s]))' % [m.calls, sel(svc.agent), window],
 
-    // Regex over literal service names: parentheses must be escaped (raw string).
+    // Regex over literal service names: parentheses are escaped for the regex (\\( in
+    // a PromQL string). Raw `...` strings would be simpler but not every parser takes them.
     requestsByService(window='$__rate_interval')::
-      local names = [std.strReplace(std.strReplace(s, '(', '\\('), ')', '\\)') for s in [svc.llm, svc.agent, svc.orchestrator]];
-      'sum by (service_name) (rate(%s{service_name=~`%s`}[%s]))' % [m.calls, std.join('|', names), window],
+      local names = [std.strReplace(std.strReplace(s, '(', '\\\\('), ')', '\\\\)') for s in [svc.llm, svc.agent, svc.orchestrator]];
+      'sum by (service_name) (rate(%s{service_name=~"%s"}[%s]))' % [m.calls, std.join('|', names), window],
 
     // Envoy exports Plano's WASM counter as plain `ratelimited_rq` (no labels).
     rateLimitedEnvoy(window='$__rate_interval')::

@@ -1,0 +1,25 @@
+"""Nox sessions. A bare `nox` runs the contract set: lint and unit tests.
+The work is done by plano_obs; sessions only install and call it."""
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+
+def _install(session: nox.Session, extras: str = "") -> None:
+    session.install("-e", f".[{extras}]" if extras else ".")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Formatting, promtool, PromQL, dashboard rules, Compose config and drift."""
+    _install(session)
+    session.run("python", "-m", "plano_obs.lint.run", *session.posargs)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Unit tests (pure logic, no running stack)."""
+    _install(session, "test")
+    session.run("pytest", *(session.posargs or ["-q", "tests"]))

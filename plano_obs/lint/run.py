@@ -1,0 +1,174 @@
+"""`python -m plano_obs.lint.run [CHECK...]`: the checks behind `nox -s lint`.
+Each check prints what it looked at and returns its problems; any problem fails the run."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from .. import docker, generate, paths, promql, tools
+from ..errors import PlanoError
+from ..render import MODES, stack_info
+from . import dashboards as dashboard_rules
+
+# Pinned formatter options: changing them reformats every file, so they change on purpose only.
+JSONNETFMT_OPTIONS = ["--indent", "2", "--max-blank-lines", "2", "--string-style", "s",
+                      "--comment-style", "s", "--pretty-field-names", "--pad-objects",
+                      "--no-pad-arrays", "--sort-imports"]
+SKIP_DIRS = {".git", ".nox", "generated", ".state", ".secrets", "node_modules", "build", ".venv"}
+
+
+def _files(suffixes: tuple[str, ...], under: tuple[Path, ...] = (paths.ROOT,)) -> list[Path]:
+    found = []
+    for base in under:
+        for p in sorted(base.rglob("*")):
+            rel = p.relative_to(paths.ROOT).parts
+            if p.is_file() and p.name.endswith(suffixes) and not SKIP_DIRS.intersection(rel) \
+                    and not any(part.endswith(".egg-info") for part in rel):
+                found.append(p)
+    return found
+
+
+def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def check_yaml() -> list[str]:
+    """yamllint on hand-written YAML (generated YAML is checked by its consumers)."""
+    files = _files((".yml", ".yaml"))
+    print(f"yamllint: {len(files)} hand-written file(s)")
+    if not files:
+        return []
+    r = _run([sys.executable, "-m", "yamllint", "-c", str(paths.ROOT / ".yamllint.yaml"), "-f", "parsable", *map(str, files)])
+    return [line for line in r.stdout.splitlines() if line.strip()] + ([r.stderr.strip()] if r.returncode and not r.stdout else [])
+
+
+def check_jsonnetfmt() -> list[str]:
+    files = _files((".jsonnet", ".libsonnet"), tuple(p for p in paths.JSONNET_SOURCES if p.exists()))
+    files = [f for f in files if f != paths.DEFAULT_OVERRIDES]
+    fmt = tools.ensure(tools.JSONNETFMT).binary()
+    print(f"jsonnetfmt {tools.JSONNETFMT.version}: {len(files)} file(s)")
+    problems = []
+    for f in files:
+        if _run([str(fmt), "--test", *JSONNETFMT_OPTIONS, str(f)]).returncode != 0:
+            problems.append(f"{f.relative_to(paths.ROOT)}: not formatted — run `{fmt} -i {' '.join(JSONNETFMT_OPTIONS)} {f.relative_to(paths.ROOT)}`")
+    return problems
+
+
+def _promtool() -> Path:
+    return tools.ensure(tools.prometheus(stack_info()["versions"]["prometheus"])).binary("promtool")
+
+
+def check_prometheus() -> list[str]:
+    """promtool on the generated config and rules of each mode, and the rule unit tests."""
+    promtool = _promtool()
+    problems = []
+    for mode in MODES:
+        d = paths.GENERATED / mode
+        for args in (["check", "config", str(d / "prometheus.yml")], ["check", "rules", str(d / "rules.yml")]):
+            r = _run([str(promtool), *args])
+            print(f"promtool {' '.join(args[:2])} generated/{mode}/{Path(args[-1]).name}: {'ok' if r.returncode == 0 else 'FAILED'}")
+            if r.returncode:
+                problems.append(f"promtool {' '.join(args)}: {(r.stderr or r.stdout).strip()}")
+    tests = _files((".test.yml",), (paths.ROOT / "tests" / "rules",))
+    if tests:
+        r = _run([str(promtool), "test", "rules", *map(str, tests)])
+        print(f"promtool test rules: {len(tests)} file(s): {'ok' if r.returncode == 0 else 'FAILED'}")
+        if r.returncode:
+            problems.append(f"promtool test rules: {(r.stdout + r.stderr).strip()}")
+    return problems
+
+
+def check_promql() -> list[str]:
+    """Every dashboard target and rule expression parses (after Grafana's substitutions)."""
+    problems, count = [], 0
+    for path in sorted((paths.GENERATED / "dashboards").glob("*.json")):
+        dash = json.loads(path.read_text())
+        variables = dashboard_rules.variable_values(dash)
+        for panel in dash.get("panels", []):
+            for t in panel.get("targets", []):
+                count += 1
+                try:
+                    promql.parse(promql.substitute(t.get("expr", ""), variables))
+                except promql.PromQLError as err:
+                    problems.append(f"{path.name} / {panel.get('title')} / {t.get('refId')}: {err}")
+    for mode in MODES:
+        rules = yaml.safe_load((paths.GENERATED / mode / "rules.yml").read_text())
+        for group in rules["groups"]:
+            for rule in group["rules"]:
+                count += 1
+                try:
+                    promql.parse(rule["expr"])
+                except promql.PromQLError as err:
+                    problems.append(f"rules.yml ({mode}) / {rule.get('record') or rule.get('alert')}: {err}")
+    print(f"promql: {count} expression(s) parsed")
+    return problems
+
+
+def check_dashboards() -> list[str]:
+    info = stack_info()
+    uids = set(info["datasources"].values())
+    problems, files = [], sorted((paths.GENERATED / "dashboards").glob("*.json"))
+    for path in files:
+        problems += dashboard_rules.check(json.loads(path.read_text()), uids)
+    print(f"dashboard rules: {len(files)} dashboard(s)")
+    return problems
+
+
+def check_compose() -> list[str]:
+    """The Compose file as a real Compose implementation reads it (`config --quiet`)."""
+    try:
+        cmd = docker.compose_command()
+    except PlanoError:
+        cmd = [str(tools.ensure(tools.COMPOSE).binary())]
+    env = {"GRAFANA_ADMIN_PASSWORD": "lint-only-not-a-secret", "PATH": "/usr/bin:/bin"}
+    r = _run([*cmd, "-f", str(docker.COMPOSE_FILE), "config", "--quiet"], env=env)
+    print(f"compose config ({' '.join(Path(c).name for c in cmd)}): {'ok' if r.returncode == 0 else 'FAILED'}")
+    return [f"compose config: {(r.stderr or r.stdout).strip()}"] if r.returncode else []
+
+
+def check_drift() -> list[str]:
+    overrides = paths.overrides_file()
+    diffs = generate.drift(overrides=overrides)
+    print(f"drift: {len(diffs)} generated file(s) differ from a fresh build")
+    note = f" (built with overrides from {overrides}; committed files must be built without them)" if overrides.exists() else ""
+    return [f"generated/{rel} differs from a fresh build — run `invoke build` and commit{note}\n{diff}" for rel, diff in diffs.items()]
+
+
+CHECKS: dict[str, Callable[[], list[str]]] = {
+    "drift": check_drift,
+    "yaml": check_yaml,
+    "jsonnetfmt": check_jsonnetfmt,
+    "prometheus": check_prometheus,
+    "promql": check_promql,
+    "dashboards": check_dashboards,
+    "compose": check_compose,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    names = (argv if argv is not None else sys.argv[1:]) or list(CHECKS)
+    unknown = [n for n in names if n not in CHECKS]
+    if unknown:
+        print(f"error: unknown check(s) {', '.join(unknown)} — choose from {', '.join(CHECKS)}", file=sys.stderr)
+        return 2
+    failed = 0
+    for name in names:
+        try:
+            problems = CHECKS[name]()
+        except PlanoError as err:
+            problems = [err.line()]
+        for p in problems:
+            print(f"  ✗ [{name}] {p}")
+        failed += bool(problems)
+    print(f"lint: {len(names) - failed} check(s) passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

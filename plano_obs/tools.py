@@ -1,0 +1,177 @@
+"""Third-party programs the project builds from their published Go modules, once per
+version, into the user's cache folder (never into the repository)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import paths
+from .errors import ToolError
+
+MIN_GO = (1, 24)
+
+
+@dataclass(frozen=True)
+class GoTool:
+    """A program built from a Go module at a pinned version."""
+
+    name: str
+    version: str  # the program's own version, e.g. 3.14.0
+    module: str
+    module_version: str  # the Go module version, e.g. v0.314.0
+    packages: tuple[str, ...]  # package paths inside the module
+    # Modules whose go.mod has replace directives cannot be `go install`ed: build a copy.
+    copy_module: bool = False
+    ldflags: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def bin_dir(self) -> Path:
+        return paths.cache_dir() / "bin" / f"{self.name}-{self.version}"
+
+    def binary(self, name: str | None = None) -> Path:
+        return self.bin_dir / (name or self.name)
+
+    @property
+    def ready(self) -> bool:
+        return (self.bin_dir / ".complete").exists()
+
+
+def prometheus_module_version(version: str) -> str:
+    """Prometheus 3.x releases are published as Go module versions v0.3xx.y."""
+    major, minor, patch = (int(x) for x in version.split("."))
+    return f"v0.{major}{minor:02d}.{patch}"
+
+
+def prometheus(version: str) -> GoTool:
+    vpkg = "github.com/prometheus/common/version"
+    return GoTool(
+        name="prometheus", version=version, module="github.com/prometheus/prometheus",
+        module_version=prometheus_module_version(version),
+        packages=("./cmd/prometheus", "./cmd/promtool"), copy_module=True,
+        ldflags=(f"-X {vpkg}.Version={version}", f"-X {vpkg}.Branch=HEAD",
+                 f"-X {vpkg}.Revision=module-{prometheus_module_version(version)}",
+                 f"-X {vpkg}.BuildUser=plano-observability"),
+    )
+
+
+JSONNETFMT = GoTool(name="jsonnetfmt", version="0.22.0", module="github.com/google/go-jsonnet",
+                    module_version="v0.22.0", packages=("./cmd/jsonnetfmt",))
+
+
+COMPOSE = GoTool(name="docker-compose", version="2.40.3", module="github.com/docker/compose/v2",
+                 module_version="v2.40.3", packages=("./cmd",), copy_module=True,
+                 ldflags=("-X github.com/docker/compose/v2/internal.Version=v2.40.3",))
+
+
+def go_version() -> tuple[int, int]:
+    go = shutil.which("go")
+    if not go:
+        raise ToolError("Go is not installed (no `go` on PATH)",
+                        f"install Go {MIN_GO[0]}.{MIN_GO[1]} or newer (e.g. `apt-get install golang`), then retry")
+    out = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True).stdout.strip()
+    try:
+        major, minor = (int(x) for x in out.removeprefix("go").split(".")[:2])
+    except ValueError as err:
+        raise ToolError(f"cannot read the Go version from {out!r}") from err
+    if (major, minor) < MIN_GO:
+        raise ToolError(f"Go {major}.{minor} is too old", f"install Go {MIN_GO[0]}.{MIN_GO[1]} or newer")
+    return major, minor
+
+
+def _go_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ, GOWORK="off", CGO_ENABLED="0", GOFLAGS="-mod=mod")
+    env.update(extra or {})
+    return env
+
+
+def _run_with_progress(cmd: list[str], cwd: Path | None, env: dict[str, str], label: str, log: Path) -> None:
+    """Runs a long build, printing a progress line every 15 s; the full output goes to log."""
+    start = time.monotonic()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        while True:
+            try:
+                proc.wait(timeout=15)
+                break
+            except subprocess.TimeoutExpired:
+                lines = sum(1 for _ in log.open())
+                print(f"  … {label}: {time.monotonic() - start:.0f}s, {lines} packages so far", flush=True)
+    if proc.returncode != 0:
+        tail = "".join(log.read_text().splitlines(True)[-5:]).strip().replace("\n", " | ")
+        raise ToolError(f"building {label} failed (exit {proc.returncode}): {tail}", f"full log: {log}")
+    print(f"  built {label} in {time.monotonic() - start:.0f}s", flush=True)
+
+
+def _module_dir(tool: GoTool) -> Path:
+    result = subprocess.run(["go", "mod", "download", "-json", f"{tool.module}@{tool.module_version}"],
+                            capture_output=True, text=True, env=_go_env(), cwd=paths.cache_dir())
+    try:
+        data = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        data = {}
+    if result.returncode != 0 or "Dir" not in data:
+        why = data.get("Error") or result.stderr.strip() or "no output"
+        raise ToolError(f"cannot download {tool.module}@{tool.module_version}: {why}",
+                        "check that the Go module proxy is reachable (GOPROXY)")
+    return Path(data["Dir"])
+
+
+def ensure(tool: GoTool) -> GoTool:
+    """Builds the tool unless this version is already in the cache."""
+    if tool.ready:
+        return tool
+    go_version()
+    paths.cache_dir().mkdir(parents=True, exist_ok=True)
+    label = f"{tool.name} {tool.version}"
+    print(f"building {label} from {tool.module}@{tool.module_version} (once; cached in {tool.bin_dir})", flush=True)
+    tool.bin_dir.mkdir(parents=True, exist_ok=True)
+    ldflags = " ".join(("-s", "-w") + tool.ldflags)
+    log = paths.cache_dir() / "logs" / f"{tool.name}-{tool.version}.log"
+    if tool.copy_module:
+        src = paths.cache_dir() / "src" / f"{tool.name}-{tool.version}"
+        if not (src / "go.mod").exists():
+            shutil.rmtree(src, ignore_errors=True)
+            shutil.copytree(_module_dir(tool), src)
+            for root, dirs, files in os.walk(src):
+                for name in dirs + files:
+                    os.chmod(os.path.join(root, name), 0o755 if name in dirs else 0o644)
+            os.chmod(src, 0o755)
+        # One package: name the binary after the tool (a main package may be called cmd/).
+        out = str(tool.binary()) if len(tool.packages) == 1 else str(tool.bin_dir) + "/"
+        cmd = ["go", "build", "-v", "-trimpath", "-ldflags", ldflags, "-o", out, *tool.packages]
+        _run_with_progress(cmd, src, _go_env(), label, log)
+    else:
+        pkgs = [f"{tool.module}/{p.removeprefix('./')}@{tool.module_version}" for p in tool.packages]
+        cmd = ["go", "install", "-v", "-trimpath", "-ldflags", ldflags, *pkgs]
+        _run_with_progress(cmd, paths.cache_dir(), _go_env({"GOBIN": str(tool.bin_dir)}), label, log)
+    (tool.bin_dir / ".complete").write_text(f"{tool.module}@{tool.module_version}\n")
+    return tool
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m plano_obs.tools NAME...`: pre-build tools (used by CI and nox)."""
+    from .render import stack_info
+
+    names = argv if argv is not None else sys.argv[1:]
+    known = {"prometheus": lambda: prometheus(stack_info()["versions"]["prometheus"]),
+             "jsonnetfmt": lambda: JSONNETFMT, "docker-compose": lambda: COMPOSE}
+    try:
+        for name in names:
+            if name not in known:
+                raise ToolError(f"unknown tool {name!r}", f"use one of {', '.join(known)}")
+            print(ensure(known[name]()).bin_dir)
+    except ToolError as err:
+        print(f"error: {err.line()}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

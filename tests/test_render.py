@@ -1,0 +1,139 @@
+"""The rendered configs say what the design promises, in both modes."""
+import json
+
+import yaml
+
+from plano_obs import render
+
+
+def _yaml(rendered, mode, name):
+    return yaml.safe_load(rendered[mode][f"{mode}/{name}"])
+
+
+def test_every_mode_renders_its_files(rendered):
+    common = {"otel-collector.yaml", "tempo.yaml", "prometheus.yml", "rules.yml",
+              "grafana/datasources.yaml", "grafana/dashboards.yaml", "stack.json"}
+    assert {p.split("/", 1)[1] for p in rendered["compose"] if p.startswith("compose/")} == common | {"docker-compose.yaml"}
+    assert {p.split("/", 1)[1] for p in rendered["native"] if p.startswith("native/")} == common | {"grafana.env", "prometheus.args"}
+    assert rendered["compose"]["dashboards/plano-requests-overview.json"] == rendered["native"]["dashboards/plano-requests-overview.json"]
+
+
+def test_span_metrics_connector_fixes_the_seed_defects(rendered):
+    cfg = _yaml(rendered, "compose", "otel-collector.yaml")
+    sm = cfg["connectors"]["span_metrics"]
+    assert sm["namespace"] == "traces.span.metrics"
+    assert [d["name"] for d in sm["dimensions"]] == ["llm.model", "llm.provider", "agent_id", "selection.listener", "http.status_code"]
+    assert all(b.endswith(("ms", "s")) for b in sm["histogram"]["explicit"]["buckets"])
+    assert sm["histogram"]["unit"] == "ms"
+    assert sm["exemplars"]["enabled"] is True
+    # flush + scrape interval must fit in the "panels populate within ~15 s" promise
+    flush = int(sm["metrics_flush_interval"].rstrip("s"))
+    prom = _yaml(rendered, "compose", "prometheus.yml")
+    job = next(j for j in prom["scrape_configs"] if j["job_name"] == "otel-collector-spanmetrics")
+    assert flush + int(job["scrape_interval"].rstrip("s")) <= 10
+
+
+def test_collector_pipelines_wire_traces_to_tempo_and_metrics_to_prometheus(rendered):
+    cfg = _yaml(rendered, "compose", "otel-collector.yaml")
+    p = cfg["service"]["pipelines"]
+    assert p["traces"]["receivers"] == ["otlp"]
+    assert p["traces"]["processors"][0] == "memory_limiter"
+    assert set(p["traces"]["exporters"]) == {"otlp_grpc/tempo", "span_metrics"}
+    assert p["metrics/span_metrics"] == {"receivers": ["span_metrics"], "processors": ["memory_limiter", "batch"], "exporters": ["prometheus"]}
+    assert cfg["exporters"]["otlp_grpc/tempo"]["endpoint"] == "tempo:4317"
+    assert cfg["service"]["extensions"] == ["health_check"]
+
+
+def test_compose_receivers_listen_on_all_interfaces_inside_containers(rendered):
+    col = _yaml(rendered, "compose", "otel-collector.yaml")
+    assert col["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"] == "0.0.0.0:4317"
+    assert col["receivers"]["otlp"]["protocols"]["http"]["endpoint"] == "0.0.0.0:4318"
+    tempo = _yaml(rendered, "compose", "tempo.yaml")
+    assert tempo["distributor"]["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"] == "0.0.0.0:4317"
+
+
+def test_native_mode_listens_on_loopback_at_the_host_ports(rendered):
+    col = _yaml(rendered, "native", "otel-collector.yaml")
+    assert col["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"] == "127.0.0.1:9317"
+    assert col["receivers"]["otlp"]["protocols"]["http"]["endpoint"] == "127.0.0.1:9318"
+    assert col["exporters"]["otlp_grpc/tempo"]["endpoint"] == "127.0.0.1:9217"
+    tempo = _yaml(rendered, "native", "tempo.yaml")
+    assert (tempo["server"]["http_listen_address"], tempo["server"]["http_listen_port"]) == ("127.0.0.1", 9200)
+    assert tempo["storage"]["trace"]["wal"]["path"] == "${PLANO_STATE_DIR}/data/tempo/wal"
+
+
+def test_compose_publishes_the_original_ports_on_loopback_only(rendered):
+    compose = _yaml(rendered, "compose", "docker-compose.yaml")
+    published = {s: svc.get("ports", []) for s, svc in compose["services"].items()}
+    assert "127.0.0.1:9000:3000" in published["grafana"]
+    assert "127.0.0.1:9200:3200" in published["tempo"]
+    assert "127.0.0.1:9190:9090" in published["prometheus"]
+    assert {"127.0.0.1:9317:4317", "127.0.0.1:9318:4318"} <= set(published["otel-collector"])
+    assert all(p.startswith("127.0.0.1:") for ports in published.values() for p in ports)
+
+
+def test_compose_pins_the_configured_versions(rendered):
+    compose = _yaml(rendered, "compose", "docker-compose.yaml")
+    info = json.loads(rendered["compose"]["compose/stack.json"])
+    images = {s: svc["image"] for s, svc in compose["services"].items()}
+    assert images == {
+        "otel-collector": f"otel/opentelemetry-collector-contrib:{info['versions']['collector']}",
+        "tempo": f"grafana/tempo:{info['versions']['tempo']}",
+        "prometheus": f"prom/prometheus:v{info['versions']['prometheus']}",
+        "grafana": f"grafana/grafana:{info['versions']['grafana']}",
+    }
+
+
+def test_grafana_has_no_default_password_and_no_anonymous_access(rendered):
+    compose = _yaml(rendered, "compose", "docker-compose.yaml")
+    env = compose["services"]["grafana"]["environment"]
+    assert env["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert "GF_SECURITY_ADMIN_PASSWORD" not in rendered["native"]["native/grafana.env"]
+
+
+def test_datasources_have_fixed_uids_linked_both_ways(rendered):
+    ds = {d["type"]: d for d in _yaml(rendered, "compose", "grafana/datasources.yaml")["datasources"]}
+    assert ds["prometheus"]["uid"] == "plano-prometheus"
+    assert ds["tempo"]["uid"] == "plano-tempo"
+    assert ds["prometheus"]["jsonData"]["exemplarTraceIdDestinations"] == [{"name": "trace_id", "datasourceUid": "plano-tempo"}]
+    assert ds["tempo"]["jsonData"]["serviceMap"]["datasourceUid"] == "plano-prometheus"
+    assert ds["tempo"]["jsonData"]["tracesToMetrics"]["datasourceUid"] == "plano-prometheus"
+    assert ds["prometheus"]["url"] == "http://prometheus:9090"
+    native = {d["type"]: d for d in _yaml(rendered, "native", "grafana/datasources.yaml")["datasources"]}
+    assert native["tempo"]["url"] == "http://127.0.0.1:9200"
+
+
+def test_dashboards_are_filed_in_the_plano_folder(rendered):
+    provider = _yaml(rendered, "compose", "grafana/dashboards.yaml")["providers"][0]
+    assert provider["folder"] == "Plano"
+    assert provider["options"]["path"] == "$PLANO_DASHBOARDS_DIR"
+
+
+def test_prometheus_scrapes_envoy_brightstaff_and_the_stack(rendered):
+    prom = _yaml(rendered, "compose", "prometheus.yml")
+    jobs = {j["job_name"]: j for j in prom["scrape_configs"]}
+    assert jobs["envoy"]["metrics_path"] == "/stats/prometheus"
+    assert jobs["envoy"]["static_configs"][0]["targets"] == ["host.docker.internal:19901"]
+    assert jobs["brightstaff"]["static_configs"][0]["targets"] == ["host.docker.internal:9092"]
+    assert jobs["otel-collector-spanmetrics"]["static_configs"][0]["targets"] == ["otel-collector:8889"]
+    assert set(jobs) >= {"otel-collector", "prometheus", "tempo", "grafana"}
+    compose = _yaml(rendered, "compose", "docker-compose.yaml")
+    flags = compose["services"]["prometheus"]["command"]
+    assert "--web.enable-remote-write-receiver" in flags and "--enable-feature=exemplar-storage" in flags
+    assert compose["services"]["prometheus"]["extra_hosts"] == ["host.docker.internal:host-gateway"]
+
+
+def test_tempo_config_is_tempo3_shaped(rendered):
+    tempo = _yaml(rendered, "compose", "tempo.yaml")
+    assert not {"ingester", "compactor", "ingester_client", "metrics_generator_client"} & set(tempo)
+    assert tempo["backend_worker"]["compaction"]["block_retention"] == "48h"
+    assert tempo["overrides"]["defaults"]["metrics_generator"]["processors"] == ["service-graphs"]
+    assert tempo["metrics_generator"]["storage"]["remote_write"][0]["url"] == "http://prometheus:9090/api/v1/write"
+
+
+def test_unknown_mode_is_refused():
+    import pytest
+    from plano_obs.errors import JsonnetError
+    with pytest.raises(JsonnetError, match="unknown mode 'kubernetes'"):
+        render.render("kubernetes")
