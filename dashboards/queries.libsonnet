@@ -37,6 +37,7 @@
       local extra = joinMatchers(['http_status_code=~"5..|"', modelFilter(filtered)]);
       'sum by (llm_model) (rate(%s%s[%s]))' % [m.calls, llm(extra), window],
 
+    // q is a string ('0.95'): Jsonnet prints the number 0.95 as 0.94999999999999996.
     llmLatencyQuantile(q, window='$__rate_interval', filtered=true)::
       'histogram_quantile(%s, sum by (le, llm_model) (rate(%s%s[%s])))' % [q, m.durationBucket, llm(modelFilter(filtered)), window],
 

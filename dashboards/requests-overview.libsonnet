@@ -23,9 +23,9 @@
         ],
         [
           p.latency('LLM Latency p50/p95/p99 by Model', 'End-to-end latency percentiles of upstream LLM calls per model; exemplar points open the trace in Tempo.', [
-            t(q.llmLatencyQuantile(0.5), 'p50 {{llm_model}}'),
-            t(q.llmLatencyQuantile(0.95), 'p95 {{llm_model}}'),
-            t(q.llmLatencyQuantile(0.99), 'p99 {{llm_model}}'),
+            t(q.llmLatencyQuantile('0.5'), 'p50 {{llm_model}}'),
+            t(q.llmLatencyQuantile('0.95'), 'p95 {{llm_model}}'),
+            t(q.llmLatencyQuantile('0.99'), 'p99 {{llm_model}}'),
           ]),
           p.stat('Cumulative Request Count', 'LLM requests per model since the collector started (the cumulative span-metrics counter).', [t(q.llmRequestsTotal(), '{{llm_model}}')]),
         ],

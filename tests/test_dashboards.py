@@ -1,0 +1,85 @@
+"""The Requests Overview dashboard, and the rules every dashboard must follow."""
+import copy
+
+import pytest
+
+from plano_obs import promql
+from plano_obs.lint import dashboards as rules
+
+UIDS = {"plano-prometheus", "plano-tempo"}
+SIX = ["LLM Requests/sec by Model", "Agent Requests/sec by Agent", "Total Requests/sec",
+       "Rate-Limited Requests/sec", "LLM Latency p50/p95/p99 by Model", "Cumulative Request Count"]
+
+
+def _panel(d, title):
+    return next(p for p in d["panels"] if p["title"] == title)
+
+
+def test_the_original_six_panels_with_units(dashboard):
+    assert dashboard["uid"] == "plano-requests-overview"
+    assert dashboard["title"] == "Plano - Requests Overview"
+    assert [p["title"] for p in dashboard["panels"]] == SIX
+    units = {p["title"]: p["fieldConfig"]["defaults"]["unit"] for p in dashboard["panels"]}
+    assert units == dict(zip(SIX, ["reqps", "reqps", "reqps", "reqps", "ms", "short"]))
+
+
+def test_queries_use_current_metric_names(dashboard):
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    text = "\n".join(exprs)
+    assert "calls_total{" not in text.replace("traces_span_metrics_calls_total{", "")
+    assert "envoy_wasmcustom" not in text
+    assert "sum(rate(ratelimited_rq[$__rate_interval]))" in exprs
+    latency = _panel(dashboard, "LLM Latency p50/p95/p99 by Model")
+    assert [t["expr"].split(",")[0] for t in latency["targets"]] == [
+        "histogram_quantile(0.5", "histogram_quantile(0.95", "histogram_quantile(0.99"]
+    assert all("traces_span_metrics_duration_milliseconds_bucket" in t["expr"] and t["exemplar"] for t in latency["targets"])
+
+
+def test_total_requests_regex_matches_the_literal_service_names(dashboard):
+    import re
+    expr = _panel(dashboard, "Total Requests/sec")["targets"][0]["expr"]
+    tree = promql.parse(promql.substitute(expr))
+    regex = tree.expr.args[0].vector_selector.matchers.matchers[0].value
+    pattern = re.compile(f"^(?:{regex})$")  # Prometheus anchors label regexes
+    assert pattern.match("plano(llm)") and pattern.match("plano(orchestrator)")
+    assert not pattern.match("planollm") and not pattern.match("plano(routing)")
+
+
+def test_generated_dashboard_passes_the_rules(dashboard):
+    assert rules.check(dashboard, UIDS) == []
+
+
+@pytest.mark.parametrize("mutate, expected", [
+    (lambda p: p.pop("description"), "panel has no description"),
+    (lambda p: p["fieldConfig"]["defaults"].pop("unit"), "panel has no unit"),
+    (lambda p: p.update(datasource="Prometheus"), "panel datasource must be referenced by a fixed uid"),
+    (lambda p: p["targets"][0].update(datasource={"type": "prometheus", "uid": "abc123"}), "target A datasource must be referenced by a fixed uid"),
+    (lambda p: p["targets"][0].update(expr="sum(rate(x_total[5m]))"), "hard-codes a range window"),
+    (lambda p: p["targets"][0].update(expr="sum by (llm_model) (traces_span_metrics_calls_total)"), "uses counter traces_span_metrics_calls_total without rate()"),
+    (lambda p: p["targets"][0].update(expr="sum(ratelimited_rq)"), "uses counter ratelimited_rq without rate()"),
+    (lambda p: p["targets"][0].update(expr="sum(rate(x_total[$__rate_interval])"), "does not parse"),
+    (lambda p: p["targets"][0].update(expr="sum(rate(x_total{a=\"$nope\"}[$__rate_interval]))"), "unknown variable $nope"),
+])
+def test_each_rule_catches_its_mistake(dashboard, mutate, expected):
+    broken = copy.deepcopy(dashboard)
+    mutate(broken["panels"][0])
+    problems = rules.check(broken, UIDS)
+    assert len(problems) == 1 and expected in problems[0], problems
+    assert problems[0].startswith("plano-requests-overview / LLM Requests/sec by Model:")
+
+
+def test_instant_stat_may_show_a_raw_counter_but_a_range_stat_may_not(dashboard):
+    broken = copy.deepcopy(dashboard)
+    stat = _panel(broken, "Cumulative Request Count")
+    assert rules.check(broken, UIDS) == []
+    stat["targets"][0]["instant"] = False
+    assert any("without rate()" in p for p in rules.check(broken, UIDS))
+
+
+def test_dashboard_level_fields_are_required(dashboard):
+    broken = copy.deepcopy(dashboard)
+    broken["uid"] = "x1y2"
+    del broken["description"]
+    problems = rules.check(broken, UIDS)
+    assert "x1y2: uid must be fixed and start with 'plano-'" in problems
+    assert "x1y2: dashboard has no description" in problems
