@@ -9,5 +9,5 @@ ns.add_task(_build.build)
 ns.add_collection(dashboards.ns)
 ns.add_collection(stack.ns)
 # The everyday verbs, at the top level too.
-for _t in (stack.up, stack.down, stack.status, stack.logs):
+for _t in (stack.up, stack.down, stack.status, stack.logs, stack.versions):
     ns.add_task(_t)

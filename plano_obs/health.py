@@ -6,13 +6,6 @@ from dataclasses import dataclass
 
 import requests
 
-# component -> (port name in stack.json, readiness path)
-PROBES = {
-    "collector": ("collectorHealth", "/"),
-    "tempo": ("tempo", "/ready"),
-    "prometheus": ("prometheus", "/-/ready"),
-    "grafana": ("grafana", "/api/health"),
-}
 
 
 @dataclass
@@ -32,8 +25,8 @@ def url(info: dict, port_name: str, path: str = "") -> str:
 
 
 def probe(info: dict, component: str, timeout: float = 2.0) -> Probe:
-    port_name, path = PROBES[component]
-    target = url(info, port_name, path)
+    spec = info["components"][component]  # from stack.json: port name and readiness path
+    target = url(info, spec["port"], spec["ready"])
     try:
         resp = requests.get(target, timeout=timeout)
     except requests.RequestException as err:
@@ -54,3 +47,24 @@ def wait_ready(info: dict, components: list[str], deadline_s: float) -> dict[str
         if not pending or time.monotonic() >= end:
             return last
         time.sleep(0.25)
+
+
+def running_version(info: dict, component: str, timeout: float = 2.0) -> str | None:
+    """The version a running component reports (build-info JSON or a metric label)."""
+    spec = info["components"][component]["version"]
+    try:
+        resp = requests.get(url(info, spec["port"], spec["path"]), timeout=timeout)
+        resp.raise_for_status()
+    except requests.RequestException:
+        return None
+    if "field" in spec:
+        value = resp.json()
+        for key in spec["field"].split("."):
+            value = value.get(key) if isinstance(value, dict) else None
+        return str(value).removeprefix("v") if value else None
+    from prometheus_client.parser import text_string_to_metric_families
+    for family in text_string_to_metric_families(resp.text):
+        for sample in family.samples:
+            if sample.name == spec["metric"] and spec["label"] in sample.labels:
+                return sample.labels[spec["label"]]
+    return None

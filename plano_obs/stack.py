@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from . import docker, health, paths, ports, render, secrets
+from . import docker, health, native, paths, ports, render, secrets
 from .errors import DockerError, PlanoError
 
 MODES = ("auto", "compose", "native")
@@ -57,11 +57,51 @@ def announce_password() -> None:
 def up_compose(deadline_s: float) -> dict[str, health.Probe]:
     docker.require_engine()
     stack = info("compose")
-    announce_password()
     if not compose_running():
         ports.check_free(stack)
     _compose(["up", "-d"])
     return health.wait_ready(stack, list(COMPONENTS), deadline_s)
+
+
+def up(mode: str, deadline_s: float) -> dict[str, health.Probe]:
+    announce_password()
+    if mode == "compose":
+        return up_compose(deadline_s)
+    return native.up(deadline_s)
+
+
+def down(mode: str, volumes: bool) -> None:
+    if mode == "compose":
+        down_compose(volumes)
+    else:
+        native.down(volumes)
+
+
+def logs(mode: str, service: str | None, follow: bool, tail: int) -> None:
+    if mode == "compose":
+        logs_compose(service, follow, tail)
+    else:
+        native.logs(service, follow, tail)
+
+
+def status(mode: str) -> list[dict]:
+    """One row per component: pid (native), port, health, pinned and running version."""
+    stack = info(mode)
+    procs = native.Supervisor().processes() if mode == "native" else {}
+    rows = []
+    for name in COMPONENTS:
+        port_name = stack["components"][name]["port"]
+        p = health.probe(stack, name)
+        rows.append({
+            "component": name,
+            "pid": procs.get(name, {}).get("pid") or None,
+            "state": procs.get(name, {}).get("statename", "-") if mode == "native" else "-",
+            "port": stack["ports"][port_name],
+            "ready": p.ok,
+            "pinned": stack["versions"][name],
+            "running": health.running_version(stack, name) if p.ok else None,
+        })
+    return rows
 
 
 def down_compose(volumes: bool) -> None:

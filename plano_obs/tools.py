@@ -2,6 +2,7 @@
 version, into the user's cache folder (never into the repository)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -10,6 +11,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
 
 from . import paths
 from .errors import ToolError
@@ -69,6 +72,12 @@ COMPOSE = GoTool(name="docker-compose", version="2.40.3", module="github.com/doc
                  ldflags=("-X github.com/docker/compose/v2/internal.Version=v2.40.3",))
 
 
+def ocb(version: str) -> GoTool:
+    """The OpenTelemetry Collector Builder, same release as the collector it builds."""
+    return GoTool(name="ocb", version=version, module="go.opentelemetry.io/collector/cmd/builder",
+                  module_version=f"v{version}", packages=(".",))
+
+
 def go_version() -> tuple[int, int]:
     go = shutil.which("go")
     if not go:
@@ -118,6 +127,8 @@ def _module_dir(tool: GoTool) -> Path:
         data = {}
     if result.returncode != 0 or "Dir" not in data:
         why = data.get("Error") or result.stderr.strip() or "no output"
+        # "…: reading https://proxy…: 403 Forbidden\n\tserver response: …" → its gist, one line
+        why = " ".join(part.strip() for part in why.splitlines()).split(": reading ")[-1]
         raise ToolError(f"cannot download {tool.module}@{tool.module_version}: {why}",
                         "check that the Go module proxy is reachable (GOPROXY)")
     return Path(data["Dir"])
@@ -148,11 +159,38 @@ def ensure(tool: GoTool) -> GoTool:
         cmd = ["go", "build", "-v", "-trimpath", "-ldflags", ldflags, "-o", out, *tool.packages]
         _run_with_progress(cmd, src, _go_env(), label, log)
     else:
-        pkgs = [f"{tool.module}/{p.removeprefix('./')}@{tool.module_version}" for p in tool.packages]
+        pkgs = [f"{tool.module}{'' if p == '.' else '/' + p.removeprefix('./')}@{tool.module_version}" for p in tool.packages]
         cmd = ["go", "install", "-v", "-trimpath", "-ldflags", ldflags, *pkgs]
         _run_with_progress(cmd, paths.cache_dir(), _go_env({"GOBIN": str(tool.bin_dir)}), label, log)
     (tool.bin_dir / ".complete").write_text(f"{tool.module}@{tool.module_version}\n")
     return tool
+
+
+def collector_dir(version: str, manifest: str) -> Path:
+    """Cache folder of one collector build: the release plus a hash of its manifest."""
+    digest = hashlib.sha256(manifest.encode()).hexdigest()[:10]
+    return paths.cache_dir() / "bin" / f"otelcol-plano-{version}-{digest}"
+
+
+def ensure_collector(version: str, manifest: str) -> Path:
+    """Builds the slim collector from the ocb manifest (generated/collector/otelcol-builder.yaml)."""
+    out = collector_dir(version, manifest)
+    binary = out / "otelcol-plano"
+    if (out / ".complete").exists():
+        return binary
+    builder = ensure(ocb(version)).bin_dir / "builder"
+    spec = yaml.safe_load(manifest)
+    spec["dist"]["output_path"] = str(out / "src")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "manifest.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    label = f"otelcol-plano {version}"
+    print(f"building {label} with ocb (once; cached in {out})", flush=True)
+    log = paths.cache_dir() / "logs" / f"{out.name}.log"
+    _run_with_progress([str(builder), "--config", str(out / "manifest.yaml"), "--ldflags", "-s -w", "--verbose"],
+                       out, _go_env({"GOFLAGS": ""}), label, log)
+    shutil.copy2(out / "src" / "otelcol-plano", binary)
+    (out / ".complete").write_text(manifest)
+    return binary
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,8 +43,7 @@
             PLANO_DASHBOARDS_DIR: '/var/lib/grafana/dashboards',
           },
           volumes: [
-            './grafana/datasources.yaml:/etc/grafana/provisioning/datasources/plano.yaml:ro',
-            './grafana/dashboards.yaml:/etc/grafana/provisioning/dashboards/plano.yaml:ro',
+            './grafana/provisioning:/etc/grafana/provisioning:ro',
             '../dashboards:/var/lib/grafana/dashboards:ro',
             'grafana-data:' + c.dataDir('grafana'),
           ],

@@ -14,6 +14,7 @@
     // Pinned upstream releases. Images (compose) and source builds (native) both use these.
     versions: {
       collector: '0.161.0',  // OpenTelemetry Collector contrib
+      collectorStable: '1.67.0',  // the collector's stable (v1) modules released with it
       tempo: '3.0.3',  // Grafana Tempo
       prometheus: '3.14.0',  // Prometheus (Go module v0.314.0)
       grafana: '13.0.1',  // Grafana OSS
@@ -62,6 +63,23 @@
       tempo: 'tempo',
       prometheus: 'prometheus',
       grafana: 'grafana',
+    },
+
+    // How each component is probed on its host port: readiness, and where it reports its
+    // version (a JSON field of a build-info endpoint, or a label of a metric).
+    components: {
+      collector: {
+        port: 'collectorHealth',
+        ready: '/',
+        version: { port: 'collectorTelemetry', path: '/metrics', metric: 'target_info', label: 'service_version' },
+      },
+      tempo: { port: 'tempo', ready: '/ready', version: { port: 'tempo', path: '/api/status/buildinfo', field: 'version' } },
+      prometheus: {
+        port: 'prometheus',
+        ready: '/-/ready',
+        version: { port: 'prometheus', path: '/api/v1/status/buildinfo', field: 'data.version' },
+      },
+      grafana: { port: 'grafana', ready: '/api/health', version: { port: 'grafana', path: '/api/health', field: 'version' } },
     },
 
     // Which service owns which port (for addresses between services).

@@ -7,11 +7,13 @@ function(mode='compose', overrides={})
   local base =
     (import 'config.libsonnet') +
     (import 'collector.libsonnet') +
+    (import 'collector-builder.libsonnet') +
     (import 'tempo.libsonnet') +
     (import 'prometheus.libsonnet') +
     (import 'rules.libsonnet') +
     (import 'grafana.libsonnet') +
     (import 'compose.libsonnet') +
+    (import 'native.libsonnet') +
     (import '../dashboards/dashboards.libsonnet');
   local stack = base + check.overrides(base, overrides) + { _config+:: { mode: mode } };
   // Values only: plano_obs/render.py writes them as YAML, JSON or env files (the
@@ -25,8 +27,8 @@ function(mode='compose', overrides={})
     [dir + 'tempo.yaml']: yaml(stack.tempo.config),
     [dir + 'prometheus.yml']: yaml(stack.prometheus.config),
     [dir + 'rules.yml']: yaml(stack.rules.config),
-    [dir + 'grafana/datasources.yaml']: yaml(stack.grafana.datasources),
-    [dir + 'grafana/dashboards.yaml']: yaml(stack.grafana.dashboardProvider),
+    [dir + 'grafana/provisioning/datasources/plano.yaml']: yaml(stack.grafana.datasources),
+    [dir + 'grafana/provisioning/dashboards/plano.yaml']: yaml(stack.grafana.dashboardProvider),
     // What the Python tasks need to know about this rendering (ports, probes, pins).
     [dir + 'stack.json']: json({
       mode: mode,
@@ -36,6 +38,7 @@ function(mode='compose', overrides={})
       ports: stack._config.ports,
       services: stack._config.services,
       portOwner: stack._config.portOwner,
+      components: stack._config.components,
       datasources: stack._config.datasources,
       metricNames: stack._config.metricNames,
       planoServices: stack._config.plano.services,
@@ -45,10 +48,12 @@ function(mode='compose', overrides={})
     if mode == 'compose' then {
       [dir + 'docker-compose.yaml']: yaml(stack.compose.config),
     } else {
-      [dir + 'grafana.env']: { format: 'env', value: stack.grafana.env },
-      [dir + 'prometheus.args']: { format: 'lines', value: stack.prometheus.flags('${PLANO_CONFIG_DIR}/prometheus.yml', stack._config.dataDir('prometheus')) },
+      [dir + 'processes.json']: json(stack.native.processes),
     }
   ) + {
+    // Mode-independent: the slim collector build and the dashboards.
+    'collector/otelcol-builder.yaml': yaml(stack.collectorBuild.manifest),
+  } + {
     ['dashboards/%s.json' % stack.dashboards[name].uid]: json(stack.dashboards[name])
     for name in std.objectFields(stack.dashboards)
   }

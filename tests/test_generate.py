@@ -52,4 +52,4 @@ def test_only_limits_the_build_to_one_folder(out, override):
     changed = generate.build(out, overrides=path, only="dashboards/")
     assert changed == []  # ports do not show in dashboards
     changed = generate.build(out, overrides=path, only="native/")
-    assert set(changed) == {"native/grafana.env", "native/prometheus.yml", "native/stack.json"}
+    assert set(changed) == {"native/processes.json", "native/prometheus.yml", "native/stack.json"}

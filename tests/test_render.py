@@ -12,9 +12,9 @@ def _yaml(rendered, mode, name):
 
 def test_every_mode_renders_its_files(rendered):
     common = {"otel-collector.yaml", "tempo.yaml", "prometheus.yml", "rules.yml",
-              "grafana/datasources.yaml", "grafana/dashboards.yaml", "stack.json"}
+              "grafana/provisioning/datasources/plano.yaml", "grafana/provisioning/dashboards/plano.yaml", "stack.json"}
     assert {p.split("/", 1)[1] for p in rendered["compose"] if p.startswith("compose/")} == common | {"docker-compose.yaml"}
-    assert {p.split("/", 1)[1] for p in rendered["native"] if p.startswith("native/")} == common | {"grafana.env", "prometheus.args"}
+    assert {p.split("/", 1)[1] for p in rendered["native"] if p.startswith("native/")} == common | {"processes.json"}
     assert rendered["compose"]["dashboards/plano-requests-overview.json"] == rendered["native"]["dashboards/plano-requests-overview.json"]
 
 
@@ -89,23 +89,24 @@ def test_grafana_has_no_default_password_and_no_anonymous_access(rendered):
     env = compose["services"]["grafana"]["environment"]
     assert env["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
     assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
-    assert "GF_SECURITY_ADMIN_PASSWORD" not in rendered["native"]["native/grafana.env"]
+    native = json.loads(rendered["native"]["native/processes.json"])["grafana"]["env"]
+    assert "GF_SECURITY_ADMIN_PASSWORD" not in native and native["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
 
 
 def test_datasources_have_fixed_uids_linked_both_ways(rendered):
-    ds = {d["type"]: d for d in _yaml(rendered, "compose", "grafana/datasources.yaml")["datasources"]}
+    ds = {d["type"]: d for d in _yaml(rendered, "compose", "grafana/provisioning/datasources/plano.yaml")["datasources"]}
     assert ds["prometheus"]["uid"] == "plano-prometheus"
     assert ds["tempo"]["uid"] == "plano-tempo"
     assert ds["prometheus"]["jsonData"]["exemplarTraceIdDestinations"] == [{"name": "trace_id", "datasourceUid": "plano-tempo"}]
     assert ds["tempo"]["jsonData"]["serviceMap"]["datasourceUid"] == "plano-prometheus"
     assert ds["tempo"]["jsonData"]["tracesToMetrics"]["datasourceUid"] == "plano-prometheus"
     assert ds["prometheus"]["url"] == "http://prometheus:9090"
-    native = {d["type"]: d for d in _yaml(rendered, "native", "grafana/datasources.yaml")["datasources"]}
+    native = {d["type"]: d for d in _yaml(rendered, "native", "grafana/provisioning/datasources/plano.yaml")["datasources"]}
     assert native["tempo"]["url"] == "http://127.0.0.1:9200"
 
 
 def test_dashboards_are_filed_in_the_plano_folder(rendered):
-    provider = _yaml(rendered, "compose", "grafana/dashboards.yaml")["providers"][0]
+    provider = _yaml(rendered, "compose", "grafana/provisioning/dashboards/plano.yaml")["providers"][0]
     assert provider["folder"] == "Plano"
     assert provider["options"]["path"] == "$PLANO_DASHBOARDS_DIR"
 

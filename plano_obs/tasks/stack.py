@@ -1,9 +1,11 @@
-"""`invoke up|down|status|logs` (also as stack.*): run the observability stack."""
+"""`invoke up|down|status|logs|versions` (also as stack.*): run the observability stack."""
 from __future__ import annotations
+
+import time
 
 from invoke import Collection, Context, task
 
-from .. import health, stack
+from .. import health, native, stack
 from ..errors import PlanoError
 from . import cli_errors
 from .build import run_build
@@ -11,61 +13,81 @@ from .build import run_build
 MODE_HELP = "auto (Compose when a Docker engine answers, else native), compose or native"
 
 
-def _report(probes: dict[str, health.Probe]) -> None:
-    width = max(len(n) for n in probes) if probes else 0
-    for name, p in probes.items():
-        print(f"  {name:<{width}}  {'ready' if p.ok else 'NOT READY':<9}  {p.url}  ({p.detail})")
+def _mode(mode: str) -> str:
+    chosen, why = stack.choose_mode(mode)
+    print(f"mode: {chosen} ({why})")
+    return chosen
+
+
+def _table(rows: list[dict], columns: list[str]) -> None:
+    cells = [[("-" if r[c] is None else str(r[c])) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths)))
 
 
 @task(help={"mode": MODE_HELP, "timeout": "seconds to wait for every component to be ready"})
 @cli_errors
 def up(c: Context, mode: str = "auto", timeout: float = 120) -> None:
     """Build the configs and start the stack (Compose or native), then wait until ready."""
-    chosen, why = stack.choose_mode(mode)
-    print(f"mode: {chosen} ({why})")
-    if chosen == "native":
-        raise PlanoError(f"no Docker engine: {why}",
-                         "start Docker, or use native mode (local processes) once it is available")
+    start = time.monotonic()
+    chosen = _mode(mode)
     run_build(None)
-    probes = stack.up_compose(timeout)
-    _report(probes)
-    failed = [n for n, p in probes.items() if not p.ok]
-    if failed:
-        raise PlanoError(f"not ready after {timeout:.0f}s: {', '.join(failed)}", "`invoke logs SERVICE` shows why")
-    info = stack.info("compose")
-    print(f"Grafana: {health.url(info, 'grafana')}  (user {'admin'}, password in .secrets/grafana.env)")
+    probes = stack.up(chosen, timeout)
+    for name, p in probes.items():
+        print(f"  {name:<10} ready  {p.url}")
+    info = stack.info(chosen)
+    print(f"stack ready in {time.monotonic() - start:.1f}s — Grafana {health.url(info, 'grafana')} "
+          f"(user {info.get('grafanaUser', 'admin')}, password in .secrets/grafana.env); "
+          f"send OTLP to 127.0.0.1:{info['ports']['otlpGrpc']}")
 
 
 @task(help={"volumes": "also delete the stored data (traces, metrics, Grafana state)", "mode": MODE_HELP})
 @cli_errors
 def down(c: Context, volumes: bool = False, mode: str = "auto") -> None:
     """Stop the stack; data is kept unless --volumes."""
-    chosen, why = stack.choose_mode(mode)
-    if chosen == "native":
-        raise PlanoError(f"no Docker engine: {why}", "nothing to stop in Compose mode")
-    stack.down_compose(volumes)
+    stack.down(_mode(mode), volumes)
 
 
 @task(help={"mode": MODE_HELP})
 @cli_errors
 def status(c: Context, mode: str = "auto") -> None:
-    """Show each component's port and readiness."""
-    chosen, why = stack.choose_mode(mode)
-    print(f"mode: {chosen} ({why})")
-    info = stack.info(chosen)
-    probes = {name: health.probe(info, name) for name in stack.COMPONENTS}
-    _report(probes)
+    """Show each component's pid, port, readiness and version."""
+    rows = stack.status(_mode(mode))
+    for r in rows:
+        r["ready"] = "ready" if r["ready"] else "down"
+    _table(rows, ["component", "pid", "state", "port", "ready", "pinned", "running"])
 
 
-@task(help={"service": "one service (otel-collector, tempo, prometheus, grafana); all when omitted",
+@task(help={"mode": MODE_HELP})
+@cli_errors
+def versions(c: Context, mode: str = "auto") -> None:
+    """Print the pinned and the running version of each component."""
+    rows = stack.status(_mode(mode))
+    _table(rows, ["component", "pinned", "running"])
+    wrong = [r["component"] for r in rows if r["running"] and r["running"] != r["pinned"]]
+    if wrong:
+        raise PlanoError(f"running versions differ from the pins: {', '.join(wrong)}",
+                         "rebuild (`invoke stack.install`) or update versions in stack/config.libsonnet")
+
+
+@task(help={"service": "one component (collector, tempo, prometheus, grafana; Compose: otel-collector); all when omitted",
             "follow": "keep streaming", "tail": "lines per service", "mode": MODE_HELP})
 @cli_errors
 def logs(c: Context, service: str | None = None, follow: bool = False, tail: int = 200, mode: str = "auto") -> None:
     """Show the stack's logs."""
-    chosen, why = stack.choose_mode(mode)
-    if chosen == "native":
-        raise PlanoError(f"no Docker engine: {why}", "logs of the Compose stack need Docker")
-    stack.logs_compose(service, follow, tail)
+    chosen, _ = stack.choose_mode(mode)
+    stack.logs(chosen, service, follow, tail)
 
 
-ns = Collection("stack", up, down, status, logs)
+@task
+@cli_errors
+def install(c: Context) -> None:
+    """Build (once, cached) the binaries native mode runs: collector, Prometheus, Tempo."""
+    run_build(None)
+    for b in native.resolve_binaries(build=True).values():
+        print(f"  {b.component:<10} {b.path or 'unavailable'}  ({b.source})")
+
+
+ns = Collection("stack", up, down, status, logs, versions, install)
