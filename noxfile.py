@@ -1,8 +1,8 @@
-"""Nox sessions. A bare `nox` runs the contract set: lint and unit tests.
+"""Nox sessions. A bare `nox` runs the contract set: lint, unit tests and the live smoke tests.
 The work is done by plano_obs; sessions only install and call it."""
 import nox
 
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["lint", "tests", "smoke"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
@@ -23,3 +23,10 @@ def tests(session: nox.Session) -> None:
     """Unit tests (pure logic, no running stack)."""
     _install(session, "test")
     session.run("pytest", *(session.posargs or ["-q", "tests"]))
+
+
+@nox.session
+def smoke(session: nox.Session) -> None:
+    """Live tests: bring the stack up (native unless PLANO_SMOKE_MODE=compose), test, tear down."""
+    _install(session, "test")
+    session.run("pytest", *(session.posargs or ["-q", "-rs", "tests/live"]))

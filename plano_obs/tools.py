@@ -111,7 +111,7 @@ def _run_with_progress(cmd: list[str], cwd: Path | None, env: dict[str, str], la
                 break
             except subprocess.TimeoutExpired:
                 lines = sum(1 for _ in log.open())
-                print(f"  … {label}: {time.monotonic() - start:.0f}s, {lines} packages so far", flush=True)
+                print(f"  … {label}: {time.monotonic() - start:.0f}s, {lines} lines of build output", flush=True)
     if proc.returncode != 0:
         tail = "".join(log.read_text().splitlines(True)[-5:]).strip().replace("\n", " | ")
         raise ToolError(f"building {label} failed (exit {proc.returncode}): {tail}", f"full log: {log}")
@@ -141,24 +141,28 @@ def ensure(tool: GoTool) -> GoTool:
     go_version()
     paths.cache_dir().mkdir(parents=True, exist_ok=True)
     label = f"{tool.name} {tool.version}"
-    print(f"building {label} from {tool.module}@{tool.module_version} (once; cached in {tool.bin_dir})", flush=True)
-    tool.bin_dir.mkdir(parents=True, exist_ok=True)
+    announce = f"building {label} from {tool.module}@{tool.module_version} (once; cached in {tool.bin_dir})"
     ldflags = " ".join(("-s", "-w") + tool.ldflags)
     log = paths.cache_dir() / "logs" / f"{tool.name}-{tool.version}.log"
     if tool.copy_module:
         src = paths.cache_dir() / "src" / f"{tool.name}-{tool.version}"
         if not (src / "go.mod").exists():
             shutil.rmtree(src, ignore_errors=True)
-            shutil.copytree(_module_dir(tool), src)
+            module_dir = _module_dir(tool)
+            shutil.copytree(module_dir, src)
             for root, dirs, files in os.walk(src):
                 for name in dirs + files:
                     os.chmod(os.path.join(root, name), 0o755 if name in dirs else 0o644)
             os.chmod(src, 0o755)
+        print(announce, flush=True)
+        tool.bin_dir.mkdir(parents=True, exist_ok=True)
         # One package: name the binary after the tool (a main package may be called cmd/).
         out = str(tool.binary()) if len(tool.packages) == 1 else str(tool.bin_dir) + "/"
         cmd = ["go", "build", "-v", "-trimpath", "-ldflags", ldflags, "-o", out, *tool.packages]
         _run_with_progress(cmd, src, _go_env(), label, log)
     else:
+        print(announce, flush=True)
+        tool.bin_dir.mkdir(parents=True, exist_ok=True)
         pkgs = [f"{tool.module}{'' if p == '.' else '/' + p.removeprefix('./')}@{tool.module_version}" for p in tool.packages]
         cmd = ["go", "install", "-v", "-trimpath", "-ldflags", ldflags, *pkgs]
         _run_with_progress(cmd, paths.cache_dir(), _go_env({"GOBIN": str(tool.bin_dir)}), label, log)

@@ -106,7 +106,7 @@
       // Duration histogram buckets, with units (bare numbers would be nanoseconds).
       buckets: ['5ms', '10ms', '25ms', '50ms', '100ms', '250ms', '500ms', '1s', '2s', '5s', '10s', '30s', '60s'],
       // How often the connector emits; with the scrape interval this bounds freshness.
-      flushInterval: '5s',
+      flushInterval: '2s',
       // Attach trace ids as exemplars, so latency panels link to Tempo.
       exemplars: true,
     },

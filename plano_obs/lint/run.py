@@ -132,6 +132,21 @@ def check_compose() -> list[str]:
     return [f"compose config: {(r.stderr or r.stdout).strip()}"] if r.returncode else []
 
 
+def check_collector() -> list[str]:
+    """The collector's own `validate` on each mode's config, with the binary native mode runs."""
+    info = stack_info()
+    manifest = (paths.GENERATED / "collector" / "otelcol-builder.yaml").read_text()
+    binary = tools.ensure_collector(info["versions"]["collector"], manifest)
+    problems = []
+    for mode in MODES:
+        cfg = paths.GENERATED / mode / "otel-collector.yaml"
+        r = _run([str(binary), "validate", f"--config={cfg}"])
+        print(f"otelcol-plano validate generated/{mode}/otel-collector.yaml: {'ok' if r.returncode == 0 else 'FAILED'}")
+        if r.returncode:
+            problems.append(f"collector validate {mode}: {(r.stderr or r.stdout).strip()}")
+    return problems
+
+
 def check_drift() -> list[str]:
     overrides = paths.overrides_file()
     diffs = generate.drift(overrides=overrides)
@@ -148,6 +163,7 @@ CHECKS: dict[str, Callable[[], list[str]]] = {
     "promql": check_promql,
     "dashboards": check_dashboards,
     "compose": check_compose,
+    "collector": check_collector,
 }
 
 

@@ -1,0 +1,78 @@
+"""Live tests against a running stack (`nox -s smoke`).
+
+The stack is started once for the session (native mode unless PLANO_SMOKE_MODE=compose)
+and stopped at the end; PLANO_SMOKE_REUSE=1 uses a stack that is already up and leaves it."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from typing import Callable
+
+import pytest
+import requests
+
+from plano_obs import paths, stack
+
+MODE = os.environ.get("PLANO_SMOKE_MODE", "native")
+REUSE = os.environ.get("PLANO_SMOKE_REUSE") == "1"
+
+
+def invoke(*args: str, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "invoke", *args]
+    return subprocess.run(cmd, cwd=paths.ROOT, env=dict(os.environ, **(env or {})),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def wait_for(what: str, probe: Callable[[], object], ok: Callable[[object], bool], deadline_s: float = 30.0,
+             interval: float = 0.25):
+    """Polls probe() until ok(value) or the deadline; fails with the last value seen."""
+    end = time.monotonic() + deadline_s
+    last = None
+    while True:
+        try:
+            last = probe()
+        except Exception as err:  # connection refused while starting, etc.
+            last = err
+        if not isinstance(last, Exception) and ok(last):
+            return last
+        if time.monotonic() > end:
+            pytest.fail(f"timed out after {deadline_s:.0f}s waiting for {what}; last seen: {last!r}")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def info() -> dict:
+    return stack.info(MODE)
+
+
+@pytest.fixture(scope="session")
+def live(info):
+    """The running stack for the whole session."""
+    if not REUSE:
+        r = invoke("up", "--mode", MODE)
+        assert r.returncode == 0, f"invoke up failed:\n{r.stdout}\n{r.stderr}"
+    yield info
+    if not REUSE:
+        r = invoke("down", "--mode", MODE)
+        assert r.returncode == 0, r.stderr
+
+
+class Prometheus:
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    def query(self, expr: str) -> list[dict]:
+        resp = requests.get(f"{self.base}/api/v1/query", params={"query": expr}, timeout=5)
+        resp.raise_for_status()
+        return resp.json()["data"]["result"]
+
+    def scalar(self, expr: str) -> float | None:
+        result = self.query(expr)
+        return float(result[0]["value"][1]) if result else None
+
+
+@pytest.fixture(scope="session")
+def prom(live) -> Prometheus:
+    return Prometheus(f"http://127.0.0.1:{live['ports']['prometheus']}")
