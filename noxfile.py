@@ -30,3 +30,10 @@ def smoke(session: nox.Session) -> None:
     """Live tests: bring the stack up (native unless PLANO_SMOKE_MODE=compose), test, tear down."""
     _install(session, "test")
     session.run("pytest", *(session.posargs or ["-q", "-rs", "tests/live"]))
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks for docs/benchmarks.md (pass --cold for cold builds)."""
+    _install(session)
+    session.run("python", "-m", "plano_obs.bench.native_stack", *session.posargs)

@@ -1,0 +1,1 @@
+"""Benchmarks (`nox -s bench`): numbers for docs/benchmarks.md, never asserted in tests."""
