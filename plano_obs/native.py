@@ -153,7 +153,7 @@ class Supervisor:
         return {p["name"]: p for p in self.rpc().getAllProcessInfo()}
 
     def write_conf(self, programs: dict[str, tuple[list[str], dict[str, str]]]) -> None:
-        for sub in ("logs", "data"):
+        for sub in ("logs", "data", "record"):
             (self.state / sub).mkdir(parents=True, exist_ok=True)
         lines = [
             "; Written by `invoke up --mode native`; regenerated on every start.",

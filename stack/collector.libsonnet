@@ -34,6 +34,12 @@
         },
       },
       exporters: {
+        [if c.record.enabled then 'file/record']: {
+          path: c.recordFile,
+          format: 'json',
+          flush_interval: '1s',
+          rotation: { max_megabytes: c.record.maxMegabytes, max_backups: 1 },
+        },
         'otlp_grpc/tempo': {
           endpoint: c.address('tempoOtlpGrpc'),
           tls: { insecure: true },
@@ -66,6 +72,11 @@
             receivers: ['otlp'],
             processors: ['memory_limiter', 'batch'],
             exporters: ['otlp_grpc/tempo', 'span_metrics'],
+          },
+          [if c.record.enabled then 'traces/record']: {
+            receivers: ['otlp'],
+            processors: ['memory_limiter'],
+            exporters: ['file/record'],
           },
           'metrics/span_metrics': {
             receivers: ['span_metrics'],

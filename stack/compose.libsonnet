@@ -11,7 +11,8 @@
         [c.services.collector]: {
           image: c.images.collector,
           command: ['--config=/etc/otelcol/config.yaml'],
-          volumes: ['./otel-collector.yaml:/etc/otelcol/config.yaml:ro'],
+          volumes: ['./otel-collector.yaml:/etc/otelcol/config.yaml:ro']
+                   + (if c.record.enabled then ['collector-record:' + std.split(c.recordFile, '/traces.jsonl')[0]] else []),
           ports: publish(['otlpGrpc', 'otlpHttp', 'collectorMetrics', 'collectorTelemetry', 'collectorHealth']),
           depends_on: [c.services.tempo],
           restart: 'unless-stopped',
@@ -52,7 +53,16 @@
           restart: 'unless-stopped',
         },
       },
-      volumes: { 'tempo-data': {}, 'prometheus-data': {}, 'grafana-data': {} },
+      volumes: {
+        'tempo-data': {},
+        'prometheus-data': {},
+        'grafana-data': {},
+        // The collector image is FROM scratch with no writable folder: a tmpfs volume owned by
+        // its user (10001) holds the recording (lost when the container stops).
+        [if c.record.enabled then 'collector-record']: {
+          driver_opts: { type: 'tmpfs', device: 'tmpfs', o: 'size=%dm,uid=10001,gid=10001' % (2 * c.record.maxMegabytes + 16) },
+        },
+      },
     },
   },
 }

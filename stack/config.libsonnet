@@ -111,6 +111,13 @@
       exemplars: true,
     },
 
+    // Recording: a dedicated collector pipeline writes every received trace to a rotating
+    // OTLP/JSON file; `invoke traces.record` cuts a replayable slice out of it.
+    record: {
+      enabled: true,
+      maxMegabytes: 100,  // rotate the file past this size (one backup is kept)
+    },
+
     // Prometheus.
     prometheus: {
       scrapeInterval: '15s',  // default for every job
@@ -178,6 +185,10 @@
     else '127.0.0.1:%d' % $._config.ports[port],
     // Outside reference (from Plano, Envoy or the plano host) for a Plano endpoint.
     planoTarget(name):: $._config.plano[name][$._config.mode],
+    // The collector's recording file (collector syntax for the environment variable).
+    recordFile: if $._config.mode == 'compose'
+    then '/var/lib/otelcol/record/traces.jsonl'
+    else '${env:PLANO_STATE_DIR}/record/traces.jsonl',
     // Where a component keeps its data. Native paths are expanded at start from
     // PLANO_STATE_DIR (set by `invoke up`), so the rendered files hold no host paths.
     dataDir(component):: if $._config.mode == 'compose'

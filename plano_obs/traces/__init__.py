@@ -1,0 +1,1 @@
+"""Recorded traces: reading OTLP/JSON, replaying it into the collector, recording and synthesising it."""

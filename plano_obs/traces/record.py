@@ -1,0 +1,87 @@
+"""Recording: the collector's `traces/record` pipeline writes every received request to a
+rotating OTLP/JSON-lines file; recording cuts out what arrived during a time window."""
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import docker, paths
+from ..errors import PlanoError
+from . import otlpjson
+
+COMPOSE_FILE_IN_CONTAINER = "/var/lib/otelcol/record/traces.jsonl"
+
+
+class RecordError(PlanoError):
+    """Recording is not possible (stack down, recording disabled)."""
+
+
+@dataclass
+class Recorded:
+    requests: int
+    spans: int
+
+
+def _native_file() -> Path:
+    return paths.state_dir() / "record" / "traces.jsonl"
+
+
+def _snapshot(mode: str) -> bytes:
+    """The recording file as it is now (its whole content)."""
+    if mode == "native":
+        f = _native_file()
+        if not f.parent.exists():
+            raise RecordError(f"{f.parent} does not exist", "start the stack with `invoke up` (recording is on by default)")
+        return f.read_bytes() if f.exists() else b""
+    with tempfile.TemporaryDirectory() as tmp:
+        r = subprocess.run(docker.compose_args() + ["cp", f"otel-collector:{COMPOSE_FILE_IN_CONTAINER}", tmp + "/t.jsonl"],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            if "Could not find the file" in r.stderr or "No such" in r.stderr:
+                return b""
+            raise RecordError(f"cannot read the recording from the collector container: {r.stderr.strip()}",
+                              "is the stack up (`invoke status`)?")
+        return Path(tmp, "t.jsonl").read_bytes()
+
+
+def _settled(mode: str, timeout: float = 10.0) -> bytes:
+    """Waits until the file stops growing (the exporter flushes every second)."""
+    last, stable_since, end = _snapshot(mode), time.monotonic(), time.monotonic() + timeout
+    while time.monotonic() < end:
+        time.sleep(0.5)
+        now = _snapshot(mode)
+        if now != last:
+            last, stable_since = now, time.monotonic()
+        elif time.monotonic() - stable_since >= 1.5:
+            break
+    return last
+
+
+def record(mode: str, out: Path, duration_s: float) -> Recorded:
+    if duration_s <= 0:
+        raise RecordError(f"--duration must be positive, got {duration_s}")
+    before = _settled(mode)
+    print(f"recording traces arriving at the collector for {duration_s:.0f}s …", flush=True)
+    end = time.monotonic() + duration_s
+    while (left := end - time.monotonic()) > 0:
+        time.sleep(min(left, 10))
+        if left > 10:
+            print(f"  … {end - time.monotonic():.0f}s left", flush=True)
+    after = _settled(mode)
+    # Rotation starts a new file: then everything in the new file is new.
+    new = after[len(before):] if after.startswith(before) else after
+    lines = [l for l in new.decode("utf-8", errors="strict").splitlines() if l.strip()]
+    tmp = out.with_name(f".{out.name}.partial")
+    tmp.write_text("".join(l + "\n" for l in lines))
+    try:
+        records = otlpjson.load(tmp) if lines else []
+    except otlpjson.OtlpFileError:
+        tmp.unlink()
+        raise
+    os.replace(tmp, out)
+    spans = sum(len(ss.spans) for r in records for rs in r.request.resource_spans for ss in rs.scope_spans)
+    return Recorded(len(records), spans)
