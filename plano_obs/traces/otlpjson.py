@@ -103,7 +103,7 @@ def load(path: Path) -> list[Record]:
         whole = json.loads(text)
     except json.JSONDecodeError:
         whole = None
-    if isinstance(whole, dict) and text.strip().count("\n") > 0 and "resourceSpans" in whole:
+    if isinstance(whole, dict) and len(text.strip().splitlines()) > 1:  # one pretty-printed document
         return [parse_record(whole, path, "record 1")]
     records = []
     for n, line in enumerate(text.splitlines(), 1):
@@ -112,8 +112,9 @@ def load(path: Path) -> list[Record]:
         try:
             data = json.loads(line)
         except json.JSONDecodeError as err:
-            cause = "truncated JSON (the file ends mid-record)" if n == len(text.splitlines()) and "Expecting" in err.msg \
-                else f"not JSON ({err.msg} at column {err.colno})"
+            # the file exporter ends every record with a newline: a last line without one was cut
+            cut = n == len(text.splitlines()) and not text.endswith("\n")
+            cause = "truncated JSON (the file ends mid-record)" if cut else f"not JSON ({err.msg} at column {err.colno})"
             raise OtlpFileError(path, str(n), cause) from err
         records.append(parse_record(data, path, str(n)))
     return records
