@@ -49,6 +49,6 @@
       'label_values(%s%s, llm_model)' % [m.calls, llm()],
 
     collectorRefusedSpans(window)::
-      'sum(rate(otelcol_receiver_refused_spans_total[%s]))' % window,
+      'sum(rate(otelcol_receiver_refused_spans[%s]))' % window,
   },
 }

@@ -6,8 +6,10 @@ import re
 
 from .. import promql
 
-# Counters that do not follow the _total naming (Envoy exports Plano's WASM counter as is).
-KNOWN_COUNTERS = {"ratelimited_rq"}
+# Counters that do not follow the _total naming: Envoy exports Plano's WASM counter as is,
+# and the collector's own Prometheus reader (0.161) exports its counters without _total.
+KNOWN_COUNTERS = {"ratelimited_rq", "otelcol_receiver_accepted_spans", "otelcol_receiver_refused_spans",
+                  "otelcol_exporter_sent_spans", "otelcol_exporter_send_failed_spans"}
 _HARD_WINDOW = re.compile(r"\[(?!\$__)[^\]]*\]")
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import shutil
 import sys
+import tempfile
 import time
 from typing import Callable
 
@@ -17,6 +19,12 @@ from plano_obs import paths, stack
 
 MODE = os.environ.get("PLANO_SMOKE_MODE", "native")
 REUSE = os.environ.get("PLANO_SMOKE_REUSE") == "1"
+
+# A stack this suite starts gets a state folder of its own: no stale samples from an earlier
+# run (Prometheus keeps serving a restarted collector's old counters for 5 minutes), and the
+# user's own .state/ is left alone.
+if not REUSE and MODE == "native" and "PLANO_SMOKE_STATE" not in os.environ:
+    os.environ["PLANO_SMOKE_STATE"] = os.environ["PLANO_STATE_DIR"] = tempfile.mkdtemp(prefix="plano-smoke-")
 
 
 def invoke(*args: str, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -57,6 +65,8 @@ def live(info):
     if not REUSE:
         r = invoke("down", "--mode", MODE)
         assert r.returncode == 0, r.stderr
+        if os.environ.get("PLANO_SMOKE_STATE"):
+            shutil.rmtree(os.environ["PLANO_SMOKE_STATE"], ignore_errors=True)
 
 
 class Prometheus:
