@@ -34,6 +34,10 @@ def smoke(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks for docs/benchmarks.md (pass --cold for cold builds)."""
+    """Benchmarks for docs/benchmarks.md: `nox -s bench -- native [--cold]` or `-- replay`."""
     _install(session)
-    session.run("python", "-m", "plano_obs.bench.native_stack", *session.posargs)
+    which, *rest = session.posargs or ["native"]
+    if which not in ("native", "replay"):
+        session.error("Usage: nox -s bench -- native [--cold] | replay [--spans N]")
+    module = {"native": "plano_obs.bench.native_stack", "replay": "plano_obs.bench.replay"}[which]
+    session.run("python", "-m", module, *rest)

@@ -78,6 +78,13 @@ def ocb(version: str) -> GoTool:
                   module_version=f"v{version}", packages=(".",))
 
 
+def telemetrygen(version: str) -> GoTool:
+    """OpenTelemetry's load generator, for the replay benchmark."""
+    return GoTool(name="telemetrygen", version=version,
+                  module="github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen",
+                  module_version=f"v{version}", packages=(".",))
+
+
 def go_version() -> tuple[int, int]:
     go = shutil.which("go")
     if not go:

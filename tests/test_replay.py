@@ -138,10 +138,13 @@ class _Capture:
 
 
 def _replay(speed, fresh=True, loops=1):
+    """Replays the mixed fixture on a fake clock; returns a copy of the plan as it was before
+    (a single replay edits the loaded spans in place)."""
     plan = replay.plan(otlpjson.load(MIXED))
+    before = replay.plan(otlpjson.load(MIXED))
     clock, cap = _Clock(2_000_000_000_000_000_000), _Capture()
     summary = replay.replay(plan, cap, speed=speed, loops=loops, fresh_ids=fresh, clock=clock.time_ns, sleep=clock.sleep)
-    return plan, clock, cap, summary
+    return before, clock, cap, summary
 
 
 def test_speed_zero_sends_at_once_and_the_recording_ends_now():

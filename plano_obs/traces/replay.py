@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -26,6 +27,7 @@ from .otlpjson import Record
 
 PROTOCOLS = ("grpc", "http")
 BATCH_SPANS = 2000
+IN_FLIGHT = 2
 
 
 class ReplayError(PlanoError):
@@ -103,8 +105,9 @@ def _schedule(p: Plan, speed: float, replay_start_ns: int) -> list[tuple[int, in
     return out
 
 
-def _rewrite(trace: Trace, shift: int, fresh_ids: bool) -> tuple[bytes, list[tuple[int, int, Span]]]:
-    """A copy of the trace's spans with shifted times and (optionally) new ids, links kept."""
+def _rewrite(trace: Trace, shift: int, fresh_ids: bool, copy: bool = True) -> tuple[bytes, list[tuple[int, int, Span]]]:
+    """The trace's spans with shifted times and (optionally) new ids, links kept; edited in
+    place when the plan is sent only once (copy=False), else on copies."""
     new_tid = os.urandom(16) if fresh_ids else trace.trace_id
     ids: dict[bytes, bytes] = {}
 
@@ -117,11 +120,14 @@ def _rewrite(trace: Trace, shift: int, fresh_ids: bool) -> tuple[bytes, list[tup
 
     out = []
     for item in trace.items:
-        s = Span()
-        s.CopyFrom(item.span)
+        if copy:
+            s = Span()
+            s.CopyFrom(item.span)
+        else:
+            s = item.span
         s.trace_id = new_tid
-        s.span_id = span_id(item.span.span_id)
-        s.parent_span_id = span_id(item.span.parent_span_id)
+        s.span_id = span_id(s.span_id)
+        s.parent_span_id = span_id(s.parent_span_id)
         s.start_time_unix_nano = max(0, s.start_time_unix_nano + shift)
         s.end_time_unix_nano = max(0, s.end_time_unix_nano + shift)
         for ev in s.events:
@@ -229,35 +235,50 @@ def replay(p: Plan, sender: Sender, speed: float = 1.0, loops: int = 1, rate: fl
     summary = Summary()
     started = time.monotonic()
     pending: list[tuple[int, int, Span]] = []
+    # One request is on the wire while the next is built (gRPC and HTTP release the GIL);
+    # at most IN_FLIGHT requests are queued, which bounds memory.
+    in_flight: deque[Future] = deque()
+
+    def settle(limit: int) -> None:
+        while len(in_flight) > limit:
+            fut = in_flight.popleft()
+            n, rejected = fut.result()  # re-raises the sender's error
+            summary.rejected += rejected
+            summary.requests += 1
+            summary.spans += n
+            if progress:
+                progress(n)
 
     def flush() -> None:
         nonlocal pending
         if not pending:
             return
         if rate:  # spans/s ceiling over the whole replay
-            due = started + (summary.spans + len(pending)) / rate
-            wait = due - time.monotonic()
+            queued = summary.spans + sum(getattr(f, "spans", 0) for f in in_flight) + len(pending)
+            wait = started + queued / rate - time.monotonic()
             if wait > 0:
                 sleep(wait)
-        summary.rejected += sender.send(_request(p, pending))
-        summary.requests += 1
-        summary.spans += len(pending)
-        if progress:
-            progress(len(pending))
+        req, n = _request(p, pending), len(pending)
+        fut = pool.submit(lambda: (n, sender.send(req)))
+        fut.spans = n  # type: ignore[attr-defined]
+        in_flight.append(fut)
         pending = []
+        settle(IN_FLIGHT)
 
-    for _ in range(loops):
-        for send_at, shift, trace in _schedule(p, speed, clock()):
-            wait_s = (send_at - clock()) / 1e9
-            if wait_s > 0:
-                flush()  # what is due now goes out before waiting
-                sleep(wait_s)
-            new_tid, spans = _rewrite(trace, shift, fresh_ids)
-            summary.traces += 1
-            summary.trace_ids.append(new_tid.hex())
-            pending += spans
-            if len(pending) >= batch_spans:
-                flush()
-        flush()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="otlp-send") as pool:
+        for loop in range(loops):
+            for send_at, shift, trace in _schedule(p, speed, clock()):
+                wait_s = (send_at - clock()) / 1e9
+                if wait_s > 0:
+                    flush()  # what is due now goes out before waiting
+                    sleep(wait_s)
+                new_tid, spans = _rewrite(trace, shift, fresh_ids, copy=loops > 1)
+                summary.traces += 1
+                summary.trace_ids.append(new_tid.hex())
+                pending += spans
+                if len(pending) >= batch_spans:
+                    flush()
+            flush()
+        settle(0)
     summary.elapsed_s = time.monotonic() - started
     return summary
