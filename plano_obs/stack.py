@@ -63,11 +63,12 @@ def up_compose(deadline_s: float) -> dict[str, health.Probe]:
     return health.wait_ready(stack, list(COMPONENTS), deadline_s)
 
 
-def up(mode: str, deadline_s: float) -> dict[str, health.Probe]:
+def up(mode: str, deadline_s: float, dev_envoy: bool = True) -> dict[str, health.Probe]:
     announce_password()
     if mode == "compose":
         return up_compose(deadline_s)
-    return native.up(deadline_s)
+    components = tuple(c for c in native.START_ORDER if dev_envoy or c not in native.DEV_ENVOY)
+    return native.up(deadline_s, components)
 
 
 def down(mode: str, volumes: bool) -> None:
@@ -89,7 +90,9 @@ def status(mode: str) -> list[dict]:
     stack = info(mode)
     procs = native.Supervisor().processes() if mode == "native" else {}
     rows = []
-    for name in COMPONENTS:
+    for name in stack["components"]:
+        if mode == "compose" and name in native.DEV_ENVOY:
+            continue  # on the host, not in Compose (unless its profile is used)
         port_name = stack["components"][name]["port"]
         p = health.probe(stack, name)
         rows.append({
@@ -98,7 +101,7 @@ def status(mode: str) -> list[dict]:
             "state": procs.get(name, {}).get("statename", "-") if mode == "native" else "-",
             "port": stack["ports"][port_name],
             "ready": p.ok,
-            "pinned": stack["versions"][name],
+            "pinned": stack["versions"].get(name),
             "running": health.running_version(stack, name) if p.ok else None,
         })
     return rows

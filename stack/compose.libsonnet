@@ -37,6 +37,22 @@
           extra_hosts: ['host.docker.internal:host-gateway'],
           restart: 'unless-stopped',
         },
+        // Optional (`--profile dev-envoy`): the development Envoy and its mock LLM. Usually the
+        // dev Envoy runs on the host, as Plano's does; this is for machines without Python.
+        [c.services.envoy]: {
+          image: 'envoyproxy/envoy:v' + c.envoy.version,
+          profiles: ['dev-envoy'],
+          command: $.envoy.args('/etc/envoy/envoy.yaml'),
+          volumes: ['./envoy.yaml:/etc/envoy/envoy.yaml:ro', '../../.state/wasm/plano-ratelimit.wasm:/etc/envoy/plano-ratelimit.wasm:ro'],
+          ports: publish(['envoyAdmin', 'envoyListener']),
+          depends_on: [c.services.mockLlm],
+        },
+        [c.services.mockLlm]: {
+          image: 'python:3.12-slim',
+          profiles: ['dev-envoy'],
+          command: ['python', '/opt/mockllm.py', '--host', '0.0.0.0', '--port', std.toString(c.containerPorts.mockLlm)],
+          volumes: ['../../plano_obs/mockllm.py:/opt/mockllm.py:ro'],
+        },
         [c.services.grafana]: {
           image: c.images.grafana,
           environment: $.grafana.env {

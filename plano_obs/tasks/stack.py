@@ -27,14 +27,15 @@ def _table(rows: list[dict], columns: list[str]) -> None:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths)))
 
 
-@task(help={"mode": MODE_HELP, "timeout": "seconds to wait for every component to be ready"})
+@task(help={"mode": MODE_HELP, "timeout": "seconds to wait for every component to be ready",
+            "envoy": "native mode: also run the development Envoy and its mock LLM (--no-envoy when Plano's Envoy is up)"})
 @cli_errors
-def up(c: Context, mode: str = "auto", timeout: float = 120) -> None:
+def up(c: Context, mode: str = "auto", timeout: float = 120, envoy: bool = True) -> None:
     """Build the configs and start the stack (Compose or native), then wait until ready."""
     start = time.monotonic()
     chosen = _mode(mode)
     run_build(None)
-    probes = stack.up(chosen, timeout)
+    probes = stack.up(chosen, timeout, dev_envoy=envoy)
     for name, p in probes.items():
         print(f"  {name:<10} ready  {p.url}")
     info = stack.info(chosen)
@@ -66,7 +67,7 @@ def versions(c: Context, mode: str = "auto") -> None:
     """Print the pinned and the running version of each component."""
     rows = stack.status(_mode(mode))
     _table(rows, ["component", "pinned", "running"])
-    wrong = [r["component"] for r in rows if r["running"] and r["running"] != r["pinned"]]
+    wrong = [r["component"] for r in rows if r["running"] and r["pinned"] and r["running"] != r["pinned"]]
     if wrong:
         raise PlanoError(f"running versions differ from the pins: {', '.join(wrong)}",
                          "rebuild (`invoke stack.install`) or update versions in stack/config.libsonnet")

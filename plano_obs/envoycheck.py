@@ -1,0 +1,171 @@
+"""Checks that Plano's Envoy admin endpoint is where the stack scrapes it and exports Plano's
+WASM metrics. Each failure is a cause, a remedy and an exit code (docs/envoy.md)."""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from urllib.parse import urlparse
+
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+# Plano's WASM filters define these (counter, gauge, histograms).
+PLANO_METRICS = ("ratelimited_rq", "active_http_calls", "time_to_first_token", "time_per_output_token",
+                 "tokens_per_second", "request_latency", "output_sequence_length", "input_sequence_length")
+# Envoy ≥ 1.20 exports custom WASM stats as the bare name; older ones as envoy_wasmcustom_<name>.
+LEGACY_PREFIX = "envoy_wasmcustom_"
+# Where Plano's Envoy admin usually is: 19901 on the host when Plano runs in Docker, 9901 natively.
+CANDIDATES = ("127.0.0.1:19901", "127.0.0.1:9901")
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "host.docker.internal", "::1"}
+
+OK, UNREACHABLE, NOT_METRICS, NO_WASM_METRICS, ADDRESS_MISMATCH, TARGET_DOWN, PROMETHEUS_UNREACHABLE = 0, 2, 3, 4, 5, 6, 7
+EXIT_CODES = {
+    OK: "all checks passed",
+    UNREACHABLE: "no Envoy admin endpoint answered",
+    NOT_METRICS: "the admin endpoint does not serve Prometheus metrics at /stats/prometheus",
+    NO_WASM_METRICS: "none of Plano's WASM metrics are exported",
+    ADDRESS_MISMATCH: "Prometheus scrapes a different address than the one that answered",
+    TARGET_DOWN: "Prometheus has no healthy `envoy` scrape target",
+    PROMETHEUS_UNREACHABLE: "the stack's Prometheus did not answer",
+}
+
+
+@dataclass
+class Finding:
+    code: int
+    cause: str
+    remedy: str
+
+
+@dataclass
+class Report:
+    admin: str | None = None
+    admin_source: str = ""
+    envoy_version: str | None = None
+    envoy_state: str | None = None
+    naming: str | None = None  # "plain" or "envoy_wasmcustom_"
+    present: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    target: dict | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return self.findings[0].code if self.findings else OK
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["exit_code"] = self.exit_code
+        return d
+
+
+def _norm(address: str) -> str:
+    return address if "://" in address else f"http://{address}"
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    u = urlparse(_norm(url))
+    return (u.hostname or ""), (u.port or 80)
+
+
+def _get(url: str, timeout: float) -> requests.Response | None:
+    try:
+        return requests.get(url, timeout=timeout)
+    except requests.RequestException:
+        return None
+
+
+def find_admin(explicit: str | None, configured: str | None, timeout: float) -> tuple[str | None, str, list[str]]:
+    """(base URL that answered /server_info, how it was chosen, addresses tried)."""
+    if explicit:
+        tried = [_norm(explicit)]
+        return (tried[0] if _get(tried[0] + "/server_info", timeout) is not None else None), "--admin", tried
+    options: list[tuple[str, str]] = []
+    if configured:
+        host, port = _host_port(configured)
+        # the stack's config may name the Docker host; from here that is this machine
+        options.append((f"http://127.0.0.1:{port}" if host in LOCAL_HOSTS else _norm(configured), "the stack's config"))
+    options += [(f"http://{c}", "known candidates") for c in CANDIDATES]
+    tried: list[str] = []
+    for url, source in options:
+        if url in tried:
+            continue
+        tried.append(url)
+        if _get(url + "/server_info", timeout) is not None:
+            return url, source, tried
+    return None, "", tried
+
+
+def check(admin: str | None, prometheus: str, configured: str | None, timeout: float = 3.0) -> Report:
+    r = Report()
+    base, r.admin_source, tried = find_admin(admin, configured, timeout)
+    if base is None:
+        r.findings.append(Finding(UNREACHABLE, f"no Envoy admin endpoint answered at {', '.join(tried)}",
+                                  "start Plano (admin is 9901 inside Plano, 19901 on the host in Docker mode) "
+                                  "or the dev Envoy (`invoke up`), or pass --admin HOST:PORT"))
+        return r
+    r.admin = base
+    info = _get(base + "/server_info", timeout)
+    try:
+        data = info.json()  # type: ignore[union-attr]
+        found = re.search(r"\d+\.\d+\.\d+", str(data.get("version", "")))
+        r.envoy_version = found.group(0) if found else data.get("version")
+        r.envoy_state = data.get("state")
+    except (ValueError, AttributeError):
+        pass
+
+    stats = _get(base + "/stats/prometheus", timeout)
+    text = stats.text if stats is not None else ""
+    ctype = (stats.headers.get("Content-Type", "") if stats is not None else "").lower()
+    families = None
+    if stats is not None and stats.ok and "html" not in ctype and not text.lstrip().startswith("<"):
+        try:
+            families = {f.name: f for f in text_string_to_metric_families(text)}
+        except ValueError:
+            families = None
+    if families is None:
+        what = f"HTTP {stats.status_code}, {ctype or 'no content type'}" if stats is not None else "no answer"
+        r.findings.append(Finding(NOT_METRICS, f"{base}/stats/prometheus does not serve Prometheus metrics ({what})",
+                                  "point --admin at Envoy's admin port (not its listener, not another server)"))
+        return r
+
+    names = set(families) | {s.name for f in families.values() for s in f.samples}
+    for metric in PLANO_METRICS:
+        if metric in names or f"{metric}_bucket" in names:
+            r.present.append(metric)
+            r.naming = r.naming or "plain"
+        elif f"{LEGACY_PREFIX}{metric}" in names or f"{LEGACY_PREFIX}{metric}_bucket" in names:
+            r.present.append(metric)
+            r.naming = r.naming or LEGACY_PREFIX
+        else:
+            r.missing.append(metric)
+    if not r.present:
+        r.findings.append(Finding(NO_WASM_METRICS, f"{base} exports none of Plano's WASM metrics ({', '.join(PLANO_METRICS[:3])}, …)",
+                                  "this Envoy runs no Plano WASM filter: is it Plano's Envoy? (the dev Envoy defines "
+                                  "ratelimited_rq, active_http_calls, request_latency)"))
+
+    targets = _get(prometheus.rstrip("/") + "/api/v1/targets?state=active", timeout)
+    if targets is None or not targets.ok:
+        r.findings.append(Finding(PROMETHEUS_UNREACHABLE, f"the stack's Prometheus at {prometheus} did not answer",
+                                  "start the stack (`invoke up`) or pass --prometheus URL"))
+        return r
+    envoy_targets = [t for t in targets.json()["data"]["activeTargets"] if t["labels"].get("job") == "envoy"]
+    if not envoy_targets:
+        r.findings.append(Finding(TARGET_DOWN, "Prometheus has no active `envoy` scrape target",
+                                  "if Prometheus just started, wait a few seconds; else rebuild the configs "
+                                  "(`invoke build`) and restart (`invoke up`)"))
+        return r
+    t = envoy_targets[0]
+    r.target = {"scrapeUrl": t["scrapeUrl"], "health": t["health"], "lastError": t.get("lastError", "")}
+    a_host, a_port = _host_port(base)
+    t_host, t_port = _host_port(t["scrapeUrl"])
+    same = a_port == t_port and (a_host == t_host or {a_host, t_host} <= LOCAL_HOSTS)
+    if not same:
+        r.findings.append(Finding(ADDRESS_MISMATCH, f"Prometheus scrapes {t['scrapeUrl']} but Envoy's admin answered at {base}",
+                                  f"set _config.plano.envoyAdmin to port {a_port} in stack/local.libsonnet, then `invoke build` and `invoke up`"))
+    if t["health"] != "up":
+        r.findings.append(Finding(TARGET_DOWN, f"Prometheus's envoy target {t['scrapeUrl']} is {t['health']}: "
+                                  f"{t.get('lastError') or 'not scraped yet'}",
+                                  "wait one scrape interval after starting Envoy, or fix the address above"))
+    r.findings.sort(key=lambda f: f.code)
+    return r
