@@ -86,3 +86,8 @@ class Prometheus:
 @pytest.fixture(scope="session")
 def prom(live) -> Prometheus:
     return Prometheus(f"http://127.0.0.1:{live['ports']['prometheus']}")
+
+
+def pytest_collection_modifyitems(items):
+    """Lifecycle tests start and stop stacks of their own: they run before the shared one."""
+    items.sort(key=lambda item: 0 if item.module.__name__.endswith("test_lifecycle") else 1)
