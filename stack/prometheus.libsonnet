@@ -17,6 +17,10 @@
       scrape_configs: [
         job('otel-collector-spanmetrics', c.address('collectorMetrics'), {
           scrape_interval: c.prometheus.spanMetricsScrapeInterval,
+          // Protobuf carries each counter's created timestamp (and exemplars); with
+          // created-timestamp-zero-ingestion a new series starts from 0, so rate() sees its
+          // first spans. Over text, a burst that creates a series shows no rate at all.
+          scrape_protocols: ['PrometheusProto', 'OpenMetricsText1.0.0', 'PrometheusText0.0.4'],
         }),
         job('otel-collector', c.address('collectorTelemetry')),
         // as often as the span metrics: the rate-limit panel is about the last minutes
@@ -41,6 +45,8 @@
       '--web.enable-remote-write-receiver',
       // Span-metric exemplars carry trace ids: keep them, so panels link to Tempo.
       '--enable-feature=exemplar-storage',
+      // A 0 at each counter's created timestamp: the first spans of a new label set count in rate().
+      '--enable-feature=created-timestamp-zero-ingestion',
     ],
   },
 }

@@ -122,6 +122,9 @@ def test_prometheus_scrapes_envoy_brightstaff_and_the_stack(rendered):
     compose = _yaml(rendered, "compose", "docker-compose.yaml")
     flags = compose["services"]["prometheus"]["command"]
     assert "--web.enable-remote-write-receiver" in flags and "--enable-feature=exemplar-storage" in flags
+    # a burst that creates a series must show in rate(): created timestamps, over protobuf
+    assert "--enable-feature=created-timestamp-zero-ingestion" in flags
+    assert jobs["otel-collector-spanmetrics"]["scrape_protocols"][0] == "PrometheusProto"
     assert compose["services"]["prometheus"]["extra_hosts"] == ["host.docker.internal:host-gateway"]
 
 

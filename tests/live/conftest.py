@@ -19,6 +19,7 @@ from plano_obs import paths, stack
 
 MODE = os.environ.get("PLANO_SMOKE_MODE", "native")
 REUSE = os.environ.get("PLANO_SMOKE_REUSE") == "1"
+KEEP = os.environ.get("PLANO_SMOKE_KEEP") == "1"
 
 # A stack this suite starts gets a state folder of its own: no stale samples from an earlier
 # run (Prometheus keeps serving a restarted collector's old counters for 5 minutes), and the
@@ -62,7 +63,10 @@ def live(info):
         r = invoke("up", "--mode", MODE)
         assert r.returncode == 0, f"invoke up failed:\n{r.stdout}\n{r.stderr}"
     yield info
-    if not REUSE:
+    if KEEP and not REUSE:
+        print(f"\nstack left running (--keep); state in {os.environ.get('PLANO_STATE_DIR', '.state')}; "
+              f"stop it with PLANO_STATE_DIR=… invoke down")
+    elif not REUSE:
         r = invoke("down", "--mode", MODE)
         assert r.returncode == 0, r.stderr
         if os.environ.get("PLANO_SMOKE_STATE"):
