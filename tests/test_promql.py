@@ -24,3 +24,14 @@ def test_parse_error_keeps_the_expression():
     with pytest.raises(promql.PromQLError) as err:
         promql.parse("sum(rate(x[1m])")
     assert err.value.expr == "sum(rate(x[1m])"
+
+
+def test_grafana_interval_macros():
+    from plano_obs import grafana
+    # 15 min over 1000 points is 0.9 s, below the 5 s scrape interval: the scrape interval wins
+    assert grafana.interval_s(900, 5) == 5
+    assert grafana.rate_interval_s(900, 5) == 20  # max(5 + 5, 4 × 5)
+    # a week: 604.8 s per point; rate interval = interval + scrape
+    assert grafana.rate_interval_s(7 * 86400, 5) == 609.8
+    m = grafana.macros(3600, 5)
+    assert (m["__rate_interval"], m["__interval"], m["__range"]) == ("20000ms", "5000ms", "3600s")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -108,19 +109,24 @@ def _start(cmd: list[str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT)
 
 
+def _check_admin_served_by(proc: subprocess.Popen, port: int) -> tuple[int, dict]:
+    """Waits until an admin endpoint answers on port, runs the check against it, stops proc."""
+    try:
+        wait_for(f"admin on {port} ready", lambda: requests.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code,
+                 lambda s: s == 200)
+        return _check("--admin", f"127.0.0.1:{port}")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def test_an_envoy_without_plano_filter_exits_4(tmp_path):
     port = _free_port()
     cfg = tmp_path / "bare.yaml"
     cfg.write_text(f"admin: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}}}\n")
     envoy = native.resolve_binaries(build=False)["envoy"].path
     proc = _start([str(envoy), "-c", str(cfg), "--use-dynamic-base-id", "--concurrency", "1"], tmp_path / "envoy.log")
-    try:
-        wait_for("bare Envoy ready", lambda: requests.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code,
-                 lambda s: s == 200)
-        code, report = _check("--admin", f"127.0.0.1:{port}")
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    code, report = _check_admin_served_by(proc, port)
     assert code == 4
     assert report["present"] == [] and "ratelimited_rq" in report["missing"]
     assert "exports none of Plano's WASM metrics" in report["findings"][0]["cause"]
@@ -152,23 +158,15 @@ def test_a_down_prometheus_target_exits_6_with_its_scrape_error(tmp_path, live):
 
 def test_a_scrape_address_that_differs_exits_5(live, prom):
     """Envoy answers on 127.0.0.1:<admin>, but Prometheus scrapes another port (Plano in Docker vs native)."""
-    port = _free_port()
-    forward = socket.create_server(("127.0.0.1", port))
-    forward.close()  # a port where nothing listens: make the dev admin answer there instead
-    proxy = subprocess.Popen(["python3", "-c", (
+    port = _free_port()  # the dev Envoy's admin, forwarded to answer on this port too
+    proxy = subprocess.Popen([sys.executable, "-c", (
         "import socket,threading,sys\n"
         f"s=socket.create_server(('127.0.0.1',{port}))\n"
         "def pipe(a,b):\n  d=a.recv(65536)\n  while d:\n    b.sendall(d); d=a.recv(65536)\n  b.close()\n"
         "while True:\n  c,_=s.accept(); u=socket.create_connection(('127.0.0.1',%d))\n"
         "  threading.Thread(target=pipe,args=(c,u),daemon=True).start(); threading.Thread(target=pipe,args=(u,c),daemon=True).start()\n"
         % live["ports"]["envoyAdmin"])])
-    try:
-        wait_for("forwarded admin answers", lambda: requests.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code,
-                 lambda s: s == 200)
-        code, report = _check("--admin", f"127.0.0.1:{port}")
-    finally:
-        proxy.terminate()
-        proxy.wait(10)
+    code, report = _check_admin_served_by(proxy, port)
     assert code == 5, report
     assert f"but Envoy's admin answered at http://127.0.0.1:{port}" in report["findings"][0]["cause"]
     assert f"set _config.plano.envoyAdmin to port {port}" in report["findings"][0]["remedy"]
