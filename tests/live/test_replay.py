@@ -52,3 +52,24 @@ def test_replay_counts_exactly_per_service_model_status_agent_and_listener(live,
     # the collector's own books: all 185 spans accepted, none refused
     assert _collector_counter(live, "otelcol_receiver_accepted_spans") - accepted_before == 185
     assert _collector_counter(live, "otelcol_receiver_refused_spans") - refused_before == 0
+
+
+def test_record_captures_exactly_what_arrived_and_replays(live, prom, tmp_path):
+    import subprocess
+    import sys
+    from plano_obs import paths
+    from plano_obs.traces import otlpjson
+    out = tmp_path / "recorded.jsonl"
+    rec = subprocess.Popen([sys.executable, "-m", "invoke", "traces.record", "--out", str(out), "--duration", "6"],
+                           cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # send while recording: wait until the recorder has taken its starting point
+    wait_for("recorder started", lambda: rec.stdout.readline(), lambda line: "recording traces" in line)
+    r = invoke("traces.replay", str(FIXTURES["plano-mixed.jsonl"]), "--speed", "0")
+    assert r.returncode == 0, r.stderr
+    stdout, stderr = rec.communicate(timeout=60)
+    assert rec.returncode == 0, stderr
+    assert "recorded" in stdout and "173 spans" in stdout, stdout
+    records = otlpjson.load(out)
+    assert sum(len(ss.spans) for x in records for rs in x.request.resource_spans for ss in rs.scope_spans) == 173
+    r = invoke("traces.replay", str(out), "--speed", "0", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["spans"] == 173
