@@ -92,6 +92,33 @@ def prom(live) -> Prometheus:
     return Prometheus(f"http://127.0.0.1:{live['ports']['prometheus']}")
 
 
+def collector_counter(live, name: str) -> float:
+    """A counter from the collector's own telemetry endpoint: exact now, no scrape delay."""
+    from prometheus_client.parser import text_string_to_metric_families
+    text = requests.get(f"http://127.0.0.1:{live['ports']['collectorTelemetry']}/metrics", timeout=5).text
+    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+               if s.name in (name, name + "_total") and s.labels.get("receiver") == "otlp")
+
+
+@pytest.fixture
+def settled(live, prom):
+    """Waits until every span the collector accepted so far is counted in Prometheus, so a
+    test's "before" reading is not taken while an earlier test's spans are still in flight."""
+    calls = live["metricNames"]["calls"]
+    end = time.monotonic() + 30
+    while True:
+        accepted = collector_counter(live, "otelcol_receiver_accepted_spans")
+        counted = prom.scalar(f"sum({calls})") or 0.0
+        if counted == accepted:
+            return
+        if time.monotonic() > end:
+            if REUSE:  # a collector restarted earlier leaves stale series for 5 minutes
+                print(f"\nwarning: Prometheus counts {counted} spans, the collector accepted {accepted}")
+                return
+            pytest.fail(f"Prometheus counts {counted} spans but the collector accepted {accepted} (after 30 s)")
+        time.sleep(0.5)
+
+
 def pytest_collection_modifyitems(items):
     """Lifecycle tests start and stop stacks of their own: they run before the shared one."""
     items.sort(key=lambda item: 0 if item.module.__name__.endswith("test_lifecycle") else 1)

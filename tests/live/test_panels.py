@@ -60,7 +60,7 @@ def test_every_panel_returns_data(live, prom):
     assert not missing, "panels without data:\n" + "\n".join(f"  {k}: {v}" for k, v in missing.items())
 
 
-def test_cumulative_count_stat_equals_the_count_replayed(live, prom):
+def test_cumulative_count_stat_equals_the_count_replayed(live, prom, settled):
     (stat,) = [q for q in grafana.queries(RANGE_S, SCRAPE_S) if q.panel == "Cumulative Request Count"]
     def per_model():
         return {s["metric"]["llm_model"]: float(s["value"][1]) for s in prom.query(stat.expr)}
@@ -86,7 +86,7 @@ def test_dashboard_series_names_exist(live, prom):
     assert names >= {live["metricNames"]["calls"], live["metricNames"]["durationBucket"]}
 
 
-def test_histogram_counts_match_the_spans_per_model(live, prom):
+def test_histogram_counts_match_the_spans_per_model(live, prom, settled):
     count = live["metricNames"]["durationCount"]
     query = f'sum by (llm_model) ({count}{{service_name="plano(llm)"}})'
     before = {s["metric"]["llm_model"]: float(s["value"][1]) for s in prom.query(query)}

@@ -2,23 +2,14 @@
 import json
 
 from tests.fixtures.counts import FIXTURES, counts
-from .conftest import invoke, wait_for
+from .conftest import collector_counter, invoke, wait_for
 
 
 def _by(prom, expr: str, label: str) -> dict[str, float]:
     return {r["metric"].get(label, "none"): float(r["value"][1]) for r in prom.query(expr)}
 
 
-def _collector_counter(live, name: str) -> float:
-    """Read from the collector's own telemetry endpoint: exact now, no scrape delay."""
-    import requests
-    from prometheus_client.parser import text_string_to_metric_families
-    text = requests.get(f"http://127.0.0.1:{live['ports']['collectorTelemetry']}/metrics", timeout=5).text
-    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
-               if s.name in (name, name + "_total") and s.labels.get("receiver") == "otlp")
-
-
-def test_replay_counts_exactly_per_service_model_status_agent_and_listener(live, prom):
+def test_replay_counts_exactly_per_service_model_status_agent_and_listener(live, prom, settled):
     calls = live["metricNames"]["calls"]
     queries = {
         "service": (f"sum by (service_name) ({calls})", "service_name"),
@@ -28,8 +19,8 @@ def test_replay_counts_exactly_per_service_model_status_agent_and_listener(live,
         "model": (f'sum by (llm_model) ({calls}{{service_name="plano(llm)"}})', "llm_model"),
     }
     before = {k: _by(prom, q, label) for k, (q, label) in queries.items()}
-    accepted_before = _collector_counter(live, "otelcol_receiver_accepted_spans")
-    refused_before = _collector_counter(live, "otelcol_receiver_refused_spans")
+    accepted_before = collector_counter(live, "otelcol_receiver_accepted_spans")
+    refused_before = collector_counter(live, "otelcol_receiver_refused_spans")
 
     r = invoke("traces.replay", f"{FIXTURES['plano-mixed.jsonl']}", "--speed", "0", "--json")
     assert r.returncode == 0, r.stderr
@@ -50,8 +41,8 @@ def test_replay_counts_exactly_per_service_model_status_agent_and_listener(live,
         want = {k: float(v) for k, v in expected[kind].items()}
         wait_for(f"{kind} counts to grow by {want}", lambda: delta(kind), lambda d: d == want)
     # the collector's own books: all 185 spans accepted, none refused
-    assert _collector_counter(live, "otelcol_receiver_accepted_spans") - accepted_before == 185
-    assert _collector_counter(live, "otelcol_receiver_refused_spans") - refused_before == 0
+    assert collector_counter(live, "otelcol_receiver_accepted_spans") - accepted_before == 185
+    assert collector_counter(live, "otelcol_receiver_refused_spans") - refused_before == 0
 
 
 def test_record_captures_exactly_what_arrived_and_replays(live, prom, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from plano_obs import health, secrets
-from tests.fixtures.counts import FIXTURES, counts
+from tests.fixtures.counts import FIXTURES
 from .conftest import invoke, wait_for
 
 
@@ -97,13 +97,17 @@ def test_grafana_serves_the_dashboard_datasources_and_panel_queries(grafana_api,
 
 def test_freshness_last_span_to_visible_count(live, prom):
     """Seconds from the last span sent to its count in Prometheus (the original promised ~15 s)."""
-    calls = live["metricNames"]["calls"]
-    before = prom.scalar(f'sum({calls}{{service_name="plano(routing)"}})') or 0
-    r = invoke("traces.replay", str(FIXTURES["plano-direct.json"]), "--speed", "0")
-    assert r.returncode == 0
+    import uuid
+    from . import otlp_json
+    model = f"fresh-{uuid.uuid4().hex[:8]}"
+    spans = [otlp_json.span(f"POST /v1/chat/completions {model}", {"llm.model": model, "http.status_code": 200}, 30)
+             for _ in range(3)]
+    resp = requests.post(f"http://127.0.0.1:{live['ports']['otlpHttp']}/v1/traces",
+                         json=otlp_json.request("plano(llm)", spans), timeout=5)
+    assert resp.status_code == 200
     sent = time.monotonic()
-    want = before + counts(FIXTURES["plano-direct.json"])["service"]["plano(routing)"]
-    wait_for("routing spans counted", lambda: prom.scalar(f'sum({calls}{{service_name="plano(routing)"}})'), lambda v: v == want)
+    calls = live["metricNames"]["calls"]
+    wait_for("the new model counted", lambda: prom.scalar(f'sum({calls}{{llm_model="{model}"}})'), lambda v: v == 3)
     seconds = time.monotonic() - sent
     print(f"\nfreshness: {seconds:.1f} s from the last span sent to its count in Prometheus "
           "(connector flush 2 s + scrape interval 5 s)")
