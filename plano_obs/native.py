@@ -194,7 +194,11 @@ class Supervisor:
                 "startsecs=1", "startretries=0", "autorestart=unexpected",
                 "stopasgroup=true", "killasgroup=true", "stopwaitsecs=15", "",
             ]
-        self.conf.write_text("\n".join(lines))
+        # 0600: the config carries Grafana's admin password in its environment
+        fd = os.open(self.conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write("\n".join(lines))
+        os.chmod(self.conf, 0o600)
 
     def start(self) -> None:
         if self.running():

@@ -47,7 +47,9 @@ def test_up_status_versions_down():
     assert r.returncode == 0, r.stderr
     assert "mode: native (requested with --mode native)" in r.stdout
     pids = _pids()
-    assert {"collector", "prometheus"} <= set(pids)
+    assert {"collector", "prometheus", "envoy", "mockLlm"} <= set(pids)
+    conf = native.Supervisor().conf
+    assert conf.stat().st_mode & 0o777 == 0o600  # may carry Grafana's password
     assert all(Path(f"/proc/{p}").exists() for p in pids.values())
 
     r = invoke("versions", "--mode", "native")
