@@ -51,7 +51,3 @@ class DockerError(PlanoError):
 
 class ToolError(PlanoError):
     """A tool the project builds or runs (promtool, jsonnetfmt, go) is missing or failed."""
-
-
-class LintError(PlanoError):
-    """A generated or hand-written file breaks a rule."""

@@ -43,7 +43,6 @@ function(mode='compose', overrides={})
       components: stack._config.components,
       datasources: stack._config.datasources,
       metricNames: stack._config.metricNames,
-      planoServices: stack._config.plano.services,
       envoyAdmin: stack._config.planoTarget('envoyAdmin'),
     }),
   } + (
