@@ -75,3 +75,17 @@ def running_version(info: dict, component: str, timeout: float = 2.0) -> str | N
             if sample.name == spec["metric"] and spec["label"] in sample.labels:
                 return sample.labels[spec["label"]]
     return None
+
+
+def collector_counters(info: dict, timeout: float = 5.0) -> dict[str, float]:
+    """The collector's own span counters (otelcol_*_spans), summed over labels, read from its
+    telemetry endpoint (exact now, no scrape delay). Names without a `_total` suffix."""
+    from prometheus_client.parser import text_string_to_metric_families
+    text = requests.get(url(info, "collectorTelemetry", "/metrics"), timeout=timeout).text
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            key = s.name.removesuffix("_total")
+            if key.startswith("otelcol_") and key.endswith("_spans"):
+                out[key] = out.get(key, 0.0) + s.value
+    return out

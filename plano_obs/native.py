@@ -305,7 +305,7 @@ def _wait(sup: Supervisor, stack: dict, names: list[str], deadline_s: float) -> 
                 port = stack["ports"][stack["components"][name]["port"]]
                 log = sup.logs / f"{name}.log"
                 raise NativeError(f"{name} (port {port}) exited at start ({state}); log {log}:\n{tail(log)}",
-                                  f"fix the cause above, then `invoke up` again")
+                                  "fix the cause above, then `invoke up` again")
             probes[name] = health.probe(stack, name)
             if probes[name].ok:
                 pending.remove(name)

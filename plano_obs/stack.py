@@ -8,7 +8,6 @@ from . import docker, health, native, paths, ports, render, secrets
 from .errors import DockerError, PlanoError
 
 MODES = ("auto", "compose", "native")
-COMPONENTS = ("collector", "tempo", "prometheus", "grafana")
 
 
 def choose_mode(requested: str) -> tuple[str, str]:
@@ -60,7 +59,8 @@ def up_compose(deadline_s: float) -> dict[str, health.Probe]:
     if not compose_running():
         ports.check_free(stack)
     _compose(["up", "-d"])
-    return health.wait_ready(stack, list(COMPONENTS), deadline_s)
+    services = [c for c in stack["components"] if c not in native.DEV_ENVOY]  # the dev Envoy runs on the host
+    return health.wait_ready(stack, services, deadline_s)
 
 
 def up(mode: str, deadline_s: float, dev_envoy: bool = True) -> dict[str, health.Probe]:

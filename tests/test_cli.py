@@ -1,6 +1,5 @@
 """The task layer: one clear line and a non-zero exit for bad input."""
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path

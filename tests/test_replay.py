@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 from concurrent import futures
-from pathlib import Path
 
 import grpc
 import pytest

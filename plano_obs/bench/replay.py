@@ -17,30 +17,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
-from prometheus_client.parser import text_string_to_metric_families
 
-from .. import native, paths, tools
+from .. import health, native, paths, tools
 from ..render import stack_info
 from .native_stack import _machine
 
 PER_TRACE = 4  # telemetrygen: one root and 3 children per trace
 
 
-def _counters(port: int) -> dict[str, float]:
-    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    out: dict[str, float] = {}
-    for fam in text_string_to_metric_families(text):
-        for s in fam.samples:
-            if s.name.startswith(("otelcol_receiver_accepted_spans", "otelcol_receiver_refused_spans",
-                                  "otelcol_receiver_failed_spans", "otelcol_exporter_send_failed_spans")):
-                key = s.name.removesuffix("_total")
-                out[key] = out.get(key, 0.0) + s.value
-    return out
-
-
-def _measured(cmd: list[str], port: int) -> dict:
-    before = _counters(port)
+def _measured(cmd: list[str], info: dict) -> dict:
+    before = health.collector_counters(info)
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=paths.ROOT)
     out = proc.stdout.read()
@@ -48,10 +34,10 @@ def _measured(cmd: list[str], port: int) -> dict:
     wall = time.monotonic() - start
     if status:
         raise SystemExit(f"{' '.join(cmd[:4])} … failed (status {status})")
-    after = _counters(port)
+    after = health.collector_counters(info)
     while True:  # until the collector's counters stop moving (receiver → pipelines)
         time.sleep(1)
-        now = _counters(port)
+        now = health.collector_counters(info)
         if now == after:
             break
         after = now
@@ -65,7 +51,6 @@ def main() -> None:
     parser.add_argument("--telemetrygen-seconds", type=int, default=10, help="how long telemetrygen runs")
     args = parser.parse_args()
     info = stack_info("native")
-    port = info["ports"]["collectorTelemetry"]
     endpoint = f"127.0.0.1:{info['ports']['otlpGrpc']}"
     started_here = not native.Supervisor().running()
     if started_here:
@@ -83,7 +68,7 @@ def main() -> None:
             print(f"replay file: {traffic.stat().st_size / 1e6:.1f} MB")
             rows = {}
             rows["traces.replay (grpc)"] = _measured(
-                [sys.executable, "-m", "invoke", "traces.replay", str(traffic), "--speed", "0", "--json"], port)
+                [sys.executable, "-m", "invoke", "traces.replay", str(traffic), "--speed", "0", "--json"], info)
             summary = json.loads(rows["traces.replay (grpc)"]["out"])
             rows["traces.replay (grpc)"]["spans"] = summary["spans"]
             rows["traces.replay (grpc)"]["send_spans_per_s"] = summary["spans_per_s"]
@@ -91,7 +76,7 @@ def main() -> None:
             # for a fixed time and its rate is what the collector accepted
             r = _measured([str(tg), "traces", "--otlp-endpoint", endpoint, "--otlp-insecure", "--duration",
                            f"{args.telemetrygen_seconds}s", "--child-spans", str(PER_TRACE - 1), "--workers", "1",
-                           "--rate", "0"], port)
+                           "--rate", "0"], info)
             r["spans"] = int(r["collector"].get("otelcol_receiver_accepted_spans", 0))
             rows["telemetrygen (1 worker)"] = r
     finally:

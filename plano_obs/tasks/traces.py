@@ -8,7 +8,7 @@ from pathlib import Path
 
 from invoke import Collection, Context, task
 
-from .. import native, render
+from .. import render
 from ..errors import PlanoError
 from ..traces import otlpjson, record as recorder, replay as rp, synth
 from . import cli_errors

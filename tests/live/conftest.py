@@ -15,7 +15,7 @@ from typing import Callable
 import pytest
 import requests
 
-from plano_obs import paths, stack
+from plano_obs import health, paths, stack
 
 MODE = os.environ.get("PLANO_SMOKE_MODE", "native")
 REUSE = os.environ.get("PLANO_SMOKE_REUSE") == "1"
@@ -94,10 +94,7 @@ def prom(live) -> Prometheus:
 
 def collector_counter(live, name: str) -> float:
     """A counter from the collector's own telemetry endpoint: exact now, no scrape delay."""
-    from prometheus_client.parser import text_string_to_metric_families
-    text = requests.get(f"http://127.0.0.1:{live['ports']['collectorTelemetry']}/metrics", timeout=5).text
-    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
-               if s.name in (name, name + "_total") and s.labels.get("receiver") == "otlp")
+    return health.collector_counters(live).get(name, 0.0)
 
 
 @pytest.fixture

@@ -1,5 +1,4 @@
 """Native mode start/stop behaviour. Runs before the session's shared stack starts."""
-import os
 import socket
 from pathlib import Path
 

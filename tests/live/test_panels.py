@@ -2,10 +2,8 @@
 numbers that can be known agree with what was sent."""
 from __future__ import annotations
 
-import json
 import time
 
-import pytest
 import requests
 
 from plano_obs import grafana
