@@ -7,7 +7,7 @@ from invoke import Collection, Context, task
 
 from .. import health, native, stack
 from ..errors import PlanoError
-from . import cli_errors
+from . import cli_errors, options
 from .build import run_build
 
 MODE_HELP = "auto (Compose when a Docker engine answers, else native), compose or native"
@@ -73,13 +73,18 @@ def versions(c: Context, mode: str = "auto") -> None:
                          "rebuild (`invoke stack.install`) or update versions in stack/config.libsonnet")
 
 
-@task(help={"service": "one component (collector, tempo, prometheus, grafana; Compose: otel-collector); all when omitted",
-            "follow": "keep streaming", "tail": "lines per service", "mode": MODE_HELP})
+@task(klass=options.Task, positional=["service"], help={
+    "service": "SERVICE, positional (or --service): one component (collector, tempo, prometheus, grafana; "
+               "Compose also otel-collector); all when omitted",
+    "follow": "keep streaming", "tail": "lines per service (default 200)", "mode": MODE_HELP})
 @cli_errors
-def logs(c: Context, service: str | None = None, follow: bool = False, tail: int = 200, mode: str = "auto") -> None:
-    """Show the stack's logs."""
+def logs(c: Context, service: str = "", follow: bool = False, tail: int | str = 200, mode: str = "auto") -> None:
+    """Show the stack's logs, of every service or of one: invoke logs [SERVICE]."""
+    lines = options.number("--tail", tail, integer=True, minimum=0)
     chosen, _ = stack.choose_mode(mode)
-    stack.logs(chosen, service, follow, tail)
+    if chosen == "compose" and service == "collector":
+        service = "otel-collector"  # one name in both modes (the Compose service is otel-collector)
+    stack.logs(chosen, service or None, follow, lines)
 
 
 @task

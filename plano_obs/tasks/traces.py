@@ -11,7 +11,7 @@ from invoke import Collection, Context, task
 from .. import render
 from ..errors import PlanoError
 from ..traces import otlpjson, record as recorder, replay as rp, synth
-from . import cli_errors
+from . import cli_errors, options
 
 REPLAY_HELP = {
     "endpoint": "collector address (default 127.0.0.1:9317 for grpc, 127.0.0.1:9318 for http)",
@@ -31,13 +31,19 @@ def _endpoint(endpoint: str | None, protocol: str) -> str:
     return f"127.0.0.1:{ports['otlpGrpc' if protocol == 'grpc' else 'otlpHttp']}"
 
 
-def send(records: list[otlpjson.Record], endpoint: str | None, protocol: str, speed: float, loop: int,
-         rate: float | None, keep_ids: bool, as_json: bool) -> rp.Summary:
-    """Validates nothing more (records are already parsed), sends, prints the summary."""
+def _check_target(endpoint: str | None, protocol: str) -> None:
+    """A gRPC target's port is checked here: gRPC itself would wrap 99999 around to 34463."""
     if protocol not in rp.PROTOCOLS:
         raise rp.ReplayError(f"unknown protocol {protocol!r}", "use grpc or http")
-    if loop < 1:
-        raise rp.ReplayError(f"--loop must be 1 or more, got {loop}")
+    if endpoint and protocol == "grpc" and not endpoint.startswith("unix:"):
+        port = endpoint.rpartition(":")[2]
+        if not (port.isdigit() and 1 <= int(port) <= 65535):
+            raise rp.ReplayError(f"--endpoint {endpoint!r} has no port from 1 to 65535", "e.g. --endpoint 127.0.0.1:9317")
+
+
+def send(records: list[otlpjson.Record], endpoint: str | None, protocol: str, speed: float, loop: int,
+         rate: float | None, keep_ids: bool, as_json: bool) -> rp.Summary:
+    """Validates nothing more (records and options are already checked), sends, prints the summary."""
     plan = rp.plan(records)
     target = _endpoint(endpoint, protocol)
     sender = rp.Sender(target, protocol)
@@ -77,30 +83,39 @@ def expand_files(files: str) -> list[Path]:
     return found
 
 
-@task(positional=["files"], help=dict(REPLAY_HELP, files="OTLP/JSON file(s), comma-separated or a glob: one request per line, or one document"))
+# Options arrive as the command line typed them (text) or as numbers from Python; each is read
+# and checked before any file is read or anything is sent.
+
+@task(klass=options.Task, positional=["files"],
+      help=dict(REPLAY_HELP, files="OTLP/JSON file(s), comma-separated or a glob: one request per line, or one document"))
 @cli_errors
-def replay(c: Context, files: str, endpoint: str | None = None, protocol: str = "grpc", speed: float = 1.0,
-           loop: int = 1, rate: float | None = None, keep_ids: bool = False, json: bool = False) -> None:
+def replay(c: Context, files: str, endpoint: str | None = None, protocol: str = "grpc", speed: float | str = 1.0,
+           loop: int | str = 1, rate: float | str | None = None, keep_ids: bool = False, json: bool = False) -> None:
     """Replay recorded OTLP/JSON traces into the collector, timestamps moved to now."""
+    _check_target(endpoint, protocol)
+    speed_ = options.number("--speed", speed, minimum=0, remedy="0 sends everything at once")
+    loop_ = options.number("--loop", loop, integer=True, minimum=1)
+    rate_ = None if rate is None else options.number("--rate", rate, above=0, remedy="spans per second; leave it out for no limit")
     if not files:
         raise PlanoError("no file given", "usage: invoke traces.replay FILE[,FILE…] (or a quoted glob)")
     records = otlpjson.load_all(expand_files(files))  # every record validated before the first send
-    send(records, endpoint, protocol, speed, loop, rate, keep_ids, json)
+    send(records, endpoint, protocol, speed_, loop_, rate_, keep_ids, json)
 
 
-@task(help={"out": "file to write (OTLP/JSON lines; default traces-<time>.jsonl)",
-            "duration": "seconds to record", "mode": "auto, compose or native"})
+@task(klass=options.Task, help={"out": "file to write (OTLP/JSON lines; default traces-<time>.jsonl)",
+                                "duration": "seconds to record", "mode": "auto, compose or native"})
 @cli_errors
-def record(c: Context, out: str | None = None, duration: float = 60, mode: str = "auto") -> None:
+def record(c: Context, out: str | None = None, duration: float | str = 60, mode: str = "auto") -> None:
     """Record the traces arriving at the collector into a replayable file."""
     from .. import stack
-    chosen, _ = stack.choose_mode(mode)
+    seconds = options.number("--duration", duration, above=0)
     target = Path(out or f"traces-{time.strftime('%Y%m%d-%H%M%S')}.jsonl")
-    result = recorder.record(chosen, target, duration)
-    print(f"recorded {result.requests} requests, {result.spans} spans in {duration:.0f}s into {target}")
+    chosen, _ = stack.choose_mode(mode)
+    result = recorder.record(chosen, target, seconds)
+    print(f"recorded {result.requests} requests, {result.spans} spans in {seconds:g}s into {target}")
 
 
-@task(iterable=["models", "agents"], help={
+@task(klass=options.Task, iterable=["models", "agents"], help={
     "models": "provider/model to spread traffic over (repeat the flag); default openai/gpt-4o, openai/gpt-4o-mini, anthropic/claude-sonnet-4",
     "agents": "agent ids (repeat the flag); default weather_agent, flight_agent",
     "rps": "requests per second", "duration": "seconds of traffic",
@@ -108,15 +123,21 @@ def record(c: Context, out: str | None = None, duration: float = 60, mode: str =
     "out": "write OTLP/JSON lines to this file instead of sending", "seed": "random seed (reproducible output)",
     "endpoint": REPLAY_HELP["endpoint"], "protocol": REPLAY_HELP["protocol"], "json": REPLAY_HELP["json"]})
 @cli_errors
-def synthesize(c: Context, models: list[str] | None = None, agents: list[str] | None = None, rps: float = 5,
-               duration: float = 60, error_share: float = 0.05, ratelimit_share: float = 0.05, out: str | None = None,
-               seed: int | None = None, endpoint: str | None = None, protocol: str = "grpc", json: bool = False) -> None:
+def synthesize(c: Context, models: list[str] | None = None, agents: list[str] | None = None, rps: float | str = 5,
+               duration: float | str = 60, error_share: float | str = 0.05, ratelimit_share: float | str = 0.05,
+               out: str | None = None, seed: int | str | None = None, endpoint: str | None = None, protocol: str = "grpc",
+               json: bool = False) -> None:
     """Generate Plano-shaped traffic (models, agents, latencies, tokens, 429s, 5xx): send it or write a file."""
-    opts = synth.Options(rps=rps, duration_s=duration, error_share=error_share, ratelimit_share=ratelimit_share, seed=seed)
+    opts = synth.Options(rps=options.number("--rps", rps, above=0), duration_s=options.number("--duration", duration, above=0),
+                         error_share=options.number("--error-share", error_share, minimum=0, maximum=1),
+                         ratelimit_share=options.number("--ratelimit-share", ratelimit_share, minimum=0, maximum=1),
+                         seed=seed)  # any text is a seed: `--seed 43` made the fixtures
     if models:
         opts.models = models
     if agents:
         opts.agents = agents
+    if not out:
+        _check_target(endpoint, protocol)
     requests_ = synth.generate(opts, time.time_ns())
     if out:
         Path(out).write_text("".join(otlpjson.to_json_line(r) + "\n" for r in requests_))

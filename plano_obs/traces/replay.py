@@ -6,6 +6,7 @@ divided by `speed`; every timestamp is shifted so the recording ends as the repl
 its last span has ended on the replay's clock, so no span lies in the future."""
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections import defaultdict, deque
@@ -228,10 +229,13 @@ def replay(p: Plan, sender: Sender, speed: float = 1.0, loops: int = 1, rate: fl
            batch_spans: int = BATCH_SPANS, clock: Callable[[], int] = time.time_ns,
            sleep: Callable[[float], None] = time.sleep) -> Summary:
     """Sends the plan `loops` times; returns what was sent and what the collector rejected."""
-    if speed < 0:
-        raise ReplayError(f"--speed must be 0 or more, got {speed}", "0 sends as fast as possible")
-    if rate is not None and rate <= 0:
-        raise ReplayError(f"--rate must be positive, got {rate}")
+    # the task layer reads these from the command line (tasks/options.py); this guards callers in Python
+    if not (math.isfinite(speed) and speed >= 0):
+        raise ReplayError(f"--speed must be a number, 0 or more, got {speed}", "0 sends everything at once")
+    if rate is not None and not (math.isfinite(rate) and rate > 0):
+        raise ReplayError(f"--rate must be a number above 0, got {rate}")
+    if loops < 1:
+        raise ReplayError(f"--loop must be a whole number, 1 or more, got {loops}")
     summary = Summary()
     started = time.monotonic()
     pending: list[tuple[int, int, Span]] = []
