@@ -5,7 +5,9 @@ and exit status 1, never a traceback. A replay sends nothing (a gRPC collector s
 Tasks run in-process through invoke's own Program and parser, as `invoke ARGS` would."""
 from __future__ import annotations
 
+import gzip
 import importlib.util
+import json
 import time
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -18,7 +20,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from plano_obs import native, paths
-from plano_obs.traces import otlpjson
+from plano_obs.traces import files, otlpjson
 from tests.fixtures.counts import FIXTURES
 
 MIXED = FIXTURES["plano-mixed.jsonl"]
@@ -29,9 +31,19 @@ def _spans(requests: list) -> int:
 
 
 MIXED_SPANS = _spans([r.request for r in otlpjson.load(MIXED)])
+TID, SID = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+SPAN0 = "resourceSpans[0].scopeSpans[0].spans[0]"
+NOTHING_SENT = " — nothing was sent; fix or remove that record"
+
 _spec = importlib.util.spec_from_file_location("plano_obs_task_menu", paths.ROOT / "tasks.py")
 _menu = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_menu)  # type: ignore[union-attr]
+
+
+def _line(text: str, **span: object) -> str:
+    """One OTLP/JSON request line with one span (valid unless `span` spoils it)."""
+    fields = {"traceId": TID, "spanId": SID, "name": "x", "startTimeUnixNano": "1", "endTimeUnixNano": "2", **span}
+    return json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [fields]}]}]}) + text
 
 
 @dataclass
@@ -90,9 +102,61 @@ OPTION_ROWS = [
         f"error: unknown component 'nonsense' — use one of {', '.join(native.START_ORDER)}"),
 ]
 
+FILE_ROWS = [
+    # --- trace files -----------------------------------------------------------------------
+    Row("trace-id-31-digits", REPLAY + ["{d}/t.jsonl"],
+        f"error: {{d}}/t.jsonl:1: {SPAN0}.traceId must be 32 hex digits, got 31: '{TID[:31]}'{NOTHING_SENT}",
+        {"t.jsonl": _line("\n", traceId=TID[:31])}),
+    Row("span-id-15-digits", REPLAY + ["{d}/t.jsonl"],
+        f"error: {{d}}/t.jsonl:1: {SPAN0}.spanId must be 16 hex digits, got 15: '{SID[:15]}'{NOTHING_SENT}",
+        {"t.jsonl": _line("\n", spanId=SID[:15])}),
+    Row("trace-id-not-hex", REPLAY + ["{d}/t.jsonl"],
+        f"error: {{d}}/t.jsonl:1: {SPAN0}.traceId is not hex: '{'z' * 32}'{NOTHING_SENT}",
+        {"t.jsonl": _line("\n", traceId="z" * 32)}),
+    Row("trace-id-all-zeros", REPLAY + ["{d}/t.jsonl"],
+        f"error: {{d}}/t.jsonl:2: {SPAN0}.traceId is all zeros, which OTLP reserves for 'no id': '{'0' * 32}'{NOTHING_SENT}",
+        {"t.jsonl": _line("\n") + _line("\n", traceId="0" * 32)}),
+    Row("span-id-all-zeros", REPLAY + ["{d}/t.jsonl"],
+        f"error: {{d}}/t.jsonl:1: {SPAN0}.spanId is all zeros, which OTLP reserves for 'no id': '{'0' * 16}'{NOTHING_SENT}",
+        {"t.jsonl": _line("\n", spanId="0" * 16)}),
+    Row("link-trace-id-all-zeros", REPLAY + ["{d}/t.jsonl"],
+        f"error: {{d}}/t.jsonl:1: {SPAN0}.links[0].traceId is all zeros, which OTLP reserves for 'no id': "
+        f"'{'0' * 32}'{NOTHING_SENT}",
+        {"t.jsonl": _line("\n", links=[{"traceId": "0" * 32, "spanId": SID}])}),
+    Row("directory-as-file", REPLAY + ["{d}/recordings"],
+        "error: {d}/recordings: is a directory — name the files in it, e.g. '{d}/recordings/*.jsonl'",
+        {"recordings/a.jsonl": _line("\n")}),
+    Row("missing-file", REPLAY + ["{d}/nope.jsonl"], "error: {d}/nope.jsonl: no such file"),
+    Row("glob-matches-nothing", REPLAY + ["{d}/*.jsonl"], "error: no file matches '{d}/*.jsonl'"),
+    Row("second-file-bad", REPLAY + [f"{MIXED},{{d}}/b.jsonl"],
+        "error: {d}/b.jsonl:1: not JSON (Expecting value at column 1)" + NOTHING_SENT, {"b.jsonl": "oops\n"}),
+    Row("gzip-bad-second-line", REPLAY + ["{d}/t.jsonl.gz"],
+        "error: {d}/t.jsonl.gz:2: not JSON (Expecting property name enclosed in double quotes at column 2)" + NOTHING_SENT,
+        {"t.jsonl.gz": gzip.compress((_line("\n") + "{oops\n").encode())}),
+    Row("gzip-cut", REPLAY + ["{d}/t.jsonl.gz"],
+        "error: {d}/t.jsonl.gz:3: the gzip data ends early (the file was cut)" + NOTHING_SENT,
+        {"t.jsonl.gz": gzip.compress((_line("\n") * 2).encode())[:-8]}),
+    Row("gzip-empty", REPLAY + ["{d}/t.gz"], "error: {d}/t.gz:1: empty file" + NOTHING_SENT, {"t.gz": gzip.compress(b"")}),
+    Row("zstd-not-read", REPLAY + ["{d}/t.jsonl.zst"],
+        "error: {d}/t.jsonl.zst:1: not UTF-8 text (compressed? only gzip is read)" + NOTHING_SENT,
+        {"t.jsonl.zst": b"\x28\xb5\x2f\xfd\x00\x58\x61\x00\x00"}),
+    Row("json-cut-mid-record", REPLAY + ["{d}/t.jsonl"],
+        "error: {d}/t.jsonl:2: truncated JSON (the file ends mid-record)" + NOTHING_SENT,
+        {"t.jsonl": _line("\n") + _line("")[:40]}),
+    # --- output files: checked before anything is generated or waited for -------------------
+    Row("synth-out-missing-folder", ["traces.synth", "--out", "{d}/missing/dir/s.jsonl"],
+        "error: cannot write {d}/missing/dir/s.jsonl: the folder {d}/missing/dir does not exist — create it, or choose another --out"),
+    Row("synth-out-directory", ["traces.synth", "--out", "{d}/recordings"],
+        "error: cannot write {d}/recordings: it is a directory — give a file name, e.g. --out {d}/recordings/traces.jsonl",
+        {"recordings/a.jsonl": ""}),
+    Row("record-out-missing-folder", ["traces.record", "--out", "{d}/missing/dir/x.jsonl", "--duration", "600"],
+        "error: cannot write {d}/missing/dir/x.jsonl: the folder {d}/missing/dir does not exist — create it, or choose another --out"),
+    Row("record-out-under-a-file", ["traces.record", "--out", "{d}/f.jsonl/x.jsonl", "--duration", "600"],
+        "error: cannot write {d}/f.jsonl/x.jsonl: {d}/f.jsonl is not a folder — choose another --out", {"f.jsonl": ""}),
+]
 
 
-ROWS = OPTION_ROWS
+ROWS = OPTION_ROWS + FILE_ROWS
 
 
 class _Collector(trace_service_pb2_grpc.TraceServiceServicer):
@@ -172,6 +236,46 @@ def test_logs_takes_service_as_positional_or_flag(args, shown, tmp_path, monkeyp
     assert headers == [f"==> {tmp_path / 'logs' / s}.log <==" for s in shown]
     if not shown:
         assert (code, err.splitlines()) == (1, [f"error: no logs in {tmp_path / 'logs'} — start the stack with `invoke up --mode native`"])
+
+
+
+
+# --- trace files done right: gzip streamed, outputs whole or absent -------------------------
+
+@pytest.mark.parametrize("name", ["mixed.jsonl.gz", "mixed-gzipped-without-suffix.jsonl"])
+def test_gzip_files_replay_whatever_their_name(name, stub, tmp_path, capsys):
+    svc, endpoint = stub
+    (tmp_path / name).write_bytes(gzip.compress(MIXED.read_bytes()))
+    code, out, err = invoke(capsys, "traces.replay", str(tmp_path / name), "--endpoint", endpoint, "--speed", "0")
+    assert code == 0, err
+    assert _spans(svc.requests) == MIXED_SPANS
+
+
+def test_pretty_printed_document_gzipped(stub, tmp_path, capsys):
+    svc, endpoint = stub
+    doc = json.dumps(json.loads(_line("")), indent=2)
+    (tmp_path / "doc.json.gz").write_bytes(gzip.compress(doc.encode()))
+    code, out, err = invoke(capsys, "traces.replay", str(tmp_path / "doc.json.gz"), "--endpoint", endpoint, "--speed", "0")
+    assert code == 0, err
+    assert len(svc.requests) == 1
+
+
+def test_a_failed_write_leaves_no_file(tmp_path):
+    def lines():
+        yield "one"
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(files.TraceFileError) as err:
+        files.write_lines(tmp_path / "out.jsonl", lines())
+    assert err.value.line() == f"cannot write {tmp_path / 'out.jsonl'}: No space left on device — nothing was written"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unwritable_folder_is_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(files.os, "access", lambda p, mode: False)  # tests may run as root
+    with pytest.raises(files.TraceFileError) as err:
+        files.check_output(tmp_path / "x.jsonl")
+    assert err.value.line() == f"cannot write {tmp_path / 'x.jsonl'}: the folder {tmp_path} is not writable — choose another --out"
 
 
 

@@ -10,7 +10,7 @@ from invoke import Collection, Context, task
 
 from .. import render
 from ..errors import PlanoError
-from ..traces import otlpjson, record as recorder, replay as rp, synth
+from ..traces import files as tracefiles, otlpjson, record as recorder, replay as rp, synth
 from . import cli_errors, options
 
 REPLAY_HELP = {
@@ -68,26 +68,11 @@ def send(records: list[otlpjson.Record], endpoint: str | None, protocol: str, sp
     return summary
 
 
-def expand_files(files: str) -> list[Path]:
-    """'a.jsonl,b.jsonl' or 'rec/*.jsonl' → paths; a pattern that matches nothing is an error."""
-    import glob
-    found: list[Path] = []
-    for part in (p.strip() for p in files.split(",") if p.strip()):
-        matches = sorted(glob.glob(part)) if any(ch in part for ch in "*?[") else [part]
-        if not matches:
-            raise PlanoError(f"no file matches {part!r}")
-        found += [Path(m) for m in matches]
-    for p in found:
-        if not p.is_file():
-            raise PlanoError(f"{p}: no such file")
-    return found
-
-
 # Options arrive as the command line typed them (text) or as numbers from Python; each is read
 # and checked before any file is read or anything is sent.
 
 @task(klass=options.Task, positional=["files"],
-      help=dict(REPLAY_HELP, files="OTLP/JSON file(s), comma-separated or a glob: one request per line, or one document"))
+      help=dict(REPLAY_HELP, files="OTLP/JSON file(s), comma-separated or a glob: one request per line, or one document; gzip is read too"))
 @cli_errors
 def replay(c: Context, files: str, endpoint: str | None = None, protocol: str = "grpc", speed: float | str = 1.0,
            loop: int | str = 1, rate: float | str | None = None, keep_ids: bool = False, json: bool = False) -> None:
@@ -98,7 +83,7 @@ def replay(c: Context, files: str, endpoint: str | None = None, protocol: str = 
     rate_ = None if rate is None else options.number("--rate", rate, above=0, remedy="spans per second; leave it out for no limit")
     if not files:
         raise PlanoError("no file given", "usage: invoke traces.replay FILE[,FILE…] (or a quoted glob)")
-    records = otlpjson.load_all(expand_files(files))  # every record validated before the first send
+    records = otlpjson.load_all(tracefiles.inputs(files))  # every record validated before the first send
     send(records, endpoint, protocol, speed_, loop_, rate_, keep_ids, json)
 
 
@@ -110,6 +95,7 @@ def record(c: Context, out: str | None = None, duration: float | str = 60, mode:
     from .. import stack
     seconds = options.number("--duration", duration, above=0)
     target = Path(out or f"traces-{time.strftime('%Y%m%d-%H%M%S')}.jsonl")
+    tracefiles.check_output(target)  # before waiting, not after
     chosen, _ = stack.choose_mode(mode)
     result = recorder.record(chosen, target, seconds)
     print(f"recorded {result.requests} requests, {result.spans} spans in {seconds:g}s into {target}")
@@ -136,11 +122,13 @@ def synthesize(c: Context, models: list[str] | None = None, agents: list[str] | 
         opts.models = models
     if agents:
         opts.agents = agents
-    if not out:
+    if out:
+        tracefiles.check_output(Path(out))
+    else:
         _check_target(endpoint, protocol)
     requests_ = synth.generate(opts, time.time_ns())
     if out:
-        Path(out).write_text("".join(otlpjson.to_json_line(r) + "\n" for r in requests_))
+        tracefiles.write_lines(Path(out), (otlpjson.to_json_line(r) for r in requests_))
         spans = sum(len(ss.spans) for r in requests_ for rs in r.resource_spans for ss in rs.scope_spans)
         print(f"wrote {len(requests_)} traces, {spans} spans to {out}")
         return

@@ -3,14 +3,19 @@
 OTLP/JSON differs from protobuf's default JSON mapping: trace and span ids are hex strings
 (not base64), enums may be integers or names, 64-bit integers may be strings or numbers,
 and field names are lowerCamelCase. A file is either one ExportTraceServiceRequest per line
-or one whole JSON document; every record is validated before anything is sent."""
+or one whole JSON document, plain or gzip-compressed; every record is validated before
+anything is sent."""
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import re
+import string
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, Iterable, Iterator
 
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -18,8 +23,10 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from ..errors import PlanoError
+from . import files
 
 _ID_FIELDS = {"traceId": 16, "spanId": 8, "parentSpanId": 8}
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 class OtlpFileError(PlanoError):
@@ -42,12 +49,13 @@ def _hex_to_b64(value: object, field: str, size: int, at: str) -> str:
         raise ValueError(f"{at}.{field} must be a hex string, got {type(value).__name__}")
     if value == "" and field == "parentSpanId":
         return ""
-    try:
-        raw = bytes.fromhex(value)
-    except ValueError:
-        raise ValueError(f"{at}.{field} is not hex: {value!r}") from None
-    if len(raw) != size:
+    if not all(ch in string.hexdigits for ch in value):
+        raise ValueError(f"{at}.{field} is not hex: {value!r}")
+    if len(value) != size * 2:  # an odd length is a wrong length too, not "not hex"
         raise ValueError(f"{at}.{field} must be {size * 2} hex digits, got {len(value)}: {value!r}")
+    raw = bytes.fromhex(value)
+    if field != "parentSpanId" and not any(raw):
+        raise ValueError(f"{at}.{field} is all zeros, which OTLP reserves for 'no id': {value!r}")
     return base64.b64encode(raw).decode()
 
 
@@ -131,7 +139,7 @@ def _id(v: object, size: int, empty_ok: bool = False) -> bytes:
     if v == "" and empty_ok:
         return b""
     raw = bytes.fromhex(v)  # ValueError → the exact path words the error
-    if len(raw) != size:
+    if len(raw) != size or not (any(raw) or empty_ok):
         raise _Slow
     return raw
 
@@ -205,33 +213,74 @@ def parse_record(data: object, path: Path, where: str) -> Record:
     return Record(path, where, request)
 
 
-def load(path: Path) -> list[Record]:
-    """All records of one file, or OtlpFileError for the first bad one."""
+def _lines(path: Path, stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """(line number, line with its newline); gzip and read errors name the line they hit."""
+    n = 0
+    while True:
+        try:
+            line = stream.readline()
+        except EOFError as err:
+            raise OtlpFileError(path, str(n + 1), "the gzip data ends early (the file was cut)") from err
+        except (OSError, zlib.error) as err:
+            raise OtlpFileError(path, str(n + 1), f"cannot read: {err}") from err
+        if not line:
+            return
+        n += 1
+        yield n, line
+
+
+def _text(path: Path, n: int, line: bytes) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise OtlpFileError(path, "0", f"cannot read: {err}") from err
-    if not text.strip():
-        raise OtlpFileError(path, "1", "empty file")
-    try:
-        whole = json.loads(text)
-    except json.JSONDecodeError:
-        whole = None
-    if isinstance(whole, dict) and len(text.strip().splitlines()) > 1:  # one pretty-printed document
-        return [parse_record(whole, path, "record 1")]
-    records = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
+        return line.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise OtlpFileError(path, str(n), "not UTF-8 text (compressed? only gzip is read)") from err
+
+
+def _records(path: Path, lines: Iterator[tuple[int, bytes]]) -> list[Record]:
+    records: list[Record] = []
+    for n, raw in lines:
+        text = _text(path, n, raw)
+        if not text.strip():
             continue
         try:
-            data = json.loads(line)
+            data = json.loads(text)
         except json.JSONDecodeError as err:
-            # the file exporter ends every record with a newline: a last line without one was cut
-            cut = n == len(text.splitlines()) and not text.endswith("\n")
+            if not records:  # perhaps one pretty-printed document: that needs the whole file
+                rest = "".join(_text(path, m, more) for m, more in lines)
+                try:
+                    whole = json.loads(text + rest)
+                except json.JSONDecodeError:
+                    whole = None
+                if isinstance(whole, dict) and rest.strip():
+                    return [parse_record(whole, path, "record 1")]
+            # the file exporter ends every record with a newline: a line without one was cut
+            cut = not raw.endswith(b"\n")
             cause = "truncated JSON (the file ends mid-record)" if cut else f"not JSON ({err.msg} at column {err.colno})"
             raise OtlpFileError(path, str(n), cause) from err
         records.append(parse_record(data, path, str(n)))
+    if not records:
+        raise OtlpFileError(path, "1", "empty file")
     return records
+
+
+def load(path: Path) -> list[Record]:
+    """All records of one file, or OtlpFileError for the first bad one. A gzip file (known by
+    its first bytes, whatever its name) is decompressed line by line as it is read."""
+    files.check_input(path)
+    try:
+        raw = path.open("rb")
+    except OSError as err:
+        raise files.TraceFileError(path, f"{path}: cannot read: {err.strerror or err}") from err
+    with raw:
+        gzipped = raw.peek(2)[:2] == _GZIP_MAGIC  # peek, not seek: a pipe can be read too
+        stream: BinaryIO = gzip.GzipFile(fileobj=raw) if gzipped else raw  # type: ignore[assignment]
+        with stream:
+            return _records(path, _lines(path, stream))
+
+
+def parse_lines(path: Path, lines: Iterable[str]) -> list[Record]:
+    """Records from lines held in memory (a recording before it is written), named as `path`."""
+    return _records(path, ((n, (line + "\n").encode()) for n, line in enumerate(lines, 1)))
 
 
 def load_all(paths: list[Path]) -> list[Record]:

@@ -2,7 +2,6 @@
 rotating OTLP/JSON-lines file; recording cuts out what arrived during a time window."""
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
 import time
@@ -11,7 +10,7 @@ from pathlib import Path
 
 from .. import docker, paths
 from ..errors import PlanoError
-from . import otlpjson
+from . import files, otlpjson
 
 COMPOSE_FILE_IN_CONTAINER = "/var/lib/otelcol/record/traces.jsonl"
 
@@ -62,8 +61,11 @@ def _settled(mode: str, timeout: float = 10.0) -> bytes:
 
 
 def record(mode: str, out: Path, duration_s: float) -> Recorded:
+    """Waits `duration_s`, then writes what arrived to `out`; `out` is checked first, so a bad
+    path fails now rather than after the wait, and nothing is written unless it all validates."""
     if duration_s <= 0:
         raise RecordError(f"--duration must be positive, got {duration_s}")
+    files.check_output(out)
     before = _settled(mode)
     print(f"recording traces arriving at the collector for {duration_s:.0f}s …", flush=True)
     end = time.monotonic() + duration_s
@@ -74,14 +76,11 @@ def record(mode: str, out: Path, duration_s: float) -> Recorded:
     after = _settled(mode)
     # Rotation starts a new file: then everything in the new file is new.
     new = after[len(before):] if after.startswith(before) else after
-    lines = [l for l in new.decode("utf-8", errors="strict").splitlines() if l.strip()]
-    tmp = out.with_name(f".{out.name}.partial")
-    tmp.write_text("".join(l + "\n" for l in lines))
     try:
-        records = otlpjson.load(tmp) if lines else []
-    except otlpjson.OtlpFileError:
-        tmp.unlink()
-        raise
-    os.replace(tmp, out)
+        lines = [l for l in new.decode("utf-8").splitlines() if l.strip()]
+    except UnicodeDecodeError as err:
+        raise RecordError(f"the collector's recording is not UTF-8 text at byte {err.start}", "nothing was written") from err
+    records = otlpjson.parse_lines(out, lines) if lines else []
+    files.write_lines(out, lines)
     spans = sum(len(ss.spans) for r in records for rs in r.request.resource_spans for ss in rs.scope_spans)
     return Recorded(len(records), spans)
