@@ -13,8 +13,9 @@ from .errors import JsonnetError
 
 MODES = ("compose", "native")
 
-# "RUNTIME ERROR: msg" / "STATIC ERROR: file:3:5-9: msg", then "\tfile:12:7-30\t..." frames.
-_FRAME = re.compile(r"^\s*(?P<file>[^\s:][^:\n]*\.(?:jsonnet|libsonnet)):(?P<line>\d+):(?P<col>\d+)", re.M)
+# "RUNTIME ERROR: msg" / "STATIC ERROR: file:3:5-9: msg", then "\tfile:12:7-30\t..." frames
+# ("\tfile:(12:7)-(14:3)\t..." when the expression spans lines).
+_FRAME = re.compile(r"^\s+(?P<file>[^\s:][^:\n]*\.(?:jsonnet|libsonnet)):\(?(?P<line>\d+):(?P<col>\d+)", re.M)
 _STATIC = re.compile(r"^STATIC ERROR: (?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+)(?:-\d+)?: (?P<msg>.*)$")
 
 
@@ -26,15 +27,21 @@ def _relative(file: str) -> str:
 
 
 def parse_error(text: str) -> JsonnetError:
-    """Turns the binding's multi-line message into one line with file:line."""
-    first = text.strip().splitlines()[0] if text.strip() else "jsonnet failed"
-    static = _STATIC.match(first)
+    """Turns the binding's multi-line message into one line with file:line: the message's own
+    lines joined, located at the innermost frame outside Jsonnet's standard library (an error
+    inside std.format or std.all is about the line that called it)."""
+    lines = text.strip().splitlines() or ["jsonnet failed"]
+    static = _STATIC.match(lines[0])
     if static:
         return JsonnetError(static["msg"], f"{_relative(static['file'])}:{static['line']}")
-    message = re.sub(r"^RUNTIME ERROR: ", "", first)
-    frame = _FRAME.search(text)
-    location = f"{_relative(frame['file'])}:{frame['line']}" if frame else ""
-    return JsonnetError(message, location)
+    message = []
+    for line in lines:
+        if line.startswith("\t"):  # the stack trace begins
+            break
+        message.append(line.strip())
+    frames = [f for f in _FRAME.finditer(text) if f["file"] != "std.jsonnet"]
+    location = f"{_relative(frames[0]['file'])}:{frames[0]['line']}" if frames else ""
+    return JsonnetError(re.sub(r"^RUNTIME ERROR: ", "", " ".join(m for m in message if m)), location)
 
 
 def _overrides_code(overrides: Path | None) -> str:

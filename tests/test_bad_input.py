@@ -19,7 +19,7 @@ from invoke import Program
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from plano_obs import native, paths
+from plano_obs import native, paths, render
 from plano_obs.traces import files, otlpjson
 from tests.fixtures.counts import FIXTURES
 
@@ -156,7 +156,72 @@ FILE_ROWS = [
 ]
 
 
-ROWS = OPTION_ROWS + FILE_ROWS
+def _check_line(marker: str) -> str:
+    """`stack/check.libsonnet:N`, N being the line that raises the error containing `marker`."""
+    lines = (paths.STACK / "check.libsonnet").read_text().splitlines()
+    return f"stack/check.libsonnet:{next(i for i, l in enumerate(lines, 1) if marker in l)}"
+
+
+NEED, DISTINCT, TYPE = (_check_line("local need("), _check_line("are both %s"), _check_line("like its default, got"))
+PORT_RANGE = "use a whole number from 1 to 65535"
+PROM = "use whole numbers with units y, w, d, h, m, s, ms, largest first: e.g. '15d', '48h', '1h30m', '5s'"
+GO = "use numbers with units h, m, s, ms, us, ns (no d: two days is '48h'): e.g. '48h', '5s', '1m30s'"
+
+
+
+def _override(text: str) -> dict[str, str]:
+    return {"local.libsonnet": "{ _config+:: { %s } }\n" % text}
+
+
+BUILD = ["build", "--check", "--overrides", "{d}/local.libsonnet"]
+OVERRIDE_ROWS = [
+    # --- stack overrides (stack/local.libsonnet) ---------------------------------------------
+    Row("port-too-big", BUILD, f"error: {NEED}: _config.ports.grafana is 70000, not a port — {PORT_RANGE}",
+        _override("ports+: { grafana: 70000 }")),
+    Row("port-zero", BUILD, f"error: {NEED}: _config.ports.prometheus is 0, not a port — {PORT_RANGE}",
+        _override("ports+: { prometheus: 0 }")),
+    Row("port-fraction", BUILD, f"error: {NEED}: _config.containerPorts.grafana is 3000.5, not a port — {PORT_RANGE}",
+        _override("containerPorts+: { grafana: 3000.5 }")),
+    Row("port-as-string", BUILD,
+        f'error: {NEED}: _config.ports.grafana is "3001", not a port — write the number without quotes, from 1 to 65535',
+        _override("ports+: { grafana: '3001' }")),
+    Row("port-shared", BUILD,
+        f"error: {DISTINCT}: _config.ports.grafana and _config.ports.prometheus are both 9190 — give each its own port",
+        _override("ports+: { grafana: 9190 }")),
+    Row("bind-address-number", BUILD,
+        f"error: {NEED}: _config.bindAddress is 42, not an IPv4 address — "
+        "use a quoted address: '127.0.0.1' (this machine only) or '0.0.0.0' (every interface)",
+        _override("bindAddress: 42")),
+    Row("bind-address-octet", BUILD,
+        f'error: {NEED}: _config.bindAddress is "10.0.0.256", not an IPv4 address — '
+        "use a quoted address: '127.0.0.1' (this machine only) or '0.0.0.0' (every interface)",
+        _override("bindAddress: '10.0.0.256'")),
+    Row("prometheus-retention-forever", BUILD,
+        f'error: {NEED}: _config.prometheus.retention is "forever", not a positive Prometheus duration — {PROM}',
+        _override("prometheus+: { retention: 'forever' }")),
+    Row("prometheus-units-out-of-order", BUILD,
+        f'error: {NEED}: _config.prometheus.scrapeInterval is "30s1m", not a positive Prometheus duration — {PROM}',
+        _override("prometheus+: { scrapeInterval: '30s1m' }")),
+    Row("prometheus-zero", BUILD,
+        f'error: {NEED}: _config.prometheus.spanMetricsScrapeInterval is "0s", not a positive Prometheus duration — {PROM}',
+        _override("prometheus+: { spanMetricsScrapeInterval: '0s' }")),
+    Row("tempo-retention-days", BUILD,
+        f'error: {NEED}: _config.tempo.retention is "2d", not a positive Go duration — {GO}',
+        _override("tempo+: { retention: '2d' }")),
+    Row("bucket-without-unit", BUILD,
+        f'error: {NEED}: _config.spanMetrics.buckets[1] is "50", not a positive Go duration — {GO}',
+        _override("spanMetrics+: { buckets: ['5ms', '50'] }")),
+    Row("flush-interval-number", BUILD,
+        f"error: {NEED}: _config.spanMetrics.flushInterval is 2, not a positive Go duration — {GO}",
+        _override("spanMetrics+: { flushInterval: 2 }")),
+    Row("switch-as-string", BUILD, f'error: {TYPE}: _config.grafana.anonymous must be a boolean like its default, got "yes"',
+        _override("grafana+: { anonymous: 'yes' }")),
+    Row("object-replaced-by-number", BUILD,
+        f"error: {TYPE}: _config.ports must be an object like its default, got 3001 — to change some of its keys, merge with +:",
+        _override("ports: 3001")),
+]
+
+ROWS = OPTION_ROWS + FILE_ROWS + OVERRIDE_ROWS
 
 
 class _Collector(trace_service_pb2_grpc.TraceServiceServicer):
@@ -205,6 +270,11 @@ def test_bad_input_ends_in_one_line(row: Row, stub, tmp_path, capsys, monkeypatc
     assert svc.requests == []  # nothing was sent
     assert sorted(tmp_path.rglob("*")) == before  # nothing was written, not even half a file
     assert time.monotonic() - started < 30  # a bad --out is found before a recording waits
+
+
+def test_the_table_is_broad():
+    kinds = {r.args[0] for r in ROWS}
+    assert len(ROWS) >= 30 and kinds >= {"traces.replay", "traces.synth", "traces.record", "logs", "build"}
 
 
 # --- options done right: numbers read, SERVICE positional, --help ---------------------------
@@ -279,3 +349,22 @@ def test_an_unwritable_folder_is_named(tmp_path, monkeypatch):
 
 
 
+
+# --- overrides done right, and Jsonnet errors in one line -----------------------------------
+
+def test_valid_durations_and_addresses_pass(override):
+    path = override("{ _config+:: { bindAddress: '0.0.0.0', prometheus+: { retention: '1y2w3d4h5m6s7ms' }, "
+                    "tempo+: { retention: '1.5h30m.5s' }, spanMetrics+: { buckets: ['1µs', '2us', '3ns', '250ms'] } } }")
+    render.render("native", path)
+
+
+@pytest.mark.parametrize("text, expected", [
+    # an error spanning lines is located at its first line, not in the standard library
+    ("RUNTIME ERROR: bad\n\t/x/stack/check.libsonnet:(97:13)-(98:15)\tfunction <f>\n\tstd.jsonnet:1679:19-27\tthunk <e>\n",
+     "/x/stack/check.libsonnet:97: bad"),
+    ("RUNTIME ERROR: Format required number at 1, got string\n\tstd.jsonnet:765:11-84\tfunction <format_code>\n"
+     "\tstack/compose.libsonnet:6:30-90\tthunk <array_element>\n", "stack/compose.libsonnet:6: Format required number at 1, got string"),
+    ("RUNTIME ERROR: first\nsecond\n\tstack/config.libsonnet:3:1-2\tobject <anonymous>\n", "stack/config.libsonnet:3: first second"),
+])
+def test_jsonnet_errors_become_one_line(text, expected):
+    assert render.parse_error(text).line() == expected
