@@ -39,6 +39,15 @@
     // Latency percentiles; exemplars make each point a link to its trace in Tempo.
     latency(title, description, targets, unit='ms'):: self.timeseries(title, description, unit, [t { exemplar: true } for t in targets]),
 
+    // Tempo's service graph as a node graph: Grafana's Tempo datasource turns a serviceMap
+    // query into instant queries of the service-graph metrics on its Prometheus datasource.
+    serviceMap(title, description):: self.base('nodeGraph', title, description, 'reqps', []) {
+      local tempo = { type: 'tempo', uid: c.datasources.tempo },
+      datasource: tempo,
+      targets: [{ datasource: tempo, queryType: 'serviceMap', refId: 'A' }],
+      options: { nodes: {}, edges: {} },
+    },
+
     // A single number per series, from an instant query.
     stat(title, description, targets, unit='short'):: self.base('stat', title, description, unit, [t { instant: true, range: false } for t in targets]) {
       options: {

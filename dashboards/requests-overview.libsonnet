@@ -29,6 +29,9 @@
           ]),
           p.stat('Cumulative Request Count', 'LLM requests per model since the collector started (the cumulative span-metrics counter).', [t(q.llmRequestsTotal(), '{{llm_model}}')]),
         ],
+        [
+          p.serviceMap('Service Graph', "Calls between the user, Plano's components, its agents and filters, and the LLM providers, from Tempo's service-graph metrics over the dashboard's range (docs/architecture.md#service-graph)."),
+        ],
       ],
     },
   },

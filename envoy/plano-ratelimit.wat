@@ -14,7 +14,8 @@
 ;;   * Every request increments a global counter (one per VM, i.e. per Envoy worker thread;
 ;;     run Envoy with --concurrency 1 for one global count). It is never reset, not even when
 ;;     proxy_on_configure runs again, so it counts all requests since the VM started.
-;;     Once the counter exceeds the limit the request gets a local reply:
+;;     Once the counter exceeds the limit, or when the request carries the header
+;;     `x-plano-ratelimit` (any value: its selector is exhausted), the request gets a local reply:
 ;;       429, body "exceeded limit provider=mock, selector=x-plano-observability, tokens_used=<n>"
 ;;     where <n> is the counter value, and ratelimited_rq is incremented.
 ;;     Otherwise the start time is remembered, active_http_calls goes +1 and the request
@@ -30,7 +31,8 @@
 ;;   32     .. 35      scratch: pointer returned by proxy_get_buffer_bytes
 ;;   36     .. 39      scratch: size returned by proxy_get_buffer_bytes
 ;;   64     .. 127     constant strings: metric names
-;;   128    .. 191     constant: local reply details string
+;;   128    .. 159     constant: local reply details string
+;;   160    .. 176     constant: the header name x-plano-ratelimit
 ;;   192    .. 255     constant: serialized additional response headers for the 429
 ;;   256    .. 511     log line buffer: constant prefix, then a decimal number appended
 ;;   1024   .. 1279    429 body buffer: constant prefix, then the decimal count appended
@@ -67,6 +69,10 @@
   ;; grpc_status -1 means "not a gRPC reply".
   (import "env" "proxy_send_local_response"
     (func $proxy_send_local_response (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  ;; proxy_get_header_map_value(map_type, key_ptr, key_size, return_value_ptr, return_size_ptr)
+  ;; -> result: 0 Ok when the header is present, 1 NotFound; map_type 0 = request headers.
+  (import "env" "proxy_get_header_map_value"
+    (func $proxy_get_header_map_value (param i32 i32 i32 i32 i32) (result i32)))
 
   ;; ---- memory and constants ------------------------------------------------------------------
   (memory (export "memory") 1)
@@ -77,6 +83,9 @@
   (data (i32.const 96) "active_http_calls")
   ;; response code details shown in Envoy's access log (%RESPONSE_CODE_DETAILS%): 128/24
   (data (i32.const 128) "plano_ratelimit_exceeded")
+  ;; request header that marks a request as over its rate limit (a selector already exhausted,
+  ;; as Plano's ratelimits[].selector would): 160/17
+  (data (i32.const 160) "x-plano-ratelimit")
   ;; Additional headers for the 429, in proxy-wasm's serialized map format:
   ;;   u32 pair count, then per pair u32 key length and u32 value length (little endian),
   ;;   then per pair the key bytes, a NUL, the value bytes, a NUL.
@@ -280,7 +289,10 @@
     (global.set $count (i64.add (global.get $count) (i64.const 1)))
     (local.set $s (call $slot (local.get $ctx)))
     (i32.store offset=12 (local.get $s) (local.get $ctx))
-    (if (i64.gt_u (global.get $count) (i64.extend_i32_u (global.get $limit)))
+    (if (i32.or
+          (i64.gt_u (global.get $count) (i64.extend_i32_u (global.get $limit)))
+          (i32.eqz (call $proxy_get_header_map_value
+            (i32.const 0) (i32.const 160) (i32.const 17) (i32.const 32) (i32.const 36))))
       (then
         ;; not tracked: no latency sample and no gauge change for this stream
         (i32.store offset=8 (local.get $s) (i32.const 0))

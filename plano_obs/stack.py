@@ -59,15 +59,17 @@ def up_compose(deadline_s: float) -> dict[str, health.Probe]:
     if not compose_running():
         ports.check_free(stack)
     _compose(["up", "-d"])
-    services = [c for c in stack["components"] if c not in native.DEV_ENVOY]  # the dev Envoy runs on the host
+    # the dev Envoy and the dev Plano run on the host (native), not in Compose
+    services = [c for c in stack["components"] if c not in native.DEV_ENVOY + native.DEV_PLANO]
     return health.wait_ready(stack, services, deadline_s)
 
 
-def up(mode: str, deadline_s: float, dev_envoy: bool = True) -> dict[str, health.Probe]:
+def up(mode: str, deadline_s: float, dev_envoy: bool = True, dev_plano: bool = True) -> dict[str, health.Probe]:
     announce_password()
     if mode == "compose":
         return up_compose(deadline_s)
-    components = tuple(c for c in native.START_ORDER if dev_envoy or c not in native.DEV_ENVOY)
+    skip = (() if dev_envoy else native.DEV_ENVOY) + (() if dev_plano else native.DEV_PLANO)
+    components = tuple(c for c in native.START_ORDER if c not in skip)
     return native.up(deadline_s, components)
 
 
@@ -91,7 +93,7 @@ def status(mode: str) -> list[dict]:
     procs = native.Supervisor().processes() if mode == "native" else {}
     rows = []
     for name in stack["components"]:
-        if mode == "compose" and name in native.DEV_ENVOY:
+        if mode == "compose" and name in native.DEV_ENVOY + native.DEV_PLANO:
             continue  # on the host, not in Compose (unless its profile is used)
         port_name = stack["components"][name]["port"]
         p = health.probe(stack, name)

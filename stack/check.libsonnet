@@ -22,7 +22,10 @@ local show(v) = if std.isString(v) then std.escapeStringJson(v) else std.toStrin
 local need(ok, path, v, what, remedy) = ok || error '%s is %s, not %s — %s' % [path, show(v), what, remedy];
 
 local port(path, v) =
-  need(std.isNumber(v) && v == std.floor(v) && v >= 1 && v <= 65535, path, v, 'a port',
+  need(std.isNumber(v) && v == std.floor(v) && v >= 1 && v <= 65535,
+       path,
+       v,
+       'a port',
        if std.isString(v) then 'write the number without quotes, from 1 to 65535' else 'use a whole number from 1 to 65535');
 
 // Host ports are all bound on one machine in native mode: two components cannot share one.
@@ -36,7 +39,10 @@ local ipv4(path, v) =
   local parts = if std.isString(v) then std.split(v, '.') else [];
   local octet(p) = std.length(p) >= 1 && std.length(p) <= 3
                    && std.all([c >= '0' && c <= '9' for c in std.stringChars(p)]) && std.parseInt(p) <= 255;
-  need(std.length(parts) == 4 && std.all([octet(p) for p in parts]), path, v, 'an IPv4 address',
+  need(std.length(parts) == 4 && std.all([octet(p) for p in parts]),
+       path,
+       v,
+       'an IPv4 address',
        "use a quoted address: '127.0.0.1' (this machine only) or '0.0.0.0' (every interface)");
 
 // '1h30m' → [['1', 'h'], ['30', 'm']]: each number (digits, and '.' when `decimal`) with the
@@ -63,7 +69,9 @@ local promDuration(path, v) =
   need(p != null && std.all([a != [] for a in at])
        && std.all([at[i][0] < at[i + 1][0] for i in std.range(0, std.length(at) - 2)])
        && std.any([nonZero(u[0]) for u in p]),
-       path, v, 'a positive Prometheus duration',
+       path,
+       v,
+       'a positive Prometheus duration',
        "use whole numbers with units y, w, d, h, m, s, ms, largest first: e.g. '15d', '48h', '1h30m', '5s'");
 
 // Go (time.ParseDuration), as the collector and Tempo read them: no days.
@@ -72,7 +80,9 @@ local goDuration(path, v) =
   local p = if std.isString(v) then pairs(v, true) else null;
   need(p != null && std.all([std.member(goUnits, u[1]) && u[0] != '.' && std.count(std.stringChars(u[0]), '.') <= 1 for u in p])
        && std.any([nonZero(u[0]) for u in p]),
-       path, v, 'a positive Go duration',
+       path,
+       v,
+       'a positive Go duration',
        "use numbers with units h, m, s, ms, us, ns (no d: two days is '48h'): e.g. '48h', '5s', '1m30s'");
 local goDurations(path, v) =
   need(std.isArray(v), path, v, 'a list', "e.g. ['5ms', '50ms', '1s']")
@@ -97,8 +107,12 @@ local objectRules = { '_config.ports': distinctPorts };
 local article(t) = (if std.member(['array', 'object'], t) then 'an ' else 'a ') + t;
 local sameType(path, d, v) =
   std.type(v) == std.type(d)
-  || error '%s must be %s like its default, got %s%s' % [path, article(std.type(d)), show(v),
-                                                       if std.isObject(d) then ' — to change some of its keys, merge with +:' else ''];
+  || error '%s must be %s like its default, got %s%s' % [
+    path,
+    article(std.type(d)),
+    show(v),
+    if std.isObject(d) then ' — to change some of its keys, merge with +:' else '',
+  ];
 
 // `merged` is the config with the override applied: what the components will get.
 local values(defaults, override, merged, path) =

@@ -9,7 +9,11 @@
     // Go module of each component type the collector config may use.
     modules:: {
       receivers: { otlp: core + 'receiver/otlpreceiver' },
-      processors: { batch: core + 'processor/batchprocessor', memory_limiter: core + 'processor/memorylimiterprocessor' },
+      processors: {
+        batch: core + 'processor/batchprocessor',
+        memory_limiter: core + 'processor/memorylimiterprocessor',
+        transform: contrib + 'processor/transformprocessor',
+      },
       exporters: {
         otlp_grpc: core + 'exporter/otlpexporter',
         prometheus: contrib + 'exporter/prometheusexporter',

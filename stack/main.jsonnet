@@ -14,6 +14,7 @@ function(mode='compose', overrides={})
     (import 'grafana.libsonnet') +
     (import 'compose.libsonnet') +
     (import 'native.libsonnet') +
+    (import 'plano.libsonnet') +
     (import '../envoy/envoy.libsonnet') +
     (import '../dashboards/dashboards.libsonnet');
   local stack = base + check.overrides(base, overrides) + { _config+:: { mode: mode } };
@@ -42,7 +43,11 @@ function(mode='compose', overrides={})
       portOwner: stack._config.portOwner,
       components: stack._config.components,
       datasources: stack._config.datasources,
+      grafanaUser: stack._config.grafana.adminUser,
+      devPlano: stack._config.devPlano,
+      modelProviders: stack._config.plano.modelProviders,
       metricNames: stack._config.metricNames,
+      serviceGraph: stack._config.serviceGraphRules,
       envoyAdmin: stack._config.planoTarget('envoyAdmin'),
     }),
   } + (
@@ -50,6 +55,7 @@ function(mode='compose', overrides={})
       [dir + 'docker-compose.yaml']: yaml(stack.compose.config),
     } else {
       [dir + 'processes.json']: json(stack.native.processes),
+      [dir + 'plano_config.yaml']: yaml(stack.devPlano.config),
     }
   ) + {
     // Mode-independent: the slim collector build and the dashboards.

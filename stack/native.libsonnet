@@ -8,8 +8,46 @@
     processes: {
       mockLlm: {
         binary: 'python',
-        args: ['-m', 'plano_obs.mockllm', '--host', c.bindAddress, '--port', std.toString(c.ports.mockLlm)],
+        args: [
+          '-m',
+          'plano_obs.mockllm',
+          '--host',
+          c.bindAddress,
+          '--port',
+          std.toString(c.ports.mockLlm),
+          '--reported-model-suffix=' + c.devPlano.reportedModelSuffix,
+        ],
         env: {},
+      },
+      // The dev Plano (stack/plano.libsonnet): its agents and filters, and brightstaff itself.
+      mockAgents: {
+        binary: 'python',
+        args: [
+                '-m',
+                'plano_obs.mockagents',
+                '--host',
+                c.bindAddress,
+                '--port',
+                std.toString(c.ports.mockAgents),
+                '--plano',
+                'http://127.0.0.1:%d' % c.ports.brightstaff,
+              ]
+              + std.flattenArrays([['--agent', '%s=%s' % [a.id, a.model]] for a in c.devPlano.agents])
+              + std.flattenArrays([['--filter', f] for f in c.devPlano.filters]),
+        env: {},
+      },
+      brightstaff: {
+        binary: 'brightstaff',
+        args: [],
+        env: {
+          BIND_ADDRESS: '%s:%d' % [c.bindAddress, c.ports.brightstaff],
+          METRICS_BIND_ADDRESS: '%s:%d' % [c.bindAddress, c.ports.brightstaffMetrics],
+          // rendered from plano_config.yaml by planoai when `invoke up` starts it
+          PLANO_CONFIG_PATH_RENDERED: '${PLANO_STATE_DIR}/plano/plano_config_rendered.yaml',
+          LLM_PROVIDER_ENDPOINT: 'http://127.0.0.1:%d' % c.ports.envoyEgress,
+          RUST_LOG: 'info',
+        },
+        renderPlanoConfig: 'plano_config.yaml',
       },
       envoy: {
         binary: 'envoy',

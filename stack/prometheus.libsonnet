@@ -28,7 +28,23 @@
           metrics_path: '/stats/prometheus',
           scrape_interval: c.prometheus.spanMetricsScrapeInterval,
         }),
-        job('brightstaff', c.planoTarget('brightstaff')),
+        // brightstaff labels a model named without its provider prefix provider="unknown";
+        // fill in the provider from _config.plano.modelProviders, as the collector does for
+        // spans, so both sources agree per model and provider. Scraped as often as the span
+        // metrics, so the two can be compared at the same freshness.
+        job('brightstaff', c.planoTarget('brightstaff'), {
+          scrape_interval: c.prometheus.spanMetricsScrapeInterval,
+          // The original stays apart (provider_source="config"): brightstaff may also export
+          // the same model under its real provider, and two series may not share a label set.
+          metric_relabel_configs: std.flattenArrays([
+            local match = { source_labels: ['provider', 'model'], regex: 'unknown;%s' % std.strReplace(model, '.', '\\.') };
+            [
+              match { target_label: 'provider_source', replacement: 'config' },
+              match { target_label: 'provider', replacement: c.plano.modelProviders[model] },
+            ]
+            for model in std.objectFields(c.plano.modelProviders)
+          ]),
+        }),
         job('prometheus', c.address('prometheus')),
         job('tempo', c.address('tempo')),
         job('grafana', c.address('grafana')),

@@ -31,7 +31,8 @@
         compaction: { block_retention: c.tempo.retention },
       },
       metrics_generator: {
-        registry: { external_labels: { source: 'tempo' } },
+        registry: { external_labels: { source: 'tempo' }, collection_interval: c.tempo.collectionInterval },
+        processor: { service_graphs: { wait: c.serviceGraph.wait } },
         storage: {
           path: data + '/generator/wal',
           remote_write: [{

@@ -15,16 +15,29 @@ def _panel(d, title):
     return next(p for p in d["panels"] if p["title"] == title)
 
 
-def test_the_original_six_panels_with_units(dashboard):
+def test_the_original_six_panels_with_units_and_the_service_graph(dashboard):
     assert dashboard["uid"] == "plano-requests-overview"
     assert dashboard["title"] == "Plano - Requests Overview"
-    assert [p["title"] for p in dashboard["panels"]] == SIX
+    assert [p["title"] for p in dashboard["panels"]] == SIX + ["Service Graph"]
     units = {p["title"]: p["fieldConfig"]["defaults"]["unit"] for p in dashboard["panels"]}
-    assert units == dict(zip(SIX, ["reqps", "reqps", "reqps", "reqps", "ms", "short"]))
+    assert units == dict(zip(SIX + ["Service Graph"], ["reqps", "reqps", "reqps", "reqps", "ms", "short", "reqps"]))
+
+
+def test_service_graph_panel_asks_tempo_for_its_service_map(dashboard):
+    from plano_obs import grafana
+    panel = _panel(dashboard, "Service Graph")
+    assert panel["type"] == "nodeGraph"
+    assert panel["datasource"] == {"type": "tempo", "uid": "plano-tempo"}
+    assert panel["targets"] == [{"datasource": {"type": "tempo", "uid": "plano-tempo"}, "queryType": "serviceMap", "refId": "A"}]
+    # what Grafana then asks Prometheus: one instant query per service-graph metric
+    sent = [t.expr for t in grafana.targets({"panels": [panel]})]
+    assert sent == [f"sum by (client, server) (rate({m}[$__range]))" for m in (
+        "traces_service_graph_request_total", "traces_service_graph_request_failed_total",
+        "traces_service_graph_request_server_seconds_sum")]
 
 
 def test_queries_use_current_metric_names(dashboard):
-    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"] if "expr" in t]
     text = "\n".join(exprs)
     assert "calls_total{" not in text.replace("traces_span_metrics_calls_total{", "")
     assert "envoy_wasmcustom" not in text

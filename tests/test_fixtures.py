@@ -54,9 +54,9 @@ def test_fixtures_follow_plano_telemetry():
                 assert service.startswith("plano(")
                 for ss in rs.scope_spans:
                     for span in ss.spans:
-                        assert span.status.code == 0  # UNSET
-                        if service not in ("plano(inbound)", "plano(outbound)"):
+                        if service not in ("plano(inbound)", "plano(outbound)"):  # brightstaff's
                             assert span.kind == 1  # INTERNAL
+                            assert span.status.code == 0  # UNSET
                         attrs = {a.key: a.value for a in span.attributes}
                         if service == "plano(llm)":
                             assert span.name.startswith("POST /v1/chat/completions ")

@@ -14,7 +14,7 @@ def test_every_mode_renders_its_files(rendered):
     common = {"otel-collector.yaml", "tempo.yaml", "prometheus.yml", "rules.yml", "envoy.yaml",
               "grafana/provisioning/datasources/plano.yaml", "grafana/provisioning/dashboards/plano.yaml", "stack.json"}
     assert {p.split("/", 1)[1] for p in rendered["compose"] if p.startswith("compose/")} == common | {"docker-compose.yaml"}
-    assert {p.split("/", 1)[1] for p in rendered["native"] if p.startswith("native/")} == common | {"processes.json"}
+    assert {p.split("/", 1)[1] for p in rendered["native"] if p.startswith("native/")} == common | {"processes.json", "plano_config.yaml"}
     assert rendered["compose"]["dashboards/plano-requests-overview.json"] == rendered["native"]["dashboards/plano-requests-overview.json"]
 
 
@@ -141,3 +141,75 @@ def test_unknown_mode_is_refused():
     from plano_obs.errors import JsonnetError
     with pytest.raises(JsonnetError, match="unknown mode 'kubernetes'"):
         render.render("kubernetes")
+
+
+def test_collector_shapes_plano_spans_for_the_service_graph(rendered):
+    """Plano's spans are INTERNAL; the transform gives calls out CLIENT kind and a peer.service,
+    roots SERVER kind, and upstream failures ERROR status — before Tempo and span metrics."""
+    cfg = _yaml(rendered, "native", "otel-collector.yaml")
+    assert cfg["service"]["pipelines"]["traces"]["processors"] == ["memory_limiter", "transform/plano", "batch"]
+    assert "transform/plano" not in cfg["service"]["pipelines"]["traces/record"]["processors"]  # recordings stay raw
+    statements = cfg["processors"]["transform/plano"]["trace_statements"]
+    svc = 'resource.attributes["service.name"] == "%s"'
+    for service, attr in (("plano(agent)", "agent_id"), ("plano(filter)", "filter_name"), ("plano(outbound)", "upstream_cluster")):
+        assert f"set(span.kind, SPAN_KIND_CLIENT) where {svc % service}" in statements
+        assert any(s.startswith(f'set(span.attributes["peer.service"], span.attributes["{attr}"]) where {svc % service}') for s in statements)
+    for service in ("plano(inbound)", "plano(llm)"):
+        assert f"set(span.kind, SPAN_KIND_SERVER) where {svc % service} and IsRootSpan()" in statements
+    assert any(s.startswith("set(span.status.code, STATUS_CODE_ERROR)") and ">= 500" in s for s in statements)
+
+
+def test_collector_normalizes_the_model_before_span_metrics(rendered):
+    statements = _yaml(rendered, "native", "otel-collector.yaml")["processors"]["transform/plano"]["trace_statements"]
+    model = [s for s in statements if "llm.model" in s or "llm.provider" in s]
+    # the requested copy is saved, both copies removed, the requested one restored without prefix
+    assert [s.split("(")[0] for s in model[:5]] == ["set", "delete_key", "set", "delete_key", "set"]
+    assert any('replace_pattern(span.attributes["llm.model"], "^[^/]+/", "")' in s for s in model)
+    # $$ is the collector's escape for a literal $ (the regex group)
+    assert any('"$$1"' in s for s in model)
+    # a model named without provider gets its provider from the config
+    assert any(s.startswith('set(span.attributes["llm.provider"], "anthropic")') and '"claude-sonnet-4"' in s for s in model)
+
+
+def test_prometheus_fills_brightstaffs_unknown_provider_without_merging_series(rendered):
+    jobs = {j["job_name"]: j for j in _yaml(rendered, "native", "prometheus.yml")["scrape_configs"]}
+    relabels = jobs["brightstaff"]["metric_relabel_configs"]
+    claude = [r for r in relabels if r["regex"] == "unknown;claude-sonnet-4"]
+    assert [(r["target_label"], r["replacement"]) for r in claude] == [("provider_source", "config"), ("provider", "anthropic")]
+    assert {r["regex"] for r in relabels} == {"unknown;claude-sonnet-4", "unknown;gpt-4o", "unknown;gpt-4o-mini"}
+
+
+def test_tempo_generator_waits_and_writes_as_configured(rendered):
+    cfg = _yaml(rendered, "native", "tempo.yaml")
+    gen = cfg["metrics_generator"]
+    assert gen["processor"]["service_graphs"]["wait"] == "10s"
+    assert gen["registry"]["collection_interval"] == "5s"
+    assert gen["storage"]["remote_write"][0]["url"].endswith("/api/v1/write")
+    assert cfg["overrides"]["defaults"]["metrics_generator"]["processors"] == ["service-graphs"]
+
+
+def test_dev_plano_config_is_plano_format_with_tracing_to_the_collector(rendered):
+    cfg = _yaml(rendered, "native", "plano_config.yaml")
+    info = json.loads(rendered["native"]["native/stack.json"])
+    assert cfg["tracing"]["opentracing_grpc_endpoint"] == f"http://127.0.0.1:{info['ports']['otlpGrpc']}"
+    assert cfg["tracing"]["random_sampling"] == 100
+    assert [m["model"] for m in cfg["model_providers"]] == info["devPlano"]["models"]
+    (agents,) = [lst for lst in cfg["listeners"] if lst["type"] == "agent"]
+    assert [a["id"] for a in agents["agents"]] == [a["id"] for a in info["devPlano"]["agents"]]
+    assert all(f["type"] == "http" for f in cfg["filters"])
+
+
+def test_dev_envoy_egress_routes_each_model_to_its_provider_and_traces_it(rendered):
+    envoy = _yaml(rendered, "native", "envoy.yaml")
+    listeners = {lst["name"]: lst for lst in envoy["static_resources"]["listeners"]}
+    assert set(listeners) == {"plano_dev_ingress", "plano_dev_egress", "plano_dev_agents"}
+    hcm = listeners["plano_dev_egress"]["filter_chains"][0]["filters"][0]["typed_config"]
+    assert hcm["tracing"]["provider"]["typed_config"]["service_name"] == "plano(outbound)"
+    routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
+    hint = {r["match"]["headers"][0]["string_match"]["exact"]: r["route"]["cluster"] for r in routes
+            if r["match"].get("headers", [{}])[0].get("name") == "x-arch-llm-provider-hint"}
+    assert hint["claude-sonnet-4"] == hint["anthropic/claude-sonnet-4"] == "anthropic"
+    assert hint["gpt-4o-mini"] == hint["openai/gpt-4o-mini"] == "openai"
+    # Compose has no dev Plano: only the ingress listener
+    compose = _yaml(rendered, "compose", "envoy.yaml")
+    assert [lst["name"] for lst in compose["static_resources"]["listeners"]] == ["plano_dev_ingress"]

@@ -15,9 +15,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from plano_obs import paths
 from plano_obs.traces import otlpjson, replay
-from tests.fixtures.counts import FIXTURES
+from tests.fixtures.counts import FIXTURES, counts
 
 MIXED = FIXTURES["plano-mixed.jsonl"]
+MIXED_SPANS = counts(MIXED)["spans"]["spans"]
 
 
 class _Collector(trace_service_pb2_grpc.TraceServiceServicer):
@@ -124,7 +125,7 @@ class _Clock:
 
     def sleep(self, s: float) -> None:
         self.slept.append(s)
-        self.now += int(s * 1e9)
+        self.now += round(s * 1e9)  # sleep takes float seconds: back to whole ns
 
 
 class _Capture:
@@ -149,7 +150,7 @@ def _replay(speed, fresh=True, loops=1):
 def test_speed_zero_sends_at_once_and_the_recording_ends_now():
     plan, clock, cap, summary = _replay(0)
     spans = _spans(cap.requests)
-    assert clock.slept == [] and len(spans) == summary.spans == 173
+    assert clock.slept == [] and len(spans) == summary.spans == MIXED_SPANS
     assert max(s.end_time_unix_nano for s in spans) == clock.now
     # relative timing kept: the shift is the same for every span
     original = sorted(i.span.start_time_unix_nano for t in plan.traces for i in t.items)
@@ -161,8 +162,8 @@ def test_speed_compresses_gaps_but_not_durations():
     plan, clock, cap, _ = _replay(4)
     start_ns = 2_000_000_000_000_000_000
     rec_start = min(t.start for t in plan.traces)
-    rec_end_offsets = max((t.start - rec_start) / 4 + (t.end - t.start) for t in plan.traces)
-    assert clock.now == start_ns + int(rec_end_offsets)  # the replay lasts the compressed recording
+    rec_end_offsets = max(int((t.start - rec_start) / 4) + (t.end - t.start) for t in plan.traces)
+    assert clock.now == start_ns + rec_end_offsets  # the replay lasts the compressed recording
     spans = _spans(cap.requests)
     assert max(s.end_time_unix_nano for s in spans) <= clock.now  # nothing in the future
     durations = sorted(i.span.end_time_unix_nano - i.span.start_time_unix_nano for t in plan.traces for i in t.items)
@@ -194,7 +195,7 @@ def test_rate_limits_spans_per_second():
     plan = replay.plan(otlpjson.load(MIXED))
     slept = []
     summary = replay.replay(plan, _Capture(), speed=0, rate=100, batch_spans=50, sleep=slept.append)
-    assert summary.spans == 173 and sum(slept) > 1.2  # 173 spans at 100/s: the last batch waits ~1.7 s
+    assert summary.spans == MIXED_SPANS and sum(slept) > 1.2  # ~200 spans at 100/s: the last batch waits ~2 s
 
 
 # --- the wire -------------------------------------------------------------------------------
@@ -204,8 +205,9 @@ def test_replay_task_sends_everything_over_grpc(collector):
     r = invoke("traces.replay", f"{MIXED},{FIXTURES['plano-direct.json']}", "--endpoint", endpoint, "--speed", "0", "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert (out["traces"], out["spans"], out["rejected_spans"]) == (46, 185, 0)
-    assert len(_spans(svc.requests)) == 185
+    both = {k: counts(FIXTURES["plano-mixed.jsonl"])[k][k] + counts(FIXTURES["plano-direct.json"])[k][k] for k in ("traces", "spans")}
+    assert (out["traces"], out["spans"], out["rejected_spans"]) == (both["traces"], both["spans"], 0)
+    assert len(_spans(svc.requests)) == both["spans"]
     assert sorted(out["trace_ids"]) == sorted({s.trace_id.hex() for s in _spans(svc.requests)})
 
 

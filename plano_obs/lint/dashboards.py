@@ -4,24 +4,13 @@ from __future__ import annotations
 
 import re
 
-from .. import promql
+from .. import grafana, promql
 
 # Counters that do not follow the _total naming: Envoy exports Plano's WASM counter as is,
 # and the collector's own Prometheus reader (0.161) exports its counters without _total.
 KNOWN_COUNTERS = {"ratelimited_rq", "otelcol_receiver_accepted_spans", "otelcol_receiver_refused_spans",
                   "otelcol_exporter_sent_spans", "otelcol_exporter_send_failed_spans"}
 _HARD_WINDOW = re.compile(r"\[(?!\$__)[^\]]*\]")
-
-
-def variable_values(dashboard: dict) -> dict[str, str]:
-    """What each template variable expands to when "All" is selected."""
-    return {v["name"]: v.get("allValue") or ".*" for v in dashboard.get("templating", {}).get("list", [])}
-
-
-def _panels(dashboard: dict):
-    for panel in dashboard.get("panels", []):
-        yield panel
-        yield from panel.get("panels", [])  # collapsed rows
 
 
 def check(dashboard: dict, datasource_uids: set[str]) -> list[str]:
@@ -33,38 +22,35 @@ def check(dashboard: dict, datasource_uids: set[str]) -> list[str]:
             problems.append(f"{where}: dashboard has no {key}")
     if dashboard.get("uid") and not dashboard["uid"].startswith("plano-"):
         problems.append(f"{where}: uid must be fixed and start with 'plano-'")
-    variables = variable_values(dashboard)
-    for panel in _panels(dashboard):
-        if panel.get("type") == "row":
-            continue
+    variables = grafana.variable_values(dashboard)
+    for panel in grafana.panels(dashboard):
         title = panel.get("title") or f"id {panel.get('id')}"
         at = f"{where} / {title}"
         if not panel.get("title"):
             problems.append(f"{at}: panel has no title")
         if not panel.get("description"):
             problems.append(f"{at}: panel has no description")
-        if not panel.get("fieldConfig", {}).get("defaults", {}).get("unit"):
+        if not panel.get("fieldConfig", {}).get("defaults", {}).get("unit") and panel.get("type") != "nodeGraph":
             problems.append(f"{at}: panel has no unit (fieldConfig.defaults.unit)")
-        stat_instant = panel.get("type") == "stat"
-        targets = panel.get("targets") or []
-        if not targets:
+        if not panel.get("targets"):
             problems.append(f"{at}: panel has no queries")
-        for target in targets:
-            ref = target.get("refId", "?")
-            for owner, ds in (("panel", panel.get("datasource")), (f"target {ref}", target.get("datasource"))):
+        for t in panel.get("targets") or []:
+            ref = t.get("refId", "?")
+            for owner, ds in (("panel", panel.get("datasource")), (f"target {ref}", t.get("datasource"))):
                 if not isinstance(ds, dict) or ds.get("uid") not in datasource_uids:
                     problems.append(f"{at}: {owner} datasource must be referenced by a fixed uid ({', '.join(sorted(datasource_uids))}), got {ds!r}")
-            expr = target.get("expr", "")
-            if _HARD_WINDOW.search(expr):
-                problems.append(f"{at}: target {ref} hard-codes a range window; use $__rate_interval (or $__range): {expr}")
-            try:
-                tree = promql.analyse(promql.substitute(expr, variables))
-            except promql.PromQLError as err:
-                problems.append(f"{at}: target {ref} does not parse ({err.cause}): {expr}")
-                continue
-            for sel in tree.selectors:
-                if promql.is_counter(sel.name, KNOWN_COUNTERS) and not sel.in_rate:
-                    if stat_instant and target.get("instant"):
-                        continue  # a running total shown as one number is the counter's point
-                    problems.append(f"{at}: target {ref} uses counter {sel.name} without rate()/increase()")
+    for q in grafana.targets(dashboard):
+        at = f"{where} / {q.panel.get('title') or q.panel.get('id')}"
+        if q.target.get("queryType") != "serviceMap" and _HARD_WINDOW.search(q.expr):
+            problems.append(f"{at}: target {q.ref} hard-codes a range window; use $__rate_interval (or $__range): {q.expr}")
+        try:
+            tree = promql.analyse(promql.substitute(q.expr, variables))
+        except promql.PromQLError as err:
+            problems.append(f"{at}: target {q.ref} does not parse ({err.cause}): {q.expr}")
+            continue
+        for sel in tree.selectors:
+            if promql.is_counter(sel.name, KNOWN_COUNTERS) and not sel.in_rate:
+                if q.panel.get("type") == "stat" and q.instant:
+                    continue  # a running total shown as one number is the counter's point
+                problems.append(f"{at}: target {q.ref} uses counter {sel.name} without rate()/increase()")
     return problems

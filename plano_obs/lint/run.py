@@ -10,7 +10,7 @@ from typing import Callable
 
 import yaml
 
-from .. import docker, generate, paths, promql, tools
+from .. import docker, generate, grafana, paths, promql, tools
 from ..errors import PlanoError
 from ..render import MODES, stack_info
 from . import dashboards as dashboard_rules
@@ -88,14 +88,13 @@ def check_promql() -> list[str]:
     problems, count = [], 0
     for path in sorted((paths.GENERATED / "dashboards").glob("*.json")):
         dash = json.loads(path.read_text())
-        variables = dashboard_rules.variable_values(dash)
-        for panel in dash.get("panels", []):
-            for t in panel.get("targets", []):
-                count += 1
-                try:
-                    promql.parse(promql.substitute(t.get("expr", ""), variables))
-                except promql.PromQLError as err:
-                    problems.append(f"{path.name} / {panel.get('title')} / {t.get('refId')}: {err}")
+        variables = grafana.variable_values(dash)
+        for t in grafana.targets(dash):
+            count += 1
+            try:
+                promql.parse(promql.substitute(t.expr, variables))
+            except promql.PromQLError as err:
+                problems.append(f"{path.name} / {t.panel.get('title')} / {t.ref}: {err}")
     for mode in MODES:
         rules = yaml.safe_load((paths.GENERATED / mode / "rules.yml").read_text())
         for group in rules["groups"]:

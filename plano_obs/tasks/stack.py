@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from invoke import Collection, Context, task
 
-from .. import health, native, stack
+from .. import binaries, health, native, stack
 from ..errors import PlanoError
 from . import cli_errors, options
 from .build import run_build
@@ -28,19 +29,21 @@ def _table(rows: list[dict], columns: list[str]) -> None:
 
 
 @task(help={"mode": MODE_HELP, "timeout": "seconds to wait for every component to be ready",
-            "envoy": "native mode: also run the development Envoy and its mock LLM (--no-envoy when Plano's Envoy is up)"})
+            "envoy": "native mode: also run the development Envoy and its mock LLM (--no-envoy when Plano's Envoy is up)",
+            "plano": "native mode: also run the development Plano (Plano's brightstaff, when its binary is found, "
+                     "with mock agents); --no-plano when your own Plano runs here"})
 @cli_errors
-def up(c: Context, mode: str = "auto", timeout: float = 120, envoy: bool = True) -> None:
+def up(c: Context, mode: str = "auto", timeout: float = 120, envoy: bool = True, plano: bool = True) -> None:
     """Build the configs and start the stack (Compose or native), then wait until ready."""
     start = time.monotonic()
     chosen = _mode(mode)
     run_build(None)
-    probes = stack.up(chosen, timeout, dev_envoy=envoy)
+    probes = stack.up(chosen, timeout, dev_envoy=envoy, dev_plano=plano)
     for name, p in probes.items():
         print(f"  {name:<10} ready  {p.url}")
     info = stack.info(chosen)
     print(f"stack ready in {time.monotonic() - start:.1f}s — Grafana {health.url(info, 'grafana')} "
-          f"(user {info.get('grafanaUser', 'admin')}, password in .secrets/grafana.env); "
+          f"(user {info['grafanaUser']}, password in .secrets/grafana.env); "
           f"send OTLP to 127.0.0.1:{info['ports']['otlpGrpc']}")
 
 
@@ -87,13 +90,27 @@ def logs(c: Context, service: str = "", follow: bool = False, tail: int | str = 
     stack.logs(chosen, service or None, follow, lines)
 
 
-@task
+@task(iterable=["binary"], help={
+    "binary": "NAME=FILE: install a binary you have (plain, .xz or .gz) as the pinned version of "
+              f"NAME ({', '.join(binaries.INSTALLABLE)}); repeatable",
+    "sha256": "with one --binary: the checksum the unpacked binary must have"})
 @cli_errors
-def install(c: Context) -> None:
-    """Build (once, cached) the binaries native mode runs: collector, Prometheus, Tempo."""
+def install(c: Context, binary: list[str] | None = None, sha256: str | None = None) -> None:
+    """Build or install (once, cached) the binaries native mode runs, then list them."""
     run_build(None)
+    versions = native.info()["versions"]
+    if sha256 and len(binary or []) != 1:
+        raise PlanoError("--sha256 needs exactly one --binary")
+    for spec in binary or []:
+        name, sep, file = spec.partition("=")
+        if not sep or not file:
+            raise PlanoError(f"--binary {spec!r} is not NAME=FILE", "e.g. --binary tempo=tempo-3.0.3-linux-amd64.xz")
+        if name not in versions:
+            raise PlanoError(f"--binary {spec!r}: unknown component {name!r}", f"one of {', '.join(binaries.INSTALLABLE)}")
+        path = binaries.install(name, Path(file).expanduser(), versions[name], sha256)
+        print(f"installed {name} {versions[name]} → {path}")
     for b in native.resolve_binaries(build=True).values():
-        print(f"  {b.component:<10} {b.path or 'unavailable'}  ({b.source})")
+        print(f"  {b.component:<11} {b.path or 'unavailable'}  ({b.source})")
 
 
 ns = Collection("stack", up, down, status, logs, versions, install)

@@ -94,15 +94,16 @@ def _schedule(p: Plan, speed: float, replay_start_ns: int) -> list[tuple[int, in
     if speed == 0:
         shift = replay_start_ns - rec_end
         return [(replay_start_ns, shift, t) for t in p.traces]
-    offsets = {id(t): (t.start - rec_start) / speed for t in p.traces}
+    # whole nanoseconds: a trace is sent exactly when its last span ends, never before
+    offsets = {id(t): int((t.start - rec_start) / speed) for t in p.traces}
     ends = [offsets[id(t)] + (t.end - t.start) for t in p.traces]
     span_ns = max(ends)  # the replay's length
     out = []
     for t, end_offset in zip(p.traces, ends):
-        new_start = replay_start_ns + int(offsets[id(t)])
-        out.append((replay_start_ns + int(end_offset), new_start - t.start, t))
+        new_start = replay_start_ns + offsets[id(t)]
+        out.append((replay_start_ns + end_offset, new_start - t.start, t))
     out.sort(key=lambda x: x[0])
-    assert out[-1][0] == replay_start_ns + int(span_ns)
+    assert out[-1][0] == replay_start_ns + span_ns
     return out
 
 

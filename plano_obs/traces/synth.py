@@ -29,6 +29,7 @@ class SynthError(PlanoError):
 class Options:
     models: list[str] = field(default_factory=lambda: ["openai/gpt-4o", "openai/gpt-4o-mini", "anthropic/claude-sonnet-4"])
     agents: list[str] = field(default_factory=lambda: ["weather_agent", "flight_agent"])
+    filters: list[str] = field(default_factory=lambda: ["input_guard"])  # each agent call passes these first
     listener: str = "travel_agents"
     rps: float = 5.0
     duration_s: float = 60.0
@@ -133,7 +134,27 @@ def _llm(b: _Builder, opts: Options, trace_id: bytes, parent: Span | None, start
     if ttft is not None:
         ev = span.events.add(name="llm.time_to_first_token", time_unix_nano=start + int(ttft * 1e6))
         ev.attributes.append(KeyValue(key="llm.time_to_first_token", value=AnyValue(int_value=ttft)))
+    if status is not None:  # the call reached Plano's egress Envoy: its span, a child through traceparent
+        _egress(b, trace_id, span, provider, status, start + int(1e6), end - int(5e5))
     return span, end
+
+
+def _egress(b: _Builder, trace_id: bytes, parent: Span, provider: str, status: int, start: int, end: int) -> None:
+    """Envoy's span on Plano's egress listener (12001): the upstream call to the provider's
+    cluster. As Envoy 1.40 emits it (checked against the dev Envoy): kind SERVER (the listener
+    has no traffic direction), tags as string attributes, status ERROR with `error` on 5xx."""
+    authority = "localhost:12001"
+    span = b.span("plano(outbound)", trace_id, parent, f"POST {authority}{PATH}", start, max(start, end), {
+        "node_id": "", "zone": "", "guid:x-request-id": b.id(16).hex(), "http.url": f"http://{authority}{PATH}",
+        "http.method": "POST", "downstream_cluster": "-", "user_agent": "-", "http.protocol": "HTTP/1.1",
+        "peer.address": "127.0.0.1", "request_size": str(b.rng.randint(300, 9000)),
+        "response_size": str(b.rng.randint(90, 6000)), "component": "proxy", "upstream_cluster": provider,
+        "upstream_cluster.name": provider, "http.status_code": str(status),
+        "response_flags": "UF" if status == 503 and b.rng.random() < 0.5 else "-",
+    }, kind=SERVER)
+    if status >= 500:
+        span.attributes.append(KeyValue(key="error", value=AnyValue(string_value="true")))
+        span.status.code = span.status.STATUS_CODE_ERROR
 
 
 def _direct(b: _Builder, opts: Options, start: int) -> None:
@@ -162,8 +183,12 @@ def _agents(b: _Builder, opts: Options, start: int) -> None:
         "selection.agents": ",".join(chosen), "selection.determination_ms": f"{select_ms:.2f}"})
     t = orch_start + int(select_ms * 1e6)
     for agent in chosen:
-        f_end = t + int(rng.uniform(0.5, 4) * 1e6)
-        b.span("plano(filter)", trace_id, orch, f"execute_raw_filter ({agent})", t, f_end, {"agent.id": agent})
+        f_end = t
+        for name in opts.filters:  # brightstaff's raw filter call: span fields as in pipeline.rs
+            f_start, f_end = f_end, f_end + int(rng.uniform(0.5, 4) * 1e6)
+            b.span("plano(filter)", trace_id, orch, f"execute_raw_filter ({name})", f_start, f_end, {
+                "agent_id": name, "agent_url": f"http://127.0.0.1:10510/{name}", "filter_name": name,
+                "bytes_len": rng.randint(200, 4000)})
         ag = b.span("plano(agent)", trace_id, orch, f"{agent} {PATH}", f_end, f_end, {
             "agent_id": agent, "message_count": rng.randint(1, 12)})
         _, llm_end = _llm(b, opts, trace_id, ag, f_end + int(2e6), rng.choice(opts.models))

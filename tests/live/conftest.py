@@ -116,6 +116,33 @@ def settled(live, prom):
         time.sleep(0.5)
 
 
+# Components whose tests must run: CI sets PLANO_SMOKE_REQUIRE=tempo,brightstaff when it has
+# their binaries, so a missing one fails instead of skipping.
+REQUIRED = {c.strip() for c in os.environ.get("PLANO_SMOKE_REQUIRE", "").split(",") if c.strip()}
+
+
+def component(live: dict, name: str) -> str:
+    """Base URL of a running component; skips (or fails, when required) if it is not running."""
+    if not health.probe(live, name).ok:
+        why = (f"{name} is not running (native mode runs it only when its binary is found: "
+               f"PLANO_{name.upper()}_BIN or PATH; see docs/native.md)")
+        if name in REQUIRED:
+            pytest.fail(f"{why}, but PLANO_SMOKE_REQUIRE names it")
+        pytest.skip(why)
+    return health.url(live, live["components"][name]["port"])
+
+
+# Lifecycle tests start and stop stacks of their own: they run before the shared one. Tempo's
+# exact searches and edges come next, before other tests add traffic; tests that restart the
+# shared stack run last.
+_ORDER = ("test_lifecycle", "test_tempo")
+_LAST = ("test_persistence",)
+
+
 def pytest_collection_modifyitems(items):
-    """Lifecycle tests start and stop stacks of their own: they run before the shared one."""
-    items.sort(key=lambda item: 0 if item.module.__name__.endswith("test_lifecycle") else 1)
+    def rank(item) -> int:
+        name = item.module.__name__.rsplit(".", 1)[-1]
+        if name in _LAST:
+            return len(_ORDER) + 1
+        return _ORDER.index(name) if name in _ORDER else len(_ORDER)
+    items.sort(key=rank)
