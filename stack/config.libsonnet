@@ -157,7 +157,7 @@
       clients: { agent: 'agent_id', filter: 'filter_name', outbound: 'upstream_cluster' },
       // Components whose root spans serve a caller from outside: made SERVER spans, so Tempo
       // draws a `user →` edge for each of them.
-      roots: ['inbound', 'llm'],
+      roots: ['inbound', 'orchestrator', 'llm'],
       // How long Tempo waits for the other half of an edge; virtual-node and `user` edges
       // appear after it (Tempo's default is 10s).
       wait: '10s',

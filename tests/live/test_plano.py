@@ -1,0 +1,128 @@
+"""Real Plano in the loop: `invoke traffic` drives the dev Plano's brightstaff, and every
+number the stack shows of it — span metrics, brightstaff's own metrics, Envoy's WASM counter,
+the Requests Overview panels as Grafana queries them — equals what was sent."""
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+
+import pytest
+
+from plano_obs import grafana
+from .conftest import component, invoke, wait_for
+
+# What the upstream answers for each fault `invoke traffic` injects (docs/dev-plano.md): the
+# mock's status, Envoy's 429 from the rate-limit filter, Envoy's 503 when the mock hangs up.
+UPSTREAM_STATUS = {"none": 200, "upstream-429": 429, "upstream-503": 503, "upstream-reset": 503, "envoy-429": 429}
+REQUESTS = 24  # two rounds of the mix
+
+
+@pytest.fixture(scope="module")
+def plano(live, prom) -> dict:
+    component(live, "brightstaff")
+    # a baseline read before Prometheus has scraped this brightstaff would be an earlier one's
+    since = time.time()
+    wait_for("a scrape of brightstaff after the test started",
+             lambda: prom.scalar('timestamp(up{job="brightstaff"} == 1)') or 0, lambda t: t > since, deadline_s=30)
+    return live
+
+
+def _model(live: dict, requested: str) -> tuple[str, str]:
+    """(model, provider) as the stack should label a model the client named `requested`."""
+    if "/" in requested:
+        provider, model = requested.split("/", 1)
+        return model, provider
+    return requested, live["modelProviders"][requested]
+
+
+def _expected(live: dict, sent: list[dict]) -> dict[str, Counter]:
+    """Upstream LLM calls per (model, provider, status), agent calls per agent, Envoy 429s."""
+    agents = {a["id"]: a["model"] for a in live["devPlano"]["agents"]}
+    default = live["devPlano"]["agents"][0]["id"]
+    calls, per_agent, envoy_429 = Counter(), Counter(), 0
+    for r in sent:
+        if r["kind"] == "model":
+            model, provider = _model(live, r["model"])
+            calls[(model, provider, str(UPSTREAM_STATUS[r["fault"]]))] += 1
+            envoy_429 += r["fault"] == "envoy-429"
+        else:
+            for agent in r["agents"] or [default]:  # each agent asks Plano for its model once
+                model, provider = _model(live, agents[agent])
+                calls[(model, provider, "200")] += 1
+                per_agent[agent] += 1
+    return {"calls": calls, "agents": per_agent, "envoy_429": Counter({"ratelimited_rq": envoy_429})}
+
+
+def _status_class(status: str) -> str:
+    return f"{status[0]}xx"
+
+
+def _by(prom, expr: str, labels: tuple[str, ...]) -> Counter:
+    return Counter({tuple(r["metric"].get(k, "") for k in labels): float(r["value"][1]) for r in prom.query(expr)})
+
+
+def _delta(now: Counter, before: Counter) -> Counter:
+    return Counter({k: v - before.get(k, 0) for k, v in now.items() if v - before.get(k, 0)})
+
+
+def test_every_source_counts_exactly_what_invoke_traffic_sent(plano, prom):
+    live = plano
+    calls, m = live["metricNames"]["calls"], live["metricNames"]
+    span_q = f'sum by (llm_model, llm_provider, http_status_code) ({calls}{{service_name="plano(llm)"}})'
+    bright_q = "sum by (model, provider, status_class) (brightstaff_llm_upstream_requests_total)"
+    agent_q = f'sum by (agent_id) ({calls}{{service_name="plano(agent)"}})'
+    env_q = "sum(ratelimited_rq)"
+    # the Requests Overview's cumulative stat, exactly as Grafana sends it
+    (stat,) = [q for q in grafana.queries(900, 5) if q.panel == "Cumulative Request Count"]
+    before = {"span": _by(prom, span_q, ("llm_model", "llm_provider", "http_status_code")),
+              "bright": _by(prom, bright_q, ("model", "provider", "status_class")),
+              "agents": _by(prom, agent_q, ("agent_id",)), "envoy": _by(prom, env_q, ()),
+              "stat": _by(prom, stat.expr, ("llm_model",))}
+
+    r = invoke("traffic", "--requests", str(REQUESTS), "--json")
+    assert r.returncode == 0, r.stderr
+    sent = json.loads(r.stdout)
+    assert len(sent) == REQUESTS
+    # brightstaff answered what the upstream answered (an agent request is 200 whatever its agent did)
+    assert [x["status"] for x in sent] == [UPSTREAM_STATUS[x["fault"]] if x["kind"] == "model" else 200 for x in sent]
+
+    want = _expected(live, sent)
+    spans = {(mo, p, s): float(n) for (mo, p, s), n in want["calls"].items()}
+    bright = Counter()
+    for (mo, p, s), n in want["calls"].items():
+        bright[(mo, p, _status_class(s))] += float(n)
+    per_model = Counter()
+    for (mo, _, _), n in want["calls"].items():
+        per_model[(mo,)] += float(n)
+
+    checks = {
+        "span metrics per model, provider and status": (span_q, ("llm_model", "llm_provider", "http_status_code"), "span", spans),
+        "brightstaff_llm_upstream_requests_total per model, provider and class": (bright_q, ("model", "provider", "status_class"), "bright", dict(bright)),
+        "agent calls per agent": (agent_q, ("agent_id",), "agents", {(a,): float(n) for a, n in want["agents"].items()}),
+        "Envoy's ratelimited_rq": (env_q, (), "envoy", {(): float(want["envoy_429"]["ratelimited_rq"])}),
+        f"panel '{stat.panel}'": (stat.expr, ("llm_model",), "stat", dict(per_model)),
+    }
+    for what, (expr, labels, key, expected) in checks.items():
+        wait_for(f"{what} to grow by {expected}", lambda: dict(_delta(_by(prom, expr, labels), before[key])),
+                 lambda d: d == expected, deadline_s=30)
+
+
+def test_one_model_one_series_with_its_provider(plano, prom):
+    """brightstaff writes llm.model twice (requested, then the upstream's dated id) and no
+    provider for bare names: without the collector's normalization the same model splits."""
+    live = plano
+    r = invoke("traffic", "--requests", "12", "--json")
+    assert r.returncode == 0, r.stderr
+    calls = live["metricNames"]["calls"]
+    models = {_model(live, m)[0] for m in live["devPlano"]["models"]}
+
+    def series() -> set[tuple[str, str]]:
+        return {(x["metric"].get("llm_model", ""), x["metric"].get("llm_provider", "")) for x in prom.query(
+            f'sum by (llm_model, llm_provider) ({calls}{{service_name="plano(llm)"}})')}
+
+    got = wait_for("span metrics of the traffic", series, lambda s: bool(s), deadline_s=30)
+    assert {m for m, _ in got} <= models, f"model names that are not the configured models: {got}"
+    assert all(p == live["modelProviders"][m] for m, p in got), got
+    suffix = live["devPlano"]["reportedModelSuffix"]
+    assert not any(m.endswith(suffix) for m, _ in got)  # the upstream's dated id is not a series
