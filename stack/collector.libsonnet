@@ -90,6 +90,10 @@
           histogram: { unit: 'ms', explicit: { buckets: sm.buckets } },
           dimensions: [{ name: d } for d in sm.dimensions],
           exemplars: { enabled: sm.exemplars },
+          // One metrics resource per service (and instance): spans whose resources differ in
+          // other attributes would otherwise become separate resources whose series collide
+          // in the Prometheus exporter (same job, instance and labels), losing counts.
+          resource_metrics_key_attributes: sm.resourceKeys,
         },
       },
       exporters: {

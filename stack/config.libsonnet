@@ -145,6 +145,8 @@
       flushInterval: '2s',
       // Attach trace ids as exemplars, so latency panels link to Tempo.
       exemplars: true,
+      // Resource attributes that tell span-metric sources apart (Prometheus's job and instance).
+      resourceKeys: ['service.name', 'service.namespace', 'service.instance.id'],
     },
 
     // Plano's service graph. Every brightstaff span is INTERNAL, and Tempo's service graphs

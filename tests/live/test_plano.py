@@ -112,17 +112,16 @@ def test_one_model_one_series_with_its_provider(plano, prom):
     """brightstaff writes llm.model twice (requested, then the upstream's dated id) and no
     provider for bare names: without the collector's normalization the same model splits."""
     live = plano
+    calls = live["metricNames"]["calls"]
+    query = f'sum by (llm_model, llm_provider) ({calls}{{service_name="plano(llm)"}})'
+    before = _by(prom, query, ("llm_model", "llm_provider"))
     r = invoke("traffic", "--requests", "12", "--json")
     assert r.returncode == 0, r.stderr
-    calls = live["metricNames"]["calls"]
-    models = {_model(live, m)[0] for m in live["devPlano"]["models"]}
-
-    def series() -> set[tuple[str, str]]:
-        return {(x["metric"].get("llm_model", ""), x["metric"].get("llm_provider", "")) for x in prom.query(
-            f'sum by (llm_model, llm_provider) ({calls}{{service_name="plano(llm)"}})')}
-
-    got = wait_for("span metrics of the traffic", series, lambda s: bool(s), deadline_s=30)
-    assert {m for m, _ in got} <= models, f"model names that are not the configured models: {got}"
-    assert all(p == live["modelProviders"][m] for m, p in got), got
-    suffix = live["devPlano"]["reportedModelSuffix"]
-    assert not any(m.endswith(suffix) for m, _ in got)  # the upstream's dated id is not a series
+    want = Counter()
+    for (model, provider, _), n in _expected(live, json.loads(r.stdout))["calls"].items():
+        want[(model, provider)] += float(n)
+    # exactly one series per configured model, with its provider: no `openai/…` series, none
+    # without provider, none named after the upstream's dated id
+    wait_for(f"the traffic's span metrics as {dict(want)}", lambda: dict(_delta(_by(prom, query, ("llm_model", "llm_provider")), before)),
+             lambda d: d == dict(want), deadline_s=30)
+    assert {m for m, _ in want} == {_model(live, m)[0] for m in live["devPlano"]["models"]}
