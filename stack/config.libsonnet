@@ -207,6 +207,7 @@
       retention: '48h',  // how long trace blocks are kept
       serviceGraphs: true,  // metrics-generator service graphs -> Prometheus remote write
       collectionInterval: '5s',  // how often the generator remote-writes its metrics (Tempo's default 15s)
+      shutdownTimeout: '2s',  // a stopping Tempo waits this long for a compaction job (Tempo's default 30s)
     },
 
     // Grafana.
