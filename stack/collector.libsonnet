@@ -76,7 +76,7 @@
       },
       processors: {
         // Refuse data before the process runs out of memory; first in every pipeline.
-        memory_limiter: { check_interval: '1s', limit_percentage: 80, spike_limit_percentage: 25 },
+        memory_limiter: { check_interval: '1s', limit_mib: c.collector.memoryLimitMib, spike_limit_mib: c.collector.memorySpikeLimitMib },
         // Short timeout: batching must not eat into the freshness budget.
         batch: { timeout: '200ms', send_batch_size: 8192 },
         // Plano's spans, shaped for Tempo's service graph and for failure status.
@@ -94,6 +94,11 @@
           // other attributes would otherwise become separate resources whose series collide
           // in the Prometheus exporter (same job, instance and labels), losing counts.
           resource_metrics_key_attributes: sm.resourceKeys,
+          // Cardinality guard: past this many label sets per source, one overflow series
+          // (otel.metric.overflow=true); stale label sets and sources are dropped.
+          aggregation_cardinality_limit: sm.cardinalityLimit,
+          series_expiration: sm.seriesExpiration,
+          metrics_expiration: sm.metricsExpiration,
         },
       },
       exporters: {

@@ -147,6 +147,32 @@
       exemplars: true,
       // Resource attributes that tell span-metric sources apart (Prometheus's job and instance).
       resourceKeys: ['service.name', 'service.namespace', 'service.instance.id'],
+      // Cardinality guard (docs/reliability.md#cardinality): the most label sets the connector
+      // keeps per source (resourceKeys) and metric; spans with a new label set past it count in
+      // one series labelled otel_metric_overflow="true" (alert PlanoSpanMetricsCardinalityOverflow).
+      // Plano's busiest source, plano(llm), has a label set per model × upstream status × span
+      // name: ~40 models × 8 statuses × 2 names ≈ 640, so real traffic stays far below 2000,
+      // while a runaway attribute stops at 2001 × 17 samples (calls + histogram) per source.
+      cardinalityLimit: 2000,
+      // A label set with no span for this long is dropped (series_expiration), freeing its place
+      // under the limit once a burst of junk values stops. 30m: far longer than the 5m rule
+      // window and the gap between calls to a rarely used model (its series stays continuous),
+      // short enough that new real label sets stop landing in overflow within half an hour.
+      seriesExpiration: '30m',
+      // A source with no span at all for this long is dropped whole (metrics_expiration): a
+      // replaced Plano instance's metrics do not stay in memory and in every scrape.
+      metricsExpiration: '30m',
+    },
+
+    // The collector process.
+    collector: {
+      // Absolute memory cap (memory_limiter, on the Go heap): past limitMib - spikeLimitMib it
+      // forces a GC and, while the heap stays there, refuses new spans (Plano's exporter retries;
+      // alert PlanoCollectorRefusingSpans). 512: 12× the idle collector (41 MB) and 2× its
+      // 5,000-model flood without the guard (213 MB); the old 80 % of the host (19 GiB on a
+      // 24 GiB machine) let a flood take the machine before anything was refused.
+      memoryLimitMib: 512,
+      memorySpikeLimitMib: 128,  // growth allowed within one check (1s): the soft limit is 384 MiB
     },
 
     // Plano's service graph. Every brightstaff span is INTERNAL, and Tempo's service graphs

@@ -213,3 +213,18 @@ def test_dev_envoy_egress_routes_each_model_to_its_provider_and_traces_it(render
     # Compose has no dev Plano: only the ingress listener
     compose = _yaml(rendered, "compose", "envoy.yaml")
     assert [lst["name"] for lst in compose["static_resources"]["listeners"]] == ["plano_dev_ingress"]
+
+
+# Cardinality guard (docs/reliability.md#cardinality).
+def test_span_metrics_connector_has_a_cardinality_limit_and_expires_stale_series(rendered):
+    for mode in render.MODES:
+        sm = _yaml(rendered, mode, "otel-collector.yaml")["connectors"]["span_metrics"]
+        assert sm["aggregation_cardinality_limit"] == 2000
+        assert sm["series_expiration"] == "30m"
+        assert sm["metrics_expiration"] == "30m"
+
+
+def test_memory_limiter_has_an_absolute_cap(rendered):
+    for mode in render.MODES:
+        ml = _yaml(rendered, mode, "otel-collector.yaml")["processors"]["memory_limiter"]
+        assert ml == {"check_interval": "1s", "limit_mib": 512, "spike_limit_mib": 128}
