@@ -226,6 +226,23 @@
       scrapeInterval: '15s',  // default for every job
       spanMetricsScrapeInterval: '5s',  // the span-metrics job: keeps panels fresh
       retention: '15d',  // --storage.tsdb.retention.time
+      // Most samples one scrape of a job may return (sample_limit); past it Prometheus drops that
+      // whole scrape (up = 0, alert PlanoScrapeSampleLimitHit). A backstop against a target that
+      // explodes. Measured: the dev Envoy returns ~1.9k, Prometheus ~940, Tempo ~880; a real
+      // Plano Envoy returns more with each cluster and listener, but not 25× more.
+      sampleLimit: 50000,
+      // The span-metrics job's: above all the connector's limit can produce for Plano's sources
+      // (one per plano.services entry): (cardinalityLimit + overflow) label sets × (calls + buckets
+      // + +Inf + sum + count) samples, + 1000 for target_info and headroom. So a burst of label
+      // values meets the connector's overflow series, never a failed scrape. Multiply it by the
+      // replicas when several Plano instances (service.instance.id) report.
+      spanMetricsSampleLimit:
+        local sm = $._config.spanMetrics;
+        std.length($._config.plano.services) * (sm.cardinalityLimit + 1) * (std.length(sm.buckets) + 4) + 1000,
+      // Most labels one series may carry (label_limit); past it the whole scrape fails. Our series
+      // carry ~20 (set by the config, never by the data); this catches a misconfigured exporter.
+      // No label_value_length_limit: one long llm.model value would fail every span-metrics scrape.
+      labelLimit: 64,
     },
 
     // Tempo.

@@ -3,20 +3,30 @@
 {
   prometheus+:: {
     local c = $._config,
+    // Every job has a sample and a label limit (docs/reliability.md#cardinality): a target
+    // that explodes fails its own scrapes (alert PlanoScrapeSampleLimitHit), not Prometheus.
     local job(name, target, extra={}) = {
       job_name: name,
       static_configs: [{ targets: [target] }],
+      sample_limit: c.prometheus.sampleLimit,
+      label_limit: c.prometheus.labelLimit,
     } + extra,
 
     config: {
       global: {
         scrape_interval: c.prometheus.scrapeInterval,
         evaluation_interval: c.prometheus.scrapeInterval,
+        // scrape_sample_limit and scrape_body_size_bytes per target: the sample-limit alert
+        // compares the first with scrape_samples_scraped
+        extra_scrape_metrics: true,
       },
       rule_files: ['rules.yml'],
       scrape_configs: [
         job('otel-collector-spanmetrics', c.address('collectorMetrics'), {
           scrape_interval: c.prometheus.spanMetricsScrapeInterval,
+          // above what the connector's cardinality limit can produce: its overflow series, not
+          // a failed scrape, is what a burst of label values meets
+          sample_limit: c.prometheus.spanMetricsSampleLimit,
           // Protobuf carries each counter's created timestamp (and exemplars); with
           // created-timestamp-zero-ingestion a new series starts from 0, so rate() sees its
           // first spans. Over text, a burst that creates a series shows no rate at all.

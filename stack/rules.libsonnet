@@ -3,6 +3,7 @@
 {
   rules+:: {
     local q = $.queries,
+    local c = $._config,
     local w = '5m',
 
     config: {
@@ -36,6 +37,29 @@
               annotations: {
                 summary: 'The OpenTelemetry Collector is refusing spans.',
                 description: 'Spans are refused at {{ $value }}/s: traces and span metrics are incomplete (memory limit or a bad pipeline).',
+              },
+            },
+            // The connector's cardinality guard is holding (docs/reliability.md#cardinality): spans
+            // with a new label set past the limit lose their labels in one overflow series.
+            {
+              alert: 'PlanoSpanMetricsCardinalityOverflow',
+              expr: 'sum by (exported_job) (increase(%s{otel_metric_overflow="true"}[%s])) > 0' % [c.metricNames.calls, w],
+              labels: { severity: 'warning' },
+              annotations: {
+                summary: 'Span metrics of {{ $labels.exported_job }} passed their cardinality limit.',
+                description: '{{ $value | humanize }} spans in %s had a label set past the limit (spanMetrics.cardinalityLimit, %d per source) and count only in the series otel_metric_overflow="true", without model, status or agent: look for a span attribute with runaway values.'
+                             % [w, c.spanMetrics.cardinalityLimit],
+              },
+            },
+            // A target returned more samples than its job's sample_limit: Prometheus dropped the
+            // whole scrape (up = 0). Needs extra_scrape_metrics (scrape_sample_limit).
+            {
+              alert: 'PlanoScrapeSampleLimitHit',
+              expr: 'scrape_samples_scraped > (scrape_sample_limit > 0)',
+              labels: { severity: 'critical' },
+              annotations: {
+                summary: 'Prometheus drops every scrape of {{ $labels.job }} ({{ $labels.instance }}): over its sample limit.',
+                description: 'The target returned {{ $value }} samples, more than its sample_limit (prometheus.sampleLimit / spanMetricsSampleLimit): none of its metrics are stored until it returns fewer or the limit is raised.',
               },
             },
           ],

@@ -228,3 +228,42 @@ def test_memory_limiter_has_an_absolute_cap(rendered):
     for mode in render.MODES:
         ml = _yaml(rendered, mode, "otel-collector.yaml")["processors"]["memory_limiter"]
         assert ml == {"check_interval": "1s", "limit_mib": 512, "spike_limit_mib": 128}
+
+
+PLANO_SOURCES = 7  # plano(llm), (routing), (orchestrator), (agent), (filter), (inbound), (outbound)
+
+
+def _span_metrics_samples_per_label_set(connector: dict) -> int:
+    """calls + one sample per bucket + +Inf + sum + count."""
+    return 1 + len(connector["histogram"]["explicit"]["buckets"]) + 1 + 2
+
+
+def test_every_scrape_job_has_limits_and_the_span_metrics_job_fits_the_connectors_limit(rendered):
+    for mode in render.MODES:
+        prom = _yaml(rendered, mode, "prometheus.yml")
+        assert prom["global"]["extra_scrape_metrics"] is True  # scrape_sample_limit, for PlanoScrapeSampleLimitHit
+        jobs = {j["job_name"]: j for j in prom["scrape_configs"]}
+        assert all(j["sample_limit"] > 0 and j["label_limit"] == 64 for j in jobs.values())
+        assert "label_value_length_limit" not in str(prom)  # one long model name would fail every scrape
+        assert {n: j["sample_limit"] for n, j in jobs.items() if n != "otel-collector-spanmetrics"} == dict.fromkeys(
+            set(jobs) - {"otel-collector-spanmetrics"}, 50000)
+        sm = _yaml(rendered, mode, "otel-collector.yaml")["connectors"]["span_metrics"]
+        most = PLANO_SOURCES * (sm["aggregation_cardinality_limit"] + 1) * _span_metrics_samples_per_label_set(sm)
+        assert jobs["otel-collector-spanmetrics"]["sample_limit"] > most
+
+
+def test_span_metrics_scrape_limit_follows_an_overridden_connector_limit(override):
+    path = override("{ _config+:: { spanMetrics+: { cardinalityLimit: 100 } } }")
+    native = render.render("native", path)
+    sm = yaml.safe_load(native["native/otel-collector.yaml"])["connectors"]["span_metrics"]
+    assert sm["aggregation_cardinality_limit"] == 100
+    jobs = {j["job_name"]: j for j in yaml.safe_load(native["native/prometheus.yml"])["scrape_configs"]}
+    assert jobs["otel-collector-spanmetrics"]["sample_limit"] == PLANO_SOURCES * 101 * _span_metrics_samples_per_label_set(sm) + 1000
+    assert jobs["envoy"]["sample_limit"] == 50000
+
+
+def test_cardinality_alerts_watch_the_overflow_series_and_the_sample_limit(rendered):
+    alerts = {r["alert"]: r for g in _yaml(rendered, "compose", "rules.yml")["groups"] for r in g["rules"] if "alert" in r}
+    overflow = alerts["PlanoSpanMetricsCardinalityOverflow"]["expr"]
+    assert 'traces_span_metrics_calls_total{otel_metric_overflow="true"}[5m]' in overflow and overflow.endswith("> 0")
+    assert alerts["PlanoScrapeSampleLimitHit"]["expr"] == "scrape_samples_scraped > (scrape_sample_limit > 0)"
