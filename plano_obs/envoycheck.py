@@ -3,6 +3,7 @@ WASM metrics. Each failure is a cause, a remedy and an exit code (docs/envoy.md)
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlparse
 
@@ -96,7 +97,8 @@ def find_admin(explicit: str | None, configured: str | None, timeout: float) -> 
     return None, "", tried
 
 
-def check(admin: str | None, prometheus: str, configured: str | None, timeout: float = 3.0) -> Report:
+def check(admin: str | None, prometheus: str, configured: str | None, timeout: float = 3.0,
+          first_scrape_s: float = 20.0) -> Report:
     r = Report()
     base, r.admin_source, tried = find_admin(admin, configured, timeout)
     if base is None:
@@ -144,12 +146,19 @@ def check(admin: str | None, prometheus: str, configured: str | None, timeout: f
                                   "this Envoy runs no Plano WASM filter: is it Plano's Envoy? (the dev Envoy defines "
                                   "ratelimited_rq, active_http_calls, request_latency)"))
 
-    targets = _get(prometheus.rstrip("/") + "/api/v1/targets?state=active", timeout)
-    if targets is None or not targets.ok:
-        r.findings.append(Finding(PROMETHEUS_UNREACHABLE, f"the stack's Prometheus at {prometheus} did not answer",
-                                  "start the stack (`invoke up`) or pass --prometheus URL"))
-        return r
-    envoy_targets = [t for t in targets.json()["data"]["activeTargets"] if t["labels"].get("job") == "envoy"]
+    # Right after `invoke up` Prometheus may not have discovered or scraped the target yet:
+    # wait (up to first_scrape_s) until it has a verdict, instead of failing on "unknown".
+    end = time.monotonic() + first_scrape_s
+    while True:
+        targets = _get(prometheus.rstrip("/") + "/api/v1/targets?state=active", timeout)
+        if targets is None or not targets.ok:
+            r.findings.append(Finding(PROMETHEUS_UNREACHABLE, f"the stack's Prometheus at {prometheus} did not answer",
+                                      "start the stack (`invoke up`) or pass --prometheus URL"))
+            return r
+        envoy_targets = [t for t in targets.json()["data"]["activeTargets"] if t["labels"].get("job") == "envoy"]
+        if (envoy_targets and envoy_targets[0]["health"] != "unknown") or time.monotonic() >= end:
+            break
+        time.sleep(0.5)
     if not envoy_targets:
         r.findings.append(Finding(TARGET_DOWN, "Prometheus has no active `envoy` scrape target",
                                   "if Prometheus just started, wait a few seconds; else rebuild the configs "

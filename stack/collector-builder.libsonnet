@@ -21,7 +21,10 @@
         debug: core + 'exporter/debugexporter',
       },
       connectors: { span_metrics: contrib + 'connector/spanmetricsconnector' },
-      extensions: { health_check: contrib + 'extension/healthcheckextension' },
+      extensions: {
+        health_check: contrib + 'extension/healthcheckextension',
+        file_storage: contrib + 'extension/storage/filestorage',
+      },
     },
 
     local typeOf(id) = std.split(id, '/')[0],

@@ -65,6 +65,13 @@
     config: {
       extensions: {
         health_check: { endpoint: c.listen('collectorHealth') },
+        // The sending queue's store: what the collector has acknowledged waits here until
+        // Tempo has it, across Tempo outages and collector restarts.
+        [if c.delivery.persistentQueue then 'file_storage/queue']: {
+          directory: c.queueDir,
+          create_directory: true,
+          compaction: { on_start: true, on_rebound: true, directory: c.queueDir },
+        },
       },
       receivers: {
         otlp: {
@@ -111,6 +118,20 @@
         'otlp_grpc/tempo': {
           endpoint: c.address('tempoOtlpGrpc'),
           tls: { insecure: true },
+          // Acknowledged spans are queued (on disk with the persistent queue), batched from the
+          // queue, and retried with backoff until Tempo takes them (docs/reliability.md).
+          sending_queue: {
+            enabled: true,
+            queue_size: c.delivery.queueSize,
+            [if c.delivery.persistentQueue then 'storage']: 'file_storage/queue',
+            batch: { flush_timeout: '200ms', min_size: 8192, max_size: 16384, sizer: 'items' },
+          },
+          retry_on_failure: {
+            enabled: true,
+            initial_interval: '500ms',
+            max_interval: '5s',
+            max_elapsed_time: c.delivery.retryFor,
+          },
         },
         prometheus: {
           endpoint: c.listen('collectorMetrics'),
@@ -119,7 +140,7 @@
         },
       },
       service: {
-        extensions: ['health_check'],
+        extensions: ['health_check'] + (if c.delivery.persistentQueue then ['file_storage/queue'] else []),
         telemetry: {
           metrics: {
             level: 'normal',
@@ -138,7 +159,9 @@
         pipelines: {
           traces: {
             receivers: ['otlp'],
-            processors: ['memory_limiter', 'transform/plano', 'batch'],
+            // no batch processor here: it would acknowledge spans it then holds in memory;
+            // the Tempo exporter batches from its (persistent) queue instead
+            processors: ['memory_limiter', 'transform/plano'],
             exporters: ['otlp_grpc/tempo', 'span_metrics'],
           },
           [if c.record.enabled then 'traces/record']: {

@@ -12,7 +12,8 @@
           image: c.images.collector,
           command: ['--config=/etc/otelcol/config.yaml'],
           volumes: ['./otel-collector.yaml:/etc/otelcol/config.yaml:ro']
-                   + (if c.record.enabled then ['collector-record:' + std.split(c.recordFile, '/traces.jsonl')[0]] else []),
+                   + (if c.record.enabled then ['collector-record:' + std.split(c.recordFile, '/traces.jsonl')[0]] else [])
+                   + (if c.delivery.persistentQueue then ['collector-queue:' + c.queueDir] else []),
           ports: publish(['otlpGrpc', 'otlpHttp', 'collectorMetrics', 'collectorTelemetry', 'collectorHealth']),
           depends_on: [c.services.tempo],
           restart: 'unless-stopped',
@@ -75,6 +76,10 @@
         'grafana-data': {},
         // The collector image is FROM scratch with no writable folder: a tmpfs volume owned by
         // its user (10001) holds the recording (lost when the container stops).
+        // The sending queue, the same way: it outlives Tempo outages, not the container.
+        [if c.delivery.persistentQueue then 'collector-queue']: {
+          driver_opts: { type: 'tmpfs', device: 'tmpfs', o: 'size=512m,uid=10001,gid=10001' },
+        },
         [if c.record.enabled then 'collector-record']: {
           driver_opts: { type: 'tmpfs', device: 'tmpfs', o: 'size=%dm,uid=10001,gid=10001' % (2 * c.record.maxMegabytes + 16) },
         },

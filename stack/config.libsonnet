@@ -214,6 +214,16 @@
       tracing: true,  // send `plano(outbound)` spans to the collector, as Plano's egress does
     },
 
+    // Delivery of traces to Tempo (docs/reliability.md). What the collector acknowledges to
+    // Plano waits in the Tempo exporter's queue until Tempo has it.
+    delivery: {
+      // Keep the queue on disk (file_storage extension): it survives a collector restart or
+      // kill. Compose keeps it on a tmpfs volume (the collector image has no writable folder).
+      persistentQueue: true,
+      queueSize: 5000,  // export requests the queue holds before refusing new spans
+      retryFor: '0s',  // how long to retry one batch before dropping it; 0s: until Tempo is back
+    },
+
     // Recording: a dedicated collector pipeline writes every received trace to a rotating
     // OTLP/JSON file; `invoke traces.record` cuts a replayable slice out of it.
     record: {
@@ -250,6 +260,7 @@
       retention: '48h',  // how long trace blocks are kept
       serviceGraphs: true,  // metrics-generator service graphs -> Prometheus remote write
       collectionInterval: '5s',  // how often the generator remote-writes its metrics (Tempo's default 15s)
+      flushAfter: '1s',  // live-store: idle time before a trace goes to the WAL, and the check period (Tempo: 5s, 5s)
       shutdownTimeout: '2s',  // a stopping Tempo waits this long for a compaction job (Tempo's default 30s)
     },
 
@@ -359,6 +370,8 @@
     recordFile: if $._config.mode == 'compose'
     then '/var/lib/otelcol/record/traces.jsonl'
     else '${env:PLANO_STATE_DIR}/record/traces.jsonl',
+    // The collector's persistent sending queue (collector syntax for the environment variable).
+    queueDir: if $._config.mode == 'compose' then '/var/lib/otelcol/queue' else '${env:PLANO_STATE_DIR}/data/collector/queue',
     // Where a component keeps its data. Native paths are expanded at start from
     // PLANO_STATE_DIR (set by `invoke up`), so the rendered files hold no host paths.
     dataDir(component):: if $._config.mode == 'compose'

@@ -41,7 +41,28 @@ def test_collector_pipelines_wire_traces_to_tempo_and_metrics_to_prometheus(rend
     assert set(p["traces"]["exporters"]) == {"otlp_grpc/tempo", "span_metrics"}
     assert p["metrics/span_metrics"] == {"receivers": ["span_metrics"], "processors": ["memory_limiter", "batch"], "exporters": ["prometheus"]}
     assert cfg["exporters"]["otlp_grpc/tempo"]["endpoint"] == "tempo:4317"
-    assert cfg["service"]["extensions"] == ["health_check"]
+    assert cfg["service"]["extensions"] == ["health_check", "file_storage/queue"]
+
+
+def test_nothing_acknowledged_waits_in_memory_on_the_way_to_tempo(rendered):
+    """No batch processor before Tempo (it would acknowledge and hold spans in memory); the
+    exporter queues on disk and retries until Tempo is back (docs/reliability.md)."""
+    for mode, queue_dir in (("native", "${env:PLANO_STATE_DIR}/data/collector/queue"), ("compose", "/var/lib/otelcol/queue")):
+        cfg = _yaml(rendered, mode, "otel-collector.yaml")
+        assert "batch" not in cfg["service"]["pipelines"]["traces"]["processors"]
+        tempo = cfg["exporters"]["otlp_grpc/tempo"]
+        assert tempo["sending_queue"]["storage"] == "file_storage/queue"
+        assert tempo["sending_queue"]["enabled"] is True and tempo["sending_queue"]["batch"]["sizer"] == "items"
+        assert tempo["retry_on_failure"]["max_elapsed_time"] == "0s"  # retry until Tempo is back
+        assert cfg["extensions"]["file_storage/queue"]["directory"] == queue_dir
+    volumes = _yaml(rendered, "compose", "docker-compose.yaml")["services"]["otel-collector"]["volumes"]
+    assert "collector-queue:/var/lib/otelcol/queue" in volumes
+
+
+def test_tempo_writes_traces_to_its_wal_within_a_second(rendered):
+    live = _yaml(rendered, "native", "tempo.yaml")["live_store"]
+    assert (live["max_trace_idle"], live["flush_check_period"]) == ("1s", "1s")
+    assert _yaml(rendered, "native", "tempo.yaml")["backend_worker"]["finish_on_shutdown_timeout"] == "2s"
 
 
 def test_compose_receivers_listen_on_all_interfaces_inside_containers(rendered):
@@ -147,7 +168,7 @@ def test_collector_shapes_plano_spans_for_the_service_graph(rendered):
     """Plano's spans are INTERNAL; the transform gives calls out CLIENT kind and a peer.service,
     roots SERVER kind, and upstream failures ERROR status — before Tempo and span metrics."""
     cfg = _yaml(rendered, "native", "otel-collector.yaml")
-    assert cfg["service"]["pipelines"]["traces"]["processors"] == ["memory_limiter", "transform/plano", "batch"]
+    assert cfg["service"]["pipelines"]["traces"]["processors"] == ["memory_limiter", "transform/plano"]
     assert "transform/plano" not in cfg["service"]["pipelines"]["traces/record"]["processors"]  # recordings stay raw
     statements = cfg["processors"]["transform/plano"]["trace_statements"]
     svc = 'resource.attributes["service.name"] == "%s"'

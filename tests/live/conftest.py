@@ -136,13 +136,13 @@ def component(live: dict, name: str) -> str:
 # exact searches and edges come next, before other tests add traffic; tests that restart the
 # shared stack run last.
 _ORDER = ("test_lifecycle", "test_tempo")
-_LAST = ("test_persistence",)
+_LAST = ("test_delivery", "test_persistence")
 
 
 def pytest_collection_modifyitems(items):
     def rank(item) -> int:
         name = item.module.__name__.rsplit(".", 1)[-1]
         if name in _LAST:
-            return len(_ORDER) + 1
+            return len(_ORDER) + 1 + _LAST.index(name)
         return _ORDER.index(name) if name in _ORDER else len(_ORDER)
     items.sort(key=rank)

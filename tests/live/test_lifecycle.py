@@ -51,6 +51,10 @@ def test_up_status_versions_down():
     assert conf.stat().st_mode & 0o777 == 0o600  # may carry Grafana's password
     assert all(Path(f"/proc/{p}").exists() for p in pids.values())
 
+    # right after `up`, Prometheus may not have scraped Envoy yet: the check waits for it
+    r = invoke("envoy.check")
+    assert r.returncode == 0, r.stdout + r.stderr
+
     r = invoke("versions", "--mode", "native")
     assert r.returncode == 0, r.stdout + r.stderr
     rows = {line.split()[0]: line.split()[1:] for line in r.stdout.splitlines()[2:]}

@@ -1,0 +1,56 @@
+"""Nothing acknowledged is lost: spans the collector accepted while Tempo was down reach Tempo
+when it is back — also when the collector itself was killed in between (the queue is on disk).
+Runs last: it stops and kills components of the shared stack (native mode)."""
+from __future__ import annotations
+
+import os
+import signal
+import uuid
+
+import pytest
+import requests
+
+from plano_obs import native
+from tests.fixtures.counts import FIXTURES, spans_per_trace, with_new_ids
+from .conftest import MODE, REUSE, collector_counter, component, invoke, wait_for
+from .test_tempo import _span_count
+
+pytestmark = pytest.mark.skipif(MODE != "native" or REUSE, reason="stops components: needs a native stack this suite owns")
+
+
+def _replay_while_tempo_is_down(live, tmp_path, name: str) -> tuple[str, dict[str, int]]:
+    tempo = component(live, "tempo")
+    copy = tmp_path / f"{name}.jsonl"
+    ids = with_new_ids(FIXTURES["plano-brightstaff.jsonl"], copy, uuid.uuid4().hex)
+    want = {ids[t]: n for t, n in spans_per_trace(FIXTURES["plano-brightstaff.jsonl"]).items()}
+    native.Supervisor().rpc().stopProcess("tempo")
+    accepted = collector_counter(live, "otelcol_receiver_accepted_spans")
+    r = invoke("traces.replay", str(copy), "--speed", "0", "--keep-ids")
+    assert r.returncode == 0, r.stderr  # accepted although Tempo is down
+    assert collector_counter(live, "otelcol_receiver_accepted_spans") - accepted == sum(want.values())
+    return tempo, want
+
+
+def _stored(tempo: str, want: dict[str, int]) -> dict[str, int]:
+    out = {}
+    for tid in want:
+        r = requests.get(f"{tempo}/api/v2/traces/{tid}", timeout=5)
+        out[tid] = _span_count(r.json()) if r.ok else 0
+    return out
+
+
+def test_spans_accepted_during_a_tempo_outage_reach_tempo_after_it(live, tmp_path):
+    tempo, want = _replay_while_tempo_is_down(live, tmp_path, "outage")
+    native.Supervisor().rpc().startProcess("tempo")
+    wait_for("every span accepted during the outage in Tempo", lambda: _stored(tempo, want), lambda got: got == want, deadline_s=90)
+
+
+def test_the_queue_survives_a_collector_kill(live, tmp_path):
+    tempo, want = _replay_while_tempo_is_down(live, tmp_path, "kill")
+    sup = native.Supervisor()
+    pid = sup.processes()["collector"]["pid"]
+    os.kill(pid, signal.SIGKILL)  # supervisord restarts it (an unexpected exit)
+    wait_for("the collector restarted", lambda: sup.processes()["collector"],
+             lambda p: p["statename"] == "RUNNING" and p["pid"] not in (0, pid), deadline_s=30)
+    sup.rpc().startProcess("tempo")
+    wait_for("every span accepted before the kill in Tempo", lambda: _stored(tempo, want), lambda got: got == want, deadline_s=90)
