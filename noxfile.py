@@ -48,10 +48,13 @@ def smoke(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks for docs/benchmarks.md: `nox -s bench -- native [--cold]` or `-- replay`."""
+    """Benchmarks for docs/benchmarks.md and docs/reliability.md: `nox -s bench -- native [--cold]`,
+    `-- replay` or `-- cardinality`."""
     _install(session)
     which, *rest = session.posargs or ["native"]
-    if which not in ("native", "replay"):
-        session.error("Usage: nox -s bench -- native [--cold] | replay [--spans N]")
-    module = {"native": "plano_obs.bench.native_stack", "replay": "plano_obs.bench.replay"}[which]
+    modules = {"native": "plano_obs.bench.native_stack", "replay": "plano_obs.bench.replay",
+               "cardinality": "plano_obs.bench.cardinality"}
+    if which not in modules:
+        session.error("Usage: nox -s bench -- native [--cold] | replay [--spans N] | cardinality [--models N]")
+    module = modules[which]
     session.run("python", "-m", module, *rest)
