@@ -58,3 +58,10 @@ def bench(session: nox.Session) -> None:
         session.error("Usage: nox -s bench -- native [--cold] | replay [--spans N] | cardinality [--models N]")
     module = modules[which]
     session.run("python", "-m", module, *rest)
+
+
+@nox.session
+def chaos(session: nox.Session) -> None:
+    """Fault matrix against a stack it starts: kills and restarts mid-replay, a table of losses."""
+    _install(session)
+    session.run("python", "-m", "plano_obs.chaos", *session.posargs)
