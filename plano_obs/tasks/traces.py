@@ -1,8 +1,11 @@
 """`invoke traces.*`: replay recorded traces, record live traffic, synthesise Plano traffic."""
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -11,6 +14,7 @@ from invoke import Collection, Context, task
 from .. import render
 from ..errors import PlanoError
 from ..traces import files as tracefiles, otlpjson, record as recorder, replay as rp, synth
+from ..traces import resume as tracesresume, spool as tracespool
 from . import cli_errors, options
 
 REPLAY_HELP = {
@@ -20,7 +24,11 @@ REPLAY_HELP = {
     "loop": "replay the files this many times (fresh ids each time)",
     "rate": "at most this many spans per second",
     "keep_ids": "send trace and span ids unchanged (default: fresh ids, parent links kept)",
-    "json": "print the summary as JSON (with every trace id) on stdout",
+    "json": "print the summary as JSON (with every trace id) on stdout, also when the replay fails",
+    "retry_for": "retry a request the collector cannot take now (down, restarting, pushing back) for this many "
+                 "seconds; 0: no retries. Default 30",
+    "resume": "continue a replay that stopped early, from the first record the collector did not acknowledge",
+    "state": "where a stopped replay notes how far it got (default: .FILE.replay-state.json next to the first FILE)",
 }
 
 
@@ -41,31 +49,115 @@ def _check_target(endpoint: str | None, protocol: str) -> None:
             raise rp.ReplayError(f"--endpoint {endpoint!r} has no port from 1 to 65535", "e.g. --endpoint 127.0.0.1:9317")
 
 
-def send(records: list[otlpjson.Record], endpoint: str | None, protocol: str, speed: float, loop: int,
-         rate: float | None, keep_ids: bool, as_json: bool) -> rp.Summary:
-    """Validates nothing more (records and options are already checked), sends, prints the summary."""
-    plan = rp.plan(records)
+def _where(scan: tracespool.Scan, at: tracespool.Position, loops: int) -> str:
+    loop = f"loop {at.loop} of {loops}, " if loops > 1 else ""
+    span = f", span {at.span + 1}" if at.span else ""
+    return f"{loop}{scan.files[at.file]} record {at.record}{span}"
+
+
+def _as_dict(summary: rp.Summary, scan: tracespool.Scan, loops: int, state: Path | None, error: str | None) -> dict:
+    resume = None
+    if summary.next is not None:
+        at = summary.next
+        resume = {"loop": at.loop, "file": str(scan.files[at.file]), "record": at.record, "span": at.span,
+                  "state": str(state) if state else None}
+    return {"traces": summary.traces, "spans": summary.spans, "rejected_spans": summary.rejected,
+            "accepted_spans": summary.accepted, "unsent_spans": summary.unsent, "unsent_traces": summary.unsent_traces,
+            "total_spans": summary.total_spans, "requests": summary.requests, "retries": summary.retries,
+            "elapsed_s": round(summary.elapsed_s, 3), "spans_per_s": round(summary.spans_per_s, 1),
+            "error": error, "resume": resume, "trace_ids": summary.trace_ids}
+
+
+def _stopped(summary: rp.Summary, scan: tracespool.Scan, loops: int, state: Path | None,
+             state_error: tracesresume.ResumeError | None, retry_for: float) -> rp.ReplayError:
+    """One line for a replay that ended early: why, what the collector took, what was not sent, how to go on."""
+    if summary.failure:
+        retried = f" (retried for {retry_for:g}s)" if summary.failure.transient and retry_for else ""
+        why = f"{summary.failure.cause}{retried}"
+    else:
+        why = "interrupted"
+    counts = (f"{summary.accepted:,} of {summary.total_spans:,} spans accepted ({summary.traces:,} traces), "
+              f"{summary.rejected:,} refused, {summary.unsent:,} not sent ({summary.unsent_traces:,} traces) "
+              f"from {_where(scan, summary.next, loops)}")  # type: ignore[arg-type]
+    if state_error:
+        go_on = state_error.line()
+    elif state:
+        go_on = f"add --resume to send the rest (state: {state})"
+    else:
+        go_on = "run it again"
+    fix = summary.failure.remedy if summary.failure and summary.failure.remedy else ""
+    if fix:
+        go_on = f"{fix}{'' if fix.endswith('?') else '.'} Then {go_on}"
+    return rp.ReplayError(f"{why}; {counts}", go_on)
+
+
+def send(spool: tracespool.Spool, scan: tracespool.Scan, *, endpoint: str | None = None, protocol: str = "grpc",
+         speed: float = 1.0, loop: int = 1, rate: float | None = None, keep_ids: bool = False, as_json: bool = False,
+         retry_for: float = 30.0, start: tracespool.Position | None = None, state: Path | None = None) -> rp.Summary:
+    """Sends what the first pass spooled (records and options are already checked), prints the
+    summary, and notes or clears the resume state. A replay that ends early raises ReplayError
+    after the summary (with --json) is printed."""
     target = _endpoint(endpoint, protocol)
     sender = rp.Sender(target, protocol)
     from tqdm import tqdm
-    bar = tqdm(total=plan.span_count * loop, unit="span", file=sys.stderr, disable=None, desc=f"→ {target}")
+    first_loop = start.loop if start else 1
+    bar = tqdm(total=scan.rest_spans + (loop - first_loop) * scan.spans, unit="span", file=sys.stderr, disable=None,
+               desc=f"→ {target}")
+    def notify(err: rp.SendError, wait: float, left: float) -> None:
+        if left >= retry_for - 1e-9:  # the first failure of an outage: say so once
+            bar.write(f"{err.cause} — retrying for up to {retry_for:g}s (--retry-for) …", file=sys.stderr)
+
+    retry = rp.Retry(retry_for=retry_for, notify=notify)
     try:
-        summary = rp.replay(plan, sender, speed=speed, loops=loop, rate=rate, fresh_ids=not keep_ids, progress=bar.update)
+        summary = rp.replay(spool, scan, sender, speed=speed, loops=loop, rate=rate, fresh_ids=not keep_ids,
+                            retry=retry, start=start, progress=bar.update)
     finally:
         bar.close()
         sender.close()
+    state_error = None
+    if summary.next is not None:
+        summary.unsent_traces = rp.unsent_traces(spool, summary.next, loop)
+        if state:
+            try:
+                tracesresume.save(state, scan.files, loop, summary.next)
+            except tracesresume.ResumeError as err:
+                state_error, state = err, None
+    elif state:
+        tracesresume.clear(state)  # finished: nothing left to resume
+    stopped = _stopped(summary, scan, loop, state, state_error, retry_for) if summary.next is not None else None
     if as_json:
-        print(json.dumps(summary.as_dict(), indent=2))
-    else:
+        print(json.dumps(_as_dict(summary, scan, loop, state, stopped.line() if stopped else None), indent=2))
+    elif not stopped:
         ids = summary.trace_ids
         shown = ", ".join(ids[:20]) + (f", … ({len(ids) - 20} more; --json lists all)" if len(ids) > 20 else "")
+        retried = f", {summary.retries} retries" if summary.retries else ""
         print(f"sent {summary.traces} traces, {summary.spans} spans in {summary.requests} requests over "
-              f"{protocol} to {target}: {summary.rejected} rejected, {summary.elapsed_s:.2f}s, {summary.spans_per_s:,.0f} spans/s")
+              f"{protocol} to {target}: {summary.rejected} rejected{retried}, {summary.elapsed_s:.2f}s, "
+              f"{summary.spans_per_s:,.0f} spans/s")
         print(f"trace ids: {shown}")
+    if stopped:
+        raise stopped
     if summary.rejected:
         raise rp.ReplayError(f"the collector rejected {summary.rejected} of {summary.spans} spans",
                              "see `invoke logs collector` (memory limiter? bad data?)")
     return summary
+
+
+@contextlib.contextmanager
+def _term_as_interrupt():
+    """SIGTERM (a supervisor, a timeout) ends a replay like Ctrl-C: with its summary and state."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # Options arrive as the command line typed them (text) or as numbers from Python; each is read
@@ -75,16 +167,25 @@ def send(records: list[otlpjson.Record], endpoint: str | None, protocol: str, sp
       help=dict(REPLAY_HELP, files="OTLP/JSON file(s), comma-separated or a glob: one request per line, or one document; gzip is read too"))
 @cli_errors
 def replay(c: Context, files: str, endpoint: str | None = None, protocol: str = "grpc", speed: float | str = 1.0,
-           loop: int | str = 1, rate: float | str | None = None, keep_ids: bool = False, json: bool = False) -> None:
+           loop: int | str = 1, rate: float | str | None = None, keep_ids: bool = False, json: bool = False,
+           retry_for: float | str = 30.0, resume: bool = False, state: str | None = None) -> None:
     """Replay recorded OTLP/JSON traces into the collector, timestamps moved to now."""
     _check_target(endpoint, protocol)
     speed_ = options.number("--speed", speed, minimum=0, remedy="0 sends everything at once")
     loop_ = options.number("--loop", loop, integer=True, minimum=1)
     rate_ = None if rate is None else options.number("--rate", rate, above=0, remedy="spans per second; leave it out for no limit")
+    retry_for_ = options.number("--retry-for", retry_for, minimum=0, remedy="seconds; 0 turns retries off")
     if not files:
         raise PlanoError("no file given", "usage: invoke traces.replay FILE[,FILE…] (or a quoted glob)")
-    records = otlpjson.load_all(tracefiles.inputs(files))  # every record validated before the first send
-    send(records, endpoint, protocol, speed_, loop_, rate_, keep_ids, json)
+    inputs = tracefiles.inputs(files)
+    state_ = Path(state) if state else tracesresume.default_path(inputs[0])
+    start = tracesresume.load(state_, inputs, loop_) if resume else None
+    with tracespool.Spool() as spool:
+        # the first pass: every record validated (and encoded, once) before the first send
+        scan = tracespool.scan(inputs, spool, start=start, trace_starts=speed_ not in (0, 1))
+        with _term_as_interrupt():
+            send(spool, scan, endpoint=endpoint, protocol=protocol, speed=speed_, loop=loop_, rate=rate_,
+                 keep_ids=keep_ids, as_json=json, retry_for=retry_for_, start=start, state=state_)
 
 
 @task(klass=options.Task, help={"out": "file to write (OTLP/JSON lines; default traces-<time>.jsonl)",
@@ -132,8 +233,9 @@ def synthesize(c: Context, models: list[str] | None = None, agents: list[str] | 
         spans = sum(len(ss.spans) for r in requests_ for rs in r.resource_spans for ss in rs.scope_spans)
         print(f"wrote {len(requests_)} traces, {spans} spans to {out}")
         return
-    records = [otlpjson.Record(Path("<synth>"), str(i + 1), r) for i, r in enumerate(requests_)]
-    send(records, endpoint, protocol, 1.0, 1, None, True, json)
+    spool = tracespool.MemorySpool()
+    scan = tracespool.spool_requests(requests_, spool)
+    send(spool, scan, endpoint=endpoint, protocol=protocol, speed=1.0, keep_ids=True, as_json=json)
 
 
 ns = Collection("traces", replay, record)

@@ -1,289 +1,339 @@
-"""Replays recorded traces into a collector over OTLP/gRPC or OTLP/HTTP.
+"""The replay's second pass: the spooled chunks (spool.py) sent to a collector, with times moved
+to now and fresh ids, and an exact account of what the collector acknowledged.
 
-Timing: each trace keeps its spans' durations and offsets; the gaps between trace starts are
-divided by `speed`; every timestamp is shifted so the recording ends as the replay ends
-(speed 0: no waiting, the recording ends the moment the replay starts). A trace is sent when
-its last span has ended on the replay's clock, so no span lies in the future."""
+Timing: the gaps between trace starts are divided by `speed` and every span of a trace moves by
+the same amount, so durations and offsets inside a trace are kept; all timestamps are shifted so
+the recording ends as the replay ends (speed 0: nothing waits and the recording ends the moment
+the replay starts). Records are sent in file order, each when its last span has ended on the
+replay's clock, so no span lies in the future.
+
+Ids: fresh ids are the recorded ones XORed with a random key drawn for each loop — the same
+recorded id becomes the same new id in every record and file, without a table of ids in memory.
+
+Accounting: requests are answered in order. Each answer moves `next`, the first span not
+acknowledged; when a request fails for good, nothing after it is sent, so everything from `next`
+on is unsent, and a resumed replay (--resume) starts there."""
 from __future__ import annotations
 
 import math
 import os
+import threading
 import time
-from collections import defaultdict, deque
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-import grpc
-import requests
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from ..errors import PlanoError
-from .otlpjson import Record
+from . import wire
+from .sender import PROTOCOLS, Retry, SendError, Sender, Stopped, send_retrying  # noqa: F401 (re-exported)
+from .spool import Entry, Position, Scan, Spool
 
-PROTOCOLS = ("grpc", "http")
-BATCH_SPANS = 2000
+BATCH_SPANS = wire.MAX_SPANS
+BATCH_BYTES = 3 << 20  # below the collector's 4 MiB a request
 IN_FLIGHT = 2
 
 
 class ReplayError(PlanoError):
-    """The collector could not be reached or refused the request."""
-
-
-@dataclass
-class _Item:
-    resource: int  # index into the resource table
-    scope: int
-    span: Span
-
-
-@dataclass
-class Trace:
-    trace_id: bytes
-    items: list[_Item]
-    start: int
-    end: int
-
-
-@dataclass
-class Plan:
-    traces: list[Trace]
-    resources: list  # Resource messages
-    scopes: list  # (InstrumentationScope, schema_url)
-
-    @property
-    def span_count(self) -> int:
-        return sum(len(t.items) for t in self.traces)
-
-
-def plan(records: Iterable[Record]) -> Plan:
-    """Groups every span of every record by trace (order of first appearance)."""
-    resources, scopes, index_r, index_s = [], [], {}, {}
-    by_trace: dict[bytes, list[_Item]] = defaultdict(list)
-    for rec in records:
-        for rs in rec.request.resource_spans:
-            rkey = rs.resource.SerializeToString(deterministic=True) + rs.schema_url.encode()
-            if rkey not in index_r:
-                index_r[rkey] = len(resources)
-                resources.append((rs.resource, rs.schema_url))
-            for ss in rs.scope_spans:
-                skey = ss.scope.SerializeToString(deterministic=True) + ss.schema_url.encode()
-                if skey not in index_s:
-                    index_s[skey] = len(scopes)
-                    scopes.append((ss.scope, ss.schema_url))
-                for span in ss.spans:
-                    by_trace[span.trace_id].append(_Item(index_r[rkey], index_s[skey], span))
-    traces = [Trace(tid, items, min(i.span.start_time_unix_nano for i in items),
-                    max(max(i.span.end_time_unix_nano, i.span.start_time_unix_nano) for i in items))
-              for tid, items in by_trace.items()]
-    traces.sort(key=lambda t: t.end)
-    return Plan(traces, resources, scopes)
-
-
-def _schedule(p: Plan, speed: float, replay_start_ns: int) -> list[tuple[int, int, Trace]]:
-    """(send time ns, timestamp shift ns, trace), ordered by send time."""
-    if not p.traces:
-        return []
-    rec_start = min(t.start for t in p.traces)
-    rec_end = max(t.end for t in p.traces)
-    if speed == 0:
-        shift = replay_start_ns - rec_end
-        return [(replay_start_ns, shift, t) for t in p.traces]
-    # whole nanoseconds: a trace is sent exactly when its last span ends, never before
-    offsets = {id(t): int((t.start - rec_start) / speed) for t in p.traces}
-    ends = [offsets[id(t)] + (t.end - t.start) for t in p.traces]
-    span_ns = max(ends)  # the replay's length
-    out = []
-    for t, end_offset in zip(p.traces, ends):
-        new_start = replay_start_ns + offsets[id(t)]
-        out.append((replay_start_ns + end_offset, new_start - t.start, t))
-    out.sort(key=lambda x: x[0])
-    assert out[-1][0] == replay_start_ns + span_ns
-    return out
-
-
-def _rewrite(trace: Trace, shift: int, fresh_ids: bool, copy: bool = True) -> tuple[bytes, list[tuple[int, int, Span]]]:
-    """The trace's spans with shifted times and (optionally) new ids, links kept; edited in
-    place when the plan is sent only once (copy=False), else on copies."""
-    new_tid = os.urandom(16) if fresh_ids else trace.trace_id
-    ids: dict[bytes, bytes] = {}
-
-    def span_id(old: bytes) -> bytes:
-        if not fresh_ids or not old:
-            return old
-        if old not in ids:
-            ids[old] = os.urandom(8)
-        return ids[old]
-
-    out = []
-    for item in trace.items:
-        if copy:
-            s = Span()
-            s.CopyFrom(item.span)
-        else:
-            s = item.span
-        s.trace_id = new_tid
-        s.span_id = span_id(s.span_id)
-        s.parent_span_id = span_id(s.parent_span_id)
-        s.start_time_unix_nano = max(0, s.start_time_unix_nano + shift)
-        s.end_time_unix_nano = max(0, s.end_time_unix_nano + shift)
-        for ev in s.events:
-            ev.time_unix_nano = max(0, ev.time_unix_nano + shift)
-        for link in s.links:
-            if link.trace_id == trace.trace_id:
-                link.trace_id = new_tid
-                link.span_id = span_id(link.span_id)
-        out.append((item.resource, item.scope, s))
-    return new_tid, out
-
-
-def _request(p: Plan, spans: list[tuple[int, int, Span]]) -> ExportTraceServiceRequest:
-    """One request, spans grouped under their resource and scope as recorded."""
-    req = ExportTraceServiceRequest()
-    by_resource: dict[int, ResourceSpans] = {}
-    by_scope: dict[tuple[int, int], ScopeSpans] = {}
-    for r, sc, span in spans:
-        if r not in by_resource:
-            rs = req.resource_spans.add()
-            rs.resource.CopyFrom(p.resources[r][0])
-            rs.schema_url = p.resources[r][1]
-            by_resource[r] = rs
-        if (r, sc) not in by_scope:
-            ss = by_resource[r].scope_spans.add()
-            ss.scope.CopyFrom(p.scopes[sc][0])
-            ss.schema_url = p.scopes[sc][1]
-            by_scope[(r, sc)] = ss
-        by_scope[(r, sc)].spans.append(span)
-    return req
-
-
-class Sender:
-    """One OTLP client: gRPC (TraceService/Export) or HTTP (POST /v1/traces, protobuf)."""
-
-    def __init__(self, endpoint: str, protocol: str, timeout: float = 10.0) -> None:
-        if protocol not in PROTOCOLS:
-            raise ReplayError(f"unknown protocol {protocol!r}", f"use one of {', '.join(PROTOCOLS)}")
-        self.endpoint, self.protocol, self.timeout = endpoint, protocol, timeout
-        if protocol == "grpc":
-            self.channel = grpc.insecure_channel(endpoint, options=[("grpc.max_send_message_length", 64 << 20)])
-            self.stub = trace_service_pb2_grpc.TraceServiceStub(self.channel)
-        else:
-            base = endpoint if endpoint.startswith(("http://", "https://")) else f"http://{endpoint}"
-            self.url = base.rstrip("/") + ("" if base.endswith("/v1/traces") else "/v1/traces")
-            self.session = requests.Session()
-
-    def send(self, req: ExportTraceServiceRequest) -> int:
-        """Sends one request; returns the spans the collector reported as rejected."""
-        if self.protocol == "grpc":
-            try:
-                resp = self.stub.Export(req, timeout=self.timeout)
-            except grpc.RpcError as err:
-                raise ReplayError(f"OTLP/gRPC export to {self.endpoint} failed: {err.code().name}: {err.details()}",
-                                  "is the stack up (`invoke status`)? is the endpoint right (--endpoint)?") from err
-        else:
-            try:
-                r = self.session.post(self.url, data=req.SerializeToString(), timeout=self.timeout,
-                                      headers={"Content-Type": "application/x-protobuf"})
-            except requests.RequestException as err:
-                raise ReplayError(f"OTLP/HTTP export to {self.url} failed: {type(err).__name__}",
-                                  "is the stack up (`invoke status`)? is the endpoint right (--endpoint)?") from err
-            if r.status_code != 200:
-                raise ReplayError(f"OTLP/HTTP export to {self.url} answered HTTP {r.status_code}: {r.text[:200]}",
-                                  "check the collector's log (`invoke logs collector`)")
-            resp = ExportTraceServiceResponse()
-            resp.ParseFromString(r.content)
-        return resp.partial_success.rejected_spans if resp.HasField("partial_success") else 0
-
-    def close(self) -> None:
-        if self.protocol == "grpc":
-            self.channel.close()
-        else:
-            self.session.close()
+    """Options a replay cannot use, or a collector that refused the data."""
 
 
 @dataclass
 class Summary:
-    traces: int = 0
-    spans: int = 0
+    """What happened to the spans this run set out to send (`total_spans`)."""
+    total_spans: int = 0
+    spans: int = 0  # acknowledged by the collector: accepted, or refused in a partial success
     rejected: int = 0
     requests: int = 0
+    retries: int = 0
+    unsent_traces: int = 0
     elapsed_s: float = 0.0
-    trace_ids: list[str] = field(default_factory=list)
+    trace_ids: list[str] = field(default_factory=list)  # accepted traces (new ids), loop by loop
+    failure: SendError | None = None
+    interrupted: bool = False
+    next: Position | None = None  # the first span not acknowledged; None when all were
+
+    @property
+    def traces(self) -> int:
+        return len(self.trace_ids)
+
+    @property
+    def accepted(self) -> int:
+        return self.spans - self.rejected
+
+    @property
+    def unsent(self) -> int:
+        return self.total_spans - self.spans
 
     @property
     def spans_per_s(self) -> float:
         return self.spans / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
-    def as_dict(self) -> dict:
-        return {"traces": self.traces, "spans": self.spans, "rejected_spans": self.rejected,
-                "requests": self.requests, "elapsed_s": round(self.elapsed_s, 3),
-                "spans_per_s": round(self.spans_per_s, 1), "trace_ids": self.trace_ids}
+
+class _Ids:
+    """Fresh ids for one loop: each recorded id XORed with a random key (a bijection, so
+    distinct ids stay distinct, and the same id maps the same way everywhere)."""
+
+    def __init__(self) -> None:
+        self.trace_key = int.from_bytes(os.urandom(16), "big")
+        self.span_key = int.from_bytes(os.urandom(8), "big")
+
+    def trace(self, old: bytes) -> bytes:
+        return (int.from_bytes(old, "big") ^ self.trace_key).to_bytes(16, "big")
+
+    def span(self, old: bytes) -> bytes:
+        return (int.from_bytes(old, "big") ^ self.span_key).to_bytes(8, "big") if old else old
 
 
-def replay(p: Plan, sender: Sender, speed: float = 1.0, loops: int = 1, rate: float | None = None,
-           fresh_ids: bool = True, progress: Callable[[int], None] | None = None,
-           batch_spans: int = BATCH_SPANS, clock: Callable[[], int] = time.time_ns,
-           sleep: Callable[[float], None] = time.sleep) -> Summary:
-    """Sends the plan `loops` times; returns what was sent and what the collector rejected."""
-    # the task layer reads these from the command line (tasks/options.py); this guards callers in Python
+def _drop_first(req: ExportTraceServiceRequest, n: int) -> None:
+    """Removes the first `n` spans (in the record's order): those a resumed replay sent before."""
+    for rs in req.resource_spans:
+        for ss in rs.scope_spans:
+            k = min(n, len(ss.spans))
+            del ss.spans[:k]
+            n -= k
+
+
+def _rewrite(req: ExportTraceServiceRequest, shift: int, starts: dict[bytes, int] | None,
+             speed_shift: Callable[[int], int] | None, ids: _Ids | None, accepted: dict[bytes, None]) -> tuple[int, int]:
+    """Moves the request's times and (optionally) ids in place; returns (spans, due ns): when
+    its last span has ended on the replay's clock. Per-trace shifts when `speed_shift` is set."""
+    n, due = 0, 0
+    for rs in req.resource_spans:
+        for ss in rs.scope_spans:
+            for s in ss.spans:
+                n += 1
+                tid = s.trace_id
+                d = speed_shift(starts[tid]) if speed_shift else shift  # type: ignore[index]
+                if ids:
+                    new = ids.trace(tid)
+                    s.trace_id = new
+                    s.span_id = ids.span(s.span_id)
+                    if s.parent_span_id:
+                        s.parent_span_id = ids.span(s.parent_span_id)
+                    for link in s.links:
+                        if link.trace_id == tid:  # links to other traces keep their ids
+                            link.trace_id = new
+                            link.span_id = ids.span(link.span_id)
+                    accepted[new] = None
+                else:
+                    accepted[tid] = None
+                start, end = max(0, s.start_time_unix_nano + d), max(0, s.end_time_unix_nano + d)
+                s.start_time_unix_nano, s.end_time_unix_nano = start, end
+                for ev in s.events:
+                    ev.time_unix_nano = max(0, ev.time_unix_nano + d)
+                last = end if end > start else start
+                if last > due:
+                    due = last
+    return n, due
+
+
+@dataclass
+class _Request:
+    data: bytes
+    spans: int
+    traces: dict[bytes, None]
+    first: Position  # of its first span
+    end: Position  # just after its last span
+    future: Future | None = None
+
+
+def check(speed: float, loops: int, rate: float | None) -> None:
+    """The task layer reads these from the command line (tasks/options.py); this guards callers in Python."""
     if not (math.isfinite(speed) and speed >= 0):
         raise ReplayError(f"--speed must be a number, 0 or more, got {speed}", "0 sends everything at once")
     if rate is not None and not (math.isfinite(rate) and rate > 0):
         raise ReplayError(f"--rate must be a number above 0, got {rate}")
     if loops < 1:
         raise ReplayError(f"--loop must be a whole number, 1 or more, got {loops}")
-    summary = Summary()
+
+
+def replay(spool: Spool, scan: Scan, sender: Sender, speed: float = 1.0, loops: int = 1, rate: float | None = None,
+           fresh_ids: bool = True, retry: Retry | None = None, start: Position | None = None,
+           progress: Callable[[int], None] | None = None, batch_spans: int = BATCH_SPANS,
+           clock: Callable[[], int] = time.time_ns, sleep: Callable[[float], None] = time.sleep) -> Summary:
+    """Sends the spool `loops` times (from `start` when resuming); returns the account. A request
+    that fails for good, or Ctrl-C, ends the replay with `failure`/`interrupted` and `next` set."""
+    check(speed, loops, rate)
+    if speed not in (0, 1) and scan.full.traces is None:
+        raise ReplayError(f"--speed {speed:g} needs each trace's start: scan with trace_starts=True")
+    first_loop = start.loop if start else 1
+    summary = Summary(total_spans=scan.rest_spans + (loops - first_loop) * scan.spans)
+    summary.next = start or Position(1, 0, 1, 0)
+    retry = retry or Retry()
+    stop = retry.stop = retry.stop or threading.Event()
     started = time.monotonic()
-    pending: list[tuple[int, int, Span]] = []
-    # One request is on the wire while the next is built (gRPC and HTTP release the GIL);
-    # at most IN_FLIGHT requests are queued, which bounds memory.
-    in_flight: deque[Future] = deque()
+    accepted: dict[bytes, None] = {}  # this loop's accepted traces (an ordered set)
+    done_ids: list[bytes] = []
+    outstanding: deque[_Request] = deque()  # submitted, not yet answered, in order
+    batch: list[_Request] = []  # built, not yet submitted
+    size = [0, 0]  # the batch's spans and bytes
+
+    def job(data: bytes):
+        try:
+            return send_retrying(sender, data, retry)  # type: ignore[arg-type]
+        except BaseException:
+            stop.set()  # nothing queued after a failure is sent
+            raise
 
     def settle(limit: int) -> None:
-        while len(in_flight) > limit:
-            fut = in_flight.popleft()
-            n, rejected = fut.result()  # re-raises the sender's error
-            summary.rejected += rejected
+        while len(outstanding) > limit:
+            req = outstanding[0]
+            try:
+                sent = req.future.result()  # type: ignore[union-attr]
+            except SendError as err:
+                summary.failure = summary.failure or err
+                summary.retries += getattr(err, "retries", 0)
+                stop.set()
+                return
+            except Stopped:
+                stop.set()
+                return
+            outstanding.popleft()
             summary.requests += 1
-            summary.spans += n
+            summary.spans += req.spans
+            summary.rejected += sent.rejected
+            summary.retries += sent.retries
+            summary.next = req.end
+            accepted.update(req.traces)
             if progress:
-                progress(n)
+                progress(req.spans)
 
     def flush() -> None:
-        nonlocal pending
-        if not pending:
+        if not batch or stop.is_set():
             return
+        n = size[0]
         if rate:  # spans/s ceiling over the whole replay
-            queued = summary.spans + sum(getattr(f, "spans", 0) for f in in_flight) + len(pending)
+            queued = summary.spans + sum(r.spans for r in outstanding) + n
             wait = started + queued / rate - time.monotonic()
             if wait > 0:
                 sleep(wait)
-        req, n = _request(p, pending), len(pending)
-        fut = pool.submit(lambda: (n, sender.send(req)))
-        fut.spans = n  # type: ignore[attr-defined]
-        in_flight.append(fut)
-        pending = []
+        traces: dict[bytes, None] = {}
+        for r in batch:
+            traces.update(r.traces)
+        req = _Request(b"".join(r.data for r in batch), n, traces, batch[0].first, batch[-1].end)
+        req.future = pool.submit(job, req.data)
+        outstanding.append(req)
+        batch.clear()
+        size[:] = [0, 0]
         settle(IN_FLIGHT)
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="otlp-send") as pool:
-        for loop in range(loops):
-            for send_at, shift, trace in _schedule(p, speed, clock()):
-                wait_s = (send_at - clock()) / 1e9
-                if wait_s > 0:
-                    flush()  # what is due now goes out before waiting
-                    sleep(wait_s)
-                new_tid, spans = _rewrite(trace, shift, fresh_ids, copy=loops > 1)
-                summary.traces += 1
-                summary.trace_ids.append(new_tid.hex())
-                pending += spans
-                if len(pending) >= batch_spans:
-                    flush()
+    def one(entry: Entry, loop: int, resumed: bool, shift: int, per_trace, ids) -> bool:
+        """Adds one chunk to the batch; False when sending has stopped."""
+        chunk = entry.chunk
+        req = ExportTraceServiceRequest.FromString(chunk.data)
+        first = chunk.first
+        if resumed and (entry.file, entry.record) == (start.file, start.record) and first < start.span:  # type: ignore[union-attr]
+            _drop_first(req, start.span - first)  # type: ignore[union-attr]
+            first = start.span  # type: ignore[union-attr]
+        traces: dict[bytes, None] = {}
+        n, due = _rewrite(req, shift, scan.full.traces, per_trace, ids, traces)
+        if speed > 0:
+            wait_s = (due - clock()) / 1e9
+            if wait_s > 0:
+                flush()  # what is due now goes out before waiting
+                if stop.is_set():
+                    return False
+                sleep(wait_s)
+        data = req.SerializeToString()
+        batch.append(_Request(data, n, traces, Position(loop, entry.file, entry.record, first),
+                              Position(loop, entry.file, entry.record, chunk.first + chunk.spans)))
+        size[0] += n
+        size[1] += len(data)
+        if size[0] >= batch_spans or size[1] >= BATCH_BYTES:
             flush()
+        return not stop.is_set()
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="otlp-send") as pool:
+        try:
+            for loop in range(first_loop, loops + 1):
+                resumed = start is not None and loop == start.loop
+                timing = scan.rest if resumed else scan.full
+                if timing.start > timing.end:  # no spans at all
+                    continue
+                now = clock()
+                shift, per_trace = 0, None
+                if speed == 0:
+                    shift = now - timing.end
+                elif speed == 1:
+                    shift = now - timing.start
+                else:
+                    rec_start = timing.start
+                    per_trace = lambda t0, now=now, rec_start=rec_start: now + int((t0 - rec_start) / speed) - t0  # noqa: E731
+                ids = _Ids() if fresh_ids else None
+                for entry in spool:
+                    if resumed and entry.ends_before(start):  # type: ignore[arg-type]
+                        continue
+                    if not one(entry, loop, resumed, shift, per_trace, ids):
+                        break
+                flush()
+                settle(0)
+                if stop.is_set():
+                    break
+                done_ids += accepted
+                accepted.clear()
+        except KeyboardInterrupt:
+            summary.interrupted = True
+            stop.set()
         settle(0)
+        for req in outstanding:  # answered after a failure or an interrupt: Stopped
+            req.future.cancel()  # type: ignore[union-attr]
+    done_ids += accepted
+    if stop.is_set():
+        if outstanding:
+            summary.next = outstanding[0].first
+        elif batch:
+            summary.next = batch[0].first
+    else:
+        summary.next = None
+    summary.trace_ids = [t.hex() for t in done_ids]
     summary.elapsed_s = time.monotonic() - started
     return summary
+
+
+def unsent_traces(spool: Spool, at: Position, loops: int) -> int:
+    """Traces with a span not sent: those from `at` to the end of its loop, plus every trace of
+    each loop after it. Read from the spool, after a failure (a set of ids, for the rest only)."""
+    def count(after: Position | None) -> int:
+        seen: set[bytes] = set()
+        for entry in spool:
+            if after and entry.ends_before(after):
+                continue
+            req = ExportTraceServiceRequest.FromString(entry.chunk.data)
+            if after and (entry.file, entry.record) == (after.file, after.record) and entry.chunk.first < after.span:
+                _drop_first(req, after.span - entry.chunk.first)
+            seen.update(s.trace_id for rs in req.resource_spans for ss in rs.scope_spans for s in ss.spans)
+        return len(seen)
+    return count(at) + ((loops - at.loop) * count(None) if loops > at.loop else 0)
+
+
+# --- records held in memory -----------------------------------------------------------------
+
+@dataclass
+class Trace:
+    trace_id: bytes
+    spans: list[Span]
+
+
+@dataclass
+class Plan:
+    """Spans of records held in memory, grouped by trace in order of first appearance (the
+    fixtures' tests count with it; a replay streams instead)."""
+    traces: list[Trace]
+
+    @property
+    def span_count(self) -> int:
+        return sum(len(t.spans) for t in self.traces)
+
+
+def plan(records: Iterable) -> Plan:
+    by_trace: dict[bytes, Trace] = {}
+    for rec in records:
+        for rs in rec.request.resource_spans:
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    by_trace.setdefault(span.trace_id, Trace(span.trace_id, [])).spans.append(span)
+    return Plan(list(by_trace.values()))

@@ -1,0 +1,89 @@
+"""Where a stopped replay continues: a small JSON file, written when a replay ends before the
+collector acknowledged everything, removed when a replay of the same files finishes.
+
+    {"files": [{"path": "/abs/day1.jsonl", "size": 80123456, "mtime_ns": ...}],
+     "loops": 1,
+     "next": {"loop": 1, "file": "/abs/day1.jsonl", "record": 812, "span": 0}}
+
+`next` is the first span the collector did not acknowledge: `record` counts the file's requests
+from 1 (its non-empty lines, or 1 for a whole-document file) and `span` the spans before it in
+that record. By default the file sits next to the first input (`.day1.jsonl.replay-state.json`,
+hidden so a glob of recordings does not pick it up); --state FILE puts it elsewhere."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..errors import PlanoError
+from .spool import Position
+
+_NOTE = "written by `invoke traces.replay` when it stopped early; `--resume` continues at `next`"
+
+
+class ResumeError(PlanoError):
+    """A state file that cannot be resumed from; carries its path."""
+
+    def __init__(self, path: Path, cause: str, remedy: str) -> None:
+        super().__init__(cause, remedy)
+        self.path = path
+
+
+def default_path(first_input: Path) -> Path:
+    return first_input.parent / f".{first_input.name}.replay-state.json"
+
+
+def _fingerprint(path: Path) -> dict:
+    st = os.stat(path)
+    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def save(path: Path, inputs: list[Path], loops: int, at: Position) -> None:
+    """Writes the state whole or not at all: to a hidden sibling, renamed over `path`."""
+    state = {"note": _NOTE, "files": [_fingerprint(p) for p in inputs], "loops": loops,
+             "next": {"loop": at.loop, "file": str(inputs[at.file].resolve()), "record": at.record, "span": at.span}}
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as err:
+        partial.unlink(missing_ok=True)
+        raise ResumeError(path, f"cannot save the replay state to {path}: {err.strerror or err}",
+                          "give --state FILE in a writable folder to resume later") from err
+
+
+def clear(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
+def load(path: Path, inputs: list[Path], loops: int) -> Position:
+    """The position to resume from, after checking the state is for these very files."""
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        recorded = state["files"]
+        at = state["next"]
+        position = Position(int(at["loop"]), [f["path"] for f in recorded].index(at["file"]), int(at["record"]),
+                            int(at["span"]))
+        stopped_loops = int(state["loops"])
+    except FileNotFoundError:
+        raise ResumeError(path, f"--resume: no replay state at {path}",
+                          "nothing to resume (the last replay finished, or none stopped here); "
+                          "run without --resume to send everything, or name the state with --state FILE") from None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ResumeError(path, f"--resume: {path} is not a replay state file ({type(err).__name__}: {err})",
+                          "delete it and run without --resume") from err
+    given = [str(p.resolve()) for p in inputs]
+    if [f["path"] for f in recorded] != given:
+        raise ResumeError(path, f"--resume: {path} is for {', '.join(f['path'] for f in recorded)}, not {', '.join(given)}",
+                          "give the same FILE as the stopped replay, or another --state")
+    for f, p in zip(recorded, inputs):
+        now = _fingerprint(p)
+        if (now["size"], now["mtime_ns"]) != (f["size"], f["mtime_ns"]):
+            raise ResumeError(path, f"--resume: {p} changed since the replay stopped (its size or modification time differ)",
+                              "run without --resume to send it all")
+    if stopped_loops != loops:
+        raise ResumeError(path, f"--resume: the stopped replay had --loop {stopped_loops}, this one {loops}",
+                          f"give --loop {stopped_loops}")
+    if not 1 <= position.loop <= loops:
+        raise ResumeError(path, f"--resume: {path} names loop {position.loop} of {loops}", "delete it and run without --resume")
+    return position
