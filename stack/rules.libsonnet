@@ -51,6 +51,18 @@
                              % [w, c.spanMetrics.cardinalityLimit],
               },
             },
+            // Tempo 3's single binary acknowledges a span before it is on disk (up to
+            // tempo.flushAfter, docs/reliability.md): a restart is when that window can bite.
+            {
+              alert: 'PlanoTempoRestarted',
+              expr: 'changes(process_start_time_seconds{job="tempo"}[%s]) > 0' % w,
+              labels: { severity: 'warning' },
+              annotations: {
+                summary: 'Tempo restarted ({{ $labels.instance }}).',
+                description: 'Tempo started anew in the last %s. If it was killed or crashed, traces it acknowledged in the %s before are lost (kept in memory until then); a clean stop loses nothing. See docs/reliability.md.'
+                             % [w, c.tempo.flushAfter],
+              },
+            },
             // A target returned more samples than its job's sample_limit: Prometheus dropped the
             // whole scrape (up = 0). Needs extra_scrape_metrics (scrape_sample_limit).
             {
