@@ -529,25 +529,30 @@ def test_http_400_is_not_retried(http_collector):
 
 # --- memory: the first pass holds one record at a time --------------------------------------
 
-def _peak_scan(path: Path, tmp_path: Path) -> tuple[int, int]:
+def _peak_scan(path: Path, tmp_path: Path, workers: int = 1) -> tuple[int, int]:
     with spool.Spool(str(tmp_path)) as sp:
         tracemalloc.start()
         try:
-            scan = spool.scan([path], sp)
+            scan = spool.scan([path], sp, workers=workers)
             return tracemalloc.get_traced_memory()[1], scan.spans
         finally:
             tracemalloc.stop()
 
 
-def test_validation_memory_does_not_grow_with_the_file(tmp_path):
-    small = _copies(MIXED, tmp_path / "x1.jsonl", 25)
-    big = _copies(MIXED, tmp_path / "x4.jsonl", 100)
+def test_validation_memory_does_not_grow_with_the_file(tmp_path, monkeypatch):
+    small = _copies(MIXED, tmp_path / "x1.jsonl", 10)
+    big = _copies(MIXED, tmp_path / "x4.jsonl", 40)
     gz = tmp_path / "x4.jsonl.gz"
     gz.write_bytes(gzip.compress(big.read_bytes()))
     (peak1, spans1), (peak4, spans4), (peak_gz, spans_gz) = (_peak_scan(p, tmp_path) for p in (small, big, gz))
-    assert (spans1, spans4, spans_gz) == (25 * MIXED_SPANS, 100 * MIXED_SPANS, 100 * MIXED_SPANS)
-    assert big.stat().st_size > 4 * (1 << 20)  # 4 MiB of JSON held whole would dwarf the bound below
+    assert (spans1, spans4, spans_gz) == (10 * MIXED_SPANS, 40 * MIXED_SPANS, 40 * MIXED_SPANS)
+    assert big.stat().st_size > 6 * (1 << 20)  # 6 MiB of JSON held whole would dwarf the bounds below
     assert peak4 < peak1 + (64 << 10) and peak_gz < peak1 + (128 << 10), (peak1, peak4, peak_gz)
+    # on worker processes, this process holds the batches in flight: a bounded number
+    monkeypatch.setattr(spool, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(spool, "_BATCH_BYTES", 64 << 10)
+    (par1, _), (par4, _) = (_peak_scan(p, tmp_path, workers=2) for p in (small, big))
+    assert par4 < par1 + (256 << 10) and par4 < 2 << 20, (par1, par4)
 
 
 # --- the command line -----------------------------------------------------------------------
@@ -664,3 +669,21 @@ def test_unknown_protocol_and_missing_file():
     assert r.returncode == 1 and "error: unknown protocol 'carrier-pigeon' — use grpc or http" in r.stderr
     r = invoke("traces.replay", "nope/*.jsonl")
     assert r.returncode == 1 and "no file matches 'nope/*.jsonl'" in r.stderr
+
+
+def test_the_first_pass_on_worker_processes_spools_the_same(tmp_path, monkeypatch):
+    monkeypatch.setattr(spool, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(spool, "_BATCH_BYTES", 10_000)  # many batches
+    big = _copies(MIXED, tmp_path / "x.jsonl", 10)
+    one, many = spool.MemorySpool(), spool.MemorySpool()
+    s1 = spool.scan([big], one, workers=1, trace_starts=True)
+    s2 = spool.scan([big], many, workers=2, trace_starts=True)
+    assert [(e.record, e.chunk) for e in one] == [(e.record, e.chunk) for e in many]
+    assert (s2.records, s2.spans, s2.full.start, s2.full.end) == (s1.records, s1.spans, s1.full.start, s1.full.end)
+    assert s2.full.traces == s1.full.traces and len(s2.full.traces) == 10 * MIXED_TRACES
+    lines = big.read_text().splitlines()
+    lines[300] = lines[300][:-1]  # a bad record deep inside a batch
+    big.write_text("\n".join(lines) + "\n")
+    with pytest.raises(otlpjson.OtlpFileError) as err:
+        spool.scan([big], spool.MemorySpool(), workers=2)
+    assert err.value.line().startswith(f"{big}:301: not JSON (Expecting ',' delimiter at column")

@@ -32,7 +32,7 @@ class OtlpFileError(PlanoError):
 
     def __init__(self, path: Path, where: str, cause: str) -> None:
         super().__init__(f"{path}:{where}: {cause}", "nothing was sent; fix or remove that record")
-        self.path, self.where = path, where
+        self.path, self.where, self.reason = path, where, cause
 
 
 @dataclass
@@ -132,38 +132,54 @@ def _text(path: Path, n: int, line: bytes) -> str:
         raise OtlpFileError(path, str(n), "not UTF-8 text (compressed? only gzip is read)") from err
 
 
-def _records(path: Path, lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, str, object]]:
-    """(record number, where, JSON value) of each record."""
+def parse_line(path: Path, where: str, raw: bytes) -> object:
+    """One line's JSON value, or OtlpFileError naming the line. The file exporter ends every
+    record with a newline: a line without one was cut short."""
+    text = _text(path, int(where), raw)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        cut = not raw.endswith(b"\n")
+        cause = "truncated JSON (the file ends mid-record)" if cut else f"not JSON ({err.msg} at column {err.colno})"
+        raise OtlpFileError(path, where, cause) from err
+
+
+def _raw_records(path: Path, lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, str, object]]:
+    """(record number, where, the line's bytes — or the JSON value of the first record, which is
+    parsed here to tell a file of lines from one pretty-printed document)."""
     number = 0
     for n, raw in lines:
-        text = _text(path, n, raw)
-        if not text.strip():
+        if not raw.strip():
             continue
+        if number:
+            number += 1
+            yield number, str(n), raw
+            continue
+        text = _text(path, n, raw)
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as err:
-            if number == 0:  # perhaps one pretty-printed document: that needs the whole file
-                rest = "".join(_text(path, m, more) for m, more in lines)
-                try:
-                    whole = json.loads(text + rest)
-                except json.JSONDecodeError:
-                    whole = None
-                if isinstance(whole, dict) and rest.strip():
-                    yield 1, "record 1", whole
-                    return
-            # the file exporter ends every record with a newline: a line without one was cut
-            cut = not raw.endswith(b"\n")
-            cause = "truncated JSON (the file ends mid-record)" if cut else f"not JSON ({err.msg} at column {err.colno})"
-            raise OtlpFileError(path, str(n), cause) from err
-        number += 1
+        except json.JSONDecodeError:
+            # perhaps one pretty-printed document: that needs the whole file
+            rest = "".join(_text(path, m, more) for m, more in lines)
+            try:
+                whole = json.loads(text + rest)
+            except json.JSONDecodeError:
+                whole = None
+            if isinstance(whole, dict) and rest.strip():
+                yield 1, "record 1", whole
+                return
+            parse_line(path, str(n), raw)  # raises the error for this line
+            raise
+        number = 1
         yield number, str(n), data
     if number == 0:
         raise OtlpFileError(path, "1", "empty file")
 
 
-def records(path: Path) -> Iterator[tuple[int, str, object]]:
-    """Each record of one file as (record number from 1, where, JSON value), read as a stream:
-    one line at a time (a pretty-printed document is read whole). A gzip file (known by its
+def raw_records(path: Path) -> Iterator[tuple[int, str, object]]:
+    """Each record of one file as (record number from 1, where, the line's bytes to parse with
+    `parse_line` — or, for the first record, its JSON value), read as a stream: one line at a
+    time (a pretty-printed document is read whole, and comes parsed). A gzip file (known by its
     first bytes, whatever its name) is decompressed line by line."""
     files.check_input(path)
     try:
@@ -174,7 +190,13 @@ def records(path: Path) -> Iterator[tuple[int, str, object]]:
         gzipped = raw.peek(2)[:2] == _GZIP_MAGIC  # peek, not seek: a pipe can be read too
         stream: BinaryIO = gzip.GzipFile(fileobj=raw) if gzipped else raw  # type: ignore[assignment]
         with stream:
-            yield from _records(path, _lines(path, stream))
+            yield from _raw_records(path, _lines(path, stream))
+
+
+def records(path: Path) -> Iterator[tuple[int, str, object]]:
+    """Each record of one file as (record number from 1, where, JSON value), streamed."""
+    for number, where, payload in raw_records(path):
+        yield number, where, parse_line(path, where, payload) if isinstance(payload, bytes) else payload
 
 
 def load(path: Path) -> list[Record]:
@@ -185,8 +207,9 @@ def load(path: Path) -> list[Record]:
 
 def parse_lines(path: Path, lines: Iterable[str]) -> list[Record]:
     """Records from lines held in memory (a recording before it is written), named as `path`."""
-    return [parse_record(data, path, where)
-            for _, where, data in _records(path, ((n, (line + "\n").encode()) for n, line in enumerate(lines, 1)))]
+    numbered = ((n, (line + "\n").encode()) for n, line in enumerate(lines, 1))
+    return [parse_record(payload if not isinstance(payload, bytes) else parse_line(path, where, payload), path, where)
+            for _, where, payload in _raw_records(path, numbered)]
 
 
 def to_json_line(request: ExportTraceServiceRequest) -> str:

@@ -7,8 +7,12 @@ spool is an anonymous temporary file (deleted when closed, or when the process d
 half the JSON's size; memory holds one record at a time."""
 from __future__ import annotations
 
+import multiprocessing
+import os
 import struct
 import tempfile
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
@@ -16,7 +20,7 @@ from typing import BinaryIO, Iterable, Iterator
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from ..errors import PlanoError
-from . import otlpjson, wire
+from . import files, otlpjson, wire
 
 _HEADER = struct.Struct("<IIIII")  # file, record, first span, spans, bytes
 
@@ -140,26 +144,135 @@ def _add(scan: Scan, spool: Spool, file: int, record: int, chunks: list[wire.Chu
         _merge(scan.rest, timing)
 
 
+def _encode(encoder: wire.Encoder, data: object, path: Path, where: str, timing: wire.Timing) -> list[wire.Chunk]:
+    try:
+        return encoder.chunks(data, timing)
+    except wire.Unusual:
+        request = otlpjson.exact(data, path, where)  # words the error, or parses what is unusual
+        timing.start, timing.end = wire.Timing().start, 0  # the exact result is timed afresh
+        return wire.message_chunks(request, timing, encoder.max_spans)
+
+
+_Encoded = tuple[int, list[wire.Chunk], wire.Timing]  # record number, chunks, its timing
+
+
+def _sequential(path: Path, encoder: wire.Encoder, traces: dict | None) -> Iterator[_Encoded]:
+    for number, where, payload in otlpjson.raw_records(path):
+        data = otlpjson.parse_line(path, where, payload) if isinstance(payload, bytes) else payload
+        timing = wire.Timing(traces=traces)
+        yield number, _encode(encoder, data, path, where, timing), timing
+
+
+# --- the first pass on several cores --------------------------------------------------------
+# Parsing is CPU-bound Python, and the collector is idle until the second pass: a large file's
+# lines go in batches to worker processes (forked: they start in milliseconds and share the
+# loaded modules), which parse and encode them; their chunks come back in order.
+
+PARALLEL_BYTES = 8 << 20  # files this large use the workers
+_BATCH_BYTES = 1 << 20
+_worker_encoder: wire.Encoder | None = None
+
+
+def _encode_batch(path: Path, batch: list[tuple[int, str, bytes]], max_spans: int, trace_starts: bool):
+    """In a worker: ([(number, chunks, start, end)], trace starts, (where, reason) of a bad record)."""
+    global _worker_encoder
+    if _worker_encoder is None or _worker_encoder.max_spans != max_spans:
+        _worker_encoder = wire.Encoder(max_spans)
+    traces: dict[bytes, int] | None = {} if trace_starts else None
+    out = []
+    try:
+        for number, where, raw in batch:
+            timing = wire.Timing(traces=traces)
+            chunks = _encode(_worker_encoder, otlpjson.parse_line(path, where, raw), path, where, timing)
+            out.append((number, chunks, timing.start, timing.end))
+    except otlpjson.OtlpFileError as err:  # its own class does not pickle: send its parts
+        return out, traces, (err.where, err.reason)
+    return out, traces, None
+
+
+def _parallel(path: Path, pool: ProcessPoolExecutor, workers: int, encoder: wire.Encoder,
+              traces: dict | None) -> Iterator[_Encoded]:
+    pending: deque = deque()  # futures of batches, or records done here, in file order
+    batch: list[tuple[int, str, bytes]] = []
+    size = 0
+
+    def submit() -> None:
+        nonlocal batch, size
+        if batch:
+            pending.append(pool.submit(_encode_batch, path, batch, encoder.max_spans, traces is not None))
+            batch, size = [], 0
+
+    def ready(block: bool) -> Iterator[_Encoded]:
+        while pending and (block or len(pending) > 2 * workers):
+            item = pending.popleft()
+            if not isinstance(item, Future):
+                yield item
+                continue
+            done, found, bad = item.result()
+            if traces is not None and found:
+                for tid, t0 in found.items():
+                    if tid not in traces or t0 < traces[tid]:
+                        traces[tid] = t0
+            for number, chunks, start, end in done:
+                yield number, chunks, wire.Timing(start, end)
+            if bad:
+                for f in pending:
+                    if isinstance(f, Future):
+                        f.cancel()
+                raise otlpjson.OtlpFileError(path, *bad)
+
+    for number, where, payload in otlpjson.raw_records(path):
+        if isinstance(payload, bytes):
+            batch.append((number, where, payload))
+            size += len(payload)
+            if size >= _BATCH_BYTES:
+                submit()
+                yield from ready(block=False)
+        else:  # the first record, parsed already: encoded here
+            submit()
+            timing = wire.Timing(traces=traces)
+            pending.append((number, _encode(encoder, payload, path, where, timing), timing))
+    submit()
+    yield from ready(block=True)
+
+
+def workers_from_env() -> int:
+    """Worker processes for the first pass: PLANO_REPLAY_WORKERS, else one a core (1: none)."""
+    value = os.environ.get("PLANO_REPLAY_WORKERS", "")
+    if value.strip():
+        try:
+            return max(1, int(value))
+        except ValueError:
+            raise PlanoError(f"PLANO_REPLAY_WORKERS must be a whole number, got {value!r}",
+                             "1 parses in the replay's own process") from None
+    return os.cpu_count() or 1
+
+
 def scan(paths: list[Path], spool: Spool, start: Position | None = None, trace_starts: bool = False,
-         max_spans: int = wire.MAX_SPANS) -> Scan:
+         max_spans: int = wire.MAX_SPANS, workers: int | None = None) -> Scan:
     """Validates and spools every record of `paths` in order, or raises OtlpFileError for the
     first bad one (nothing is sent before this returns). `trace_starts` keeps each trace's
-    first start (a dict entry a trace), which a --speed other than 0 and 1 needs."""
+    first start (a dict entry a trace), which a --speed other than 0 and 1 needs. Files of
+    PARALLEL_BYTES or more are parsed by `workers` processes (default: workers_from_env())."""
     result = Scan(list(paths))
     traces: dict[bytes, int] | None = {} if trace_starts else None
     result.full.traces = result.rest.traces = traces
     encoder = wire.Encoder(max_spans)
-    for i, path in enumerate(paths):
-        for number, where, data in otlpjson.records(path):
-            timing = wire.Timing(traces=traces)
-            try:
-                chunks = encoder.chunks(data, timing)
-            except wire.Unusual:
-                request = otlpjson.exact(data, path, where)  # words the error, or parses what is unusual
-                timing = wire.Timing(traces=traces)
-                del data
-                chunks = wire.message_chunks(request, timing, max_spans)
-            _add(result, spool, i, number, chunks, timing, start)
+    workers = workers_from_env() if workers is None else workers
+    pool: ProcessPoolExecutor | None = None
+    try:
+        for i, path in enumerate(paths):
+            files.check_input(path)
+            if workers > 1 and path.stat().st_size >= PARALLEL_BYTES:
+                pool = pool or ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+                encoded = _parallel(path, pool, workers, encoder, traces)
+            else:
+                encoded = _sequential(path, encoder, traces)
+            for number, chunks, timing in encoded:
+                _add(result, spool, i, number, chunks, timing, start)
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
     return result
 
 
