@@ -43,7 +43,7 @@ def smoke(session: nox.Session) -> None:
             session.error("Usage: nox -s smoke -- [--reuse] [--keep] [--mode native|compose] [PYTEST ARGS]")
         env["PLANO_SMOKE_MODE"] = args[i + 1]
         del args[i:i + 2]
-    session.run("pytest", *(args or ["-q", "-rs", "tests/live"]), env=env)
+    session.run("pytest", *(args or ["-q", "-rs", "--durations=12", "tests/live"]), env=env)
 
 
 @nox.session
