@@ -234,7 +234,10 @@
     // Prometheus.
     prometheus: {
       scrapeInterval: '15s',  // default for every job
-      spanMetricsScrapeInterval: '5s',  // the span-metrics job: keeps panels fresh
+      // The span-metrics job (and Envoy's, brightstaff's): keeps panels fresh, and must be
+      // shorter than spanMetrics.flushInterval, because the connector keeps a flush's exemplars
+      // (trace ids) only until its next flush: a slower scrape misses most of a burst's.
+      spanMetricsScrapeInterval: '1s',
       retention: '15d',  // --storage.tsdb.retention.time
       // Most samples one scrape of a job may return (sample_limit); past it Prometheus drops that
       // whole scrape (up = 0, alert PlanoScrapeSampleLimitHit). A backstop against a target that

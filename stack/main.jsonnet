@@ -48,6 +48,7 @@ function(mode='compose', overrides={})
       modelProviders: stack._config.plano.modelProviders,
       metricNames: stack._config.metricNames,
       serviceGraph: stack._config.serviceGraphRules,
+      spanMetricsScrapeInterval: stack._config.prometheus.spanMetricsScrapeInterval,
       envoyAdmin: stack._config.planoTarget('envoyAdmin'),
     }),
   } + (

@@ -31,6 +31,8 @@ def test_span_metrics_connector_fixes_the_seed_defects(rendered):
     prom = _yaml(rendered, "compose", "prometheus.yml")
     job = next(j for j in prom["scrape_configs"] if j["job_name"] == "otel-collector-spanmetrics")
     assert flush + int(job["scrape_interval"].rstrip("s")) <= 10
+    # the connector keeps a flush's exemplars only until the next flush: scrape more often
+    assert int(job["scrape_interval"].rstrip("s")) < flush
 
 
 def test_collector_pipelines_wire_traces_to_tempo_and_metrics_to_prometheus(rendered):

@@ -116,6 +116,12 @@ def settled(live, prom):
         time.sleep(0.5)
 
 
+def scrape_seconds() -> float:
+    """The span-metrics scrape interval, which Grafana's Prometheus datasource uses as timeInterval."""
+    value = stack.info(MODE)["spanMetricsScrapeInterval"]
+    return float(value[:-1]) * {"s": 1, "m": 60}[value[-1]]
+
+
 # Components whose tests must run: CI sets PLANO_SMOKE_REQUIRE=tempo,brightstaff when it has
 # their binaries, so a missing one fails instead of skipping.
 REQUIRED = {c.strip() for c in os.environ.get("PLANO_SMOKE_REQUIRE", "").split(",") if c.strip()}

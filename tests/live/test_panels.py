@@ -8,10 +8,9 @@ import requests
 
 from plano_obs import grafana
 from tests.fixtures.counts import FIXTURES, counts
-from .conftest import MODE, invoke, wait_for
+from .conftest import MODE, invoke, scrape_seconds, wait_for
 
 RANGE_S = 15 * 60  # the panels' query range for the test: the last 15 minutes
-SCRAPE_S = 5  # the Prometheus datasource's timeInterval
 
 
 def _range(prom, expr: str, step: float) -> list:
@@ -32,7 +31,7 @@ def _traffic(live) -> None:
 
 
 def test_every_panel_returns_data(live, prom):
-    queries = grafana.queries(RANGE_S, SCRAPE_S)
+    queries = grafana.queries(RANGE_S, scrape_seconds())
     assert len(queries) >= 9
     # rate() needs a sample before the traffic: wait for the first scrapes of both jobs
     wait_for("first scrapes", lambda: prom.query('up{job=~"otel-collector-spanmetrics|envoy"} == 1'),
@@ -59,7 +58,7 @@ def test_every_panel_returns_data(live, prom):
 
 
 def test_cumulative_count_stat_equals_the_count_replayed(live, prom, settled):
-    (stat,) = [q for q in grafana.queries(RANGE_S, SCRAPE_S) if q.panel == "Cumulative Request Count"]
+    (stat,) = [q for q in grafana.queries(RANGE_S, scrape_seconds()) if q.panel == "Cumulative Request Count"]
     def per_model():
         return {s["metric"]["llm_model"]: float(s["value"][1]) for s in prom.query(stat.expr)}
     before = per_model()
@@ -75,7 +74,7 @@ def test_dashboard_series_names_exist(live, prom):
     """Every metric a dashboard queries is a series Prometheus has (catches upstream renames)."""
     from plano_obs import promql
     names = set()
-    for q in grafana.queries(RANGE_S, SCRAPE_S):
+    for q in grafana.queries(RANGE_S, scrape_seconds()):
         names |= {s.name for s in promql.analyse(q.expr).selectors}
     if MODE != "native":
         names.discard("ratelimited_rq")

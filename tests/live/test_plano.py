@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from plano_obs import grafana
-from .conftest import component, invoke, wait_for
+from .conftest import component, invoke, scrape_seconds, wait_for
 
 # What the upstream answers for each fault `invoke traffic` injects (docs/dev-plano.md): the
 # mock's status, Envoy's 429 from the rate-limit filter, Envoy's 503 when the mock hangs up.
@@ -74,7 +74,7 @@ def test_every_source_counts_exactly_what_invoke_traffic_sent(plano, prom):
     agent_q = f'sum by (agent_id) ({calls}{{service_name="plano(agent)"}})'
     env_q = "sum(ratelimited_rq)"
     # the Requests Overview's cumulative stat, exactly as Grafana sends it
-    (stat,) = [q for q in grafana.queries(900, 5) if q.panel == "Cumulative Request Count"]
+    (stat,) = [q for q in grafana.queries(900, scrape_seconds()) if q.panel == "Cumulative Request Count"]
     before = {"span": _by(prom, span_q, ("llm_model", "llm_provider", "http_status_code")),
               "bright": _by(prom, bright_q, ("model", "provider", "status_class")),
               "agents": _by(prom, agent_q, ("agent_id",)), "envoy": _by(prom, env_q, ()),
