@@ -180,12 +180,14 @@ def replay(c: Context, files: str, endpoint: str | None = None, protocol: str = 
     inputs = tracefiles.inputs(files)
     state_ = Path(state) if state else tracesresume.default_path(inputs[0])
     start = tracesresume.load(state_, inputs, loop_) if resume else None
-    with tracespool.Spool() as spool:
-        # the first pass: every record validated (and encoded, once) before the first send
-        scan = tracespool.scan(inputs, spool, start=start, trace_starts=speed_ not in (0, 1))
-        with _term_as_interrupt():
-            send(spool, scan, endpoint=endpoint, protocol=protocol, speed=speed_, loop=loop_, rate=rate_,
-                 keep_ids=keep_ids, as_json=json, retry_for=retry_for_, start=start, state=state_)
+    with tracespool.Spool() as spool, _term_as_interrupt():
+        try:
+            # the first pass: every record validated (and encoded, once) before the first send
+            scan = tracespool.scan(inputs, spool, start=start, trace_starts=speed_ not in (0, 1))
+        except KeyboardInterrupt:
+            raise PlanoError("interrupted while reading the files", "nothing was sent") from None
+        send(spool, scan, endpoint=endpoint, protocol=protocol, speed=speed_, loop=loop_, rate=rate_,
+             keep_ids=keep_ids, as_json=json, retry_for=retry_for_, start=start, state=state_)
 
 
 @task(klass=options.Task, help={"out": "file to write (OTLP/JSON lines; default traces-<time>.jsonl)",

@@ -11,6 +11,8 @@ import multiprocessing
 import os
 import struct
 import tempfile
+import threading
+import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -173,6 +175,15 @@ _BATCH_BYTES = 1 << 20
 _worker_encoder: wire.Encoder | None = None
 
 
+def _watch_parent(parent: int) -> None:
+    """In a worker: exit once the replay that started it is gone (killed), rather than linger."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _encode_batch(path: Path, batch: list[tuple[int, str, bytes]], max_spans: int, trace_starts: bool):
     """In a worker: ([(number, chunks, start, end)], trace starts, (where, reason) of a bad record)."""
     global _worker_encoder
@@ -264,7 +275,8 @@ def scan(paths: list[Path], spool: Spool, start: Position | None = None, trace_s
         for i, path in enumerate(paths):
             files.check_input(path)
             if workers > 1 and path.stat().st_size >= PARALLEL_BYTES:
-                pool = pool or ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+                pool = pool or ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                                   initializer=_watch_parent, initargs=(os.getpid(),))
                 encoded = _parallel(path, pool, workers, encoder, traces)
             else:
                 encoded = _sequential(path, encoder, traces)
