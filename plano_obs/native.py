@@ -90,7 +90,8 @@ class Supervisor:
             return {}
         return {p["name"]: p for p in self.rpc().getAllProcessInfo()}
 
-    def write_conf(self, programs: dict[str, tuple[list[str], dict[str, str]]]) -> None:
+    def write_conf(self, programs: dict[str, tuple[list[str], dict[str, str]]], stop_wait: dict[str, int] | None = None) -> None:
+        """stop_wait: seconds supervisord waits after SIGTERM before SIGKILL, per program (15)."""
         for sub in ("logs", "data", "record"):
             (self.state / sub).mkdir(parents=True, exist_ok=True)
         lines = [
@@ -113,7 +114,7 @@ class Supervisor:
                 "redirect_stderr=true",
                 # a crash at start is reported, not hidden behind restarts
                 "startsecs=1", "startretries=0", "autorestart=unexpected",
-                "stopasgroup=true", "killasgroup=true", "stopwaitsecs=15", "",
+                "stopasgroup=true", "killasgroup=true", f"stopwaitsecs={(stop_wait or {}).get(name, 15)}", "",
             ]
         # 0600: the config carries Grafana's admin password in its environment
         fd = os.open(self.conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -216,7 +217,7 @@ def up(deadline_s: float, components: tuple[str, ...] = START_ORDER, build: bool
             port_name = stack["components"][name]["port"]
             owned = [p for p, owner in stack["portOwner"].items() if owner == name] or [port_name]
             ports.check_free(stack, owned)
-    sup.write_conf(programs)
+    sup.write_conf(programs, {n: specs[n]["stopWaitSecs"] for n in programs if "stopWaitSecs" in specs[n]})
     (sup.state / "data" / "prometheus").mkdir(parents=True, exist_ok=True)
     sup.start()
     return _wait(sup, stack, list(programs), deadline_s)

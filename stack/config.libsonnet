@@ -264,7 +264,8 @@
       serviceGraphs: true,  // metrics-generator service graphs -> Prometheus remote write
       collectionInterval: '5s',  // how often the generator remote-writes its metrics (Tempo's default 15s)
       flushAfter: '1s',  // live-store: idle time before a trace goes to the WAL, and the check period (Tempo: 5s, 5s)
-      shutdownTimeout: '2s',  // a stopping Tempo waits this long for a compaction job (Tempo's default 30s)
+      shutdownTimeout: '2s',
+      killAfterSeconds: 5,  // native mode: supervisord's wait after SIGTERM before SIGKILL (others: 15)  // a stopping Tempo waits this long for a compaction job (Tempo's default 30s)
     },
 
     // Grafana.

@@ -60,6 +60,8 @@
         binary: 'tempo',
         args: ['-config.file=' + cfg('tempo.yaml'), '-config.expand-env=true'],
         env: {},
+        // Tempo 3.0.3 can hang on SIGTERM under load (docs/reliability.md): kill it after this
+        stopWaitSecs: c.tempo.killAfterSeconds,
       },
       collector: {
         binary: 'otelcol-plano',
