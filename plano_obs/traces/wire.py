@@ -145,23 +145,37 @@ def _any_value(kind: str, raw: object) -> bytes:
 
 
 def _attributes(items: object, tag: int, cache: dict) -> list[bytes]:
-    """Each KeyValue as a field with `tag`; encodings cached by (key, kind, value, type)."""
+    """Each KeyValue as a field with `tag`. String and bool values are cached by (key, value);
+    numbers (often unique: sizes, token counts) are written afresh, after their cached key."""
     if items.__class__ is not list:
         raise Unusual
+    keys = cache.setdefault(None, {})  # key → its encoded field
     out = []
     for kv in items:  # type: ignore[attr-defined]
         try:
             if len(kv) != 2:
                 raise Unusual
+            k = kv["key"]
             (kind, raw), = kv["value"].items()
-            key = (kv["key"], kind, raw, raw.__class__)
-            b = cache.get(key)
         except (KeyError, ValueError, TypeError, AttributeError):
             raise Unusual from None
-        if b is None:
-            if len(cache) >= _CACHE_LIMIT:
-                cache.clear()
-            b = cache[key] = field(tag, field(0x0A, _text(key[0])) + field(0x12, _any_value(kind, raw)))
+        if kind == "stringValue" and raw.__class__ is str:
+            b = cache.get((k, raw))
+            if b is None:
+                if len(cache) >= _CACHE_LIMIT:
+                    cache.clear()
+                    keys = cache[None] = {}
+                kp = keys.get(k) or keys.setdefault(k, field(0x0A, _text(k)))
+                b = cache[(k, raw)] = field(tag, kp + field(0x12, field(0x0A, _text(raw))))
+        else:
+            kp = keys.get(k) or keys.setdefault(k, field(0x0A, _text(k)))
+            if kind == "intValue" and raw.__class__ is int and -_I64 <= raw < _I64:
+                v = varint(raw % _U64)
+                body = kp + bytes((0x12, len(v) + 1, 0x18)) + v
+            else:
+                body = kp + field(0x12, _any_value(kind, raw))
+            n = len(body)
+            b = (bytes((tag, n)) if n < 0x80 else bytes((tag,)) + varint(n)) + body
         out.append(b)
     return out
 
