@@ -1,39 +1,109 @@
 """Replay throughput benchmark: `invoke traces.replay` against OpenTelemetry's telemetrygen,
-side by side in one run, into the same live collector (native mode).
+side by side in one run, into the same collector.
 
-    python -m plano_obs.bench.replay [--spans 100000]
+    python -m plano_obs.bench.replay [--spans 100000] [--scale 10] [--collector own|stack]
 
-For each sender: spans sent, wall time, spans/s, the collector's refused and failed spans
-during the run (its own otelcol_* counters), and the sender's peak resident memory."""
+--collector own (the default) starts the cached collector binary with a small pipeline of its
+own (OTLP → batch → span metrics → Prometheus exporter) on --port and the three ports after it,
+so it runs beside a stack; `stack` replays into the native stack's collector (started if down).
+For each sender: spans sent, wall time, spans/s, the collector's accepted, refused and failed
+spans during the run (its own otelcol_* counters), and the sender's peak resident memory (of
+its largest process). --scale N also replays a file N times larger, to see memory stay flat."""
 from __future__ import annotations
 
 import argparse
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+import requests
 
 from .. import health, native, paths, tools
 from ..render import stack_info
 from .native_stack import _machine
 
 PER_TRACE = 4  # telemetrygen: one root and 3 children per trace
+SPANS_PER_TRACE = 5.46  # traces.synth at its default mix
+_CONFIG = """receivers:
+  otlp:
+    protocols:
+      grpc: {{endpoint: 127.0.0.1:{grpc}}}
+      http: {{endpoint: 127.0.0.1:{http}}}
+processors:
+  batch: {{send_batch_size: 8192, timeout: 200ms}}
+connectors:
+  spanmetrics: {{}}
+exporters:
+  prometheus: {{endpoint: 127.0.0.1:{metrics}}}
+service:
+  telemetry:
+    metrics:
+      level: normal
+      readers:
+        - pull: {{exporter: {{prometheus: {{host: 127.0.0.1, port: {telemetry}}}}}}}
+  pipelines:
+    traces: {{receivers: [otlp], processors: [batch], exporters: [spanmetrics]}}
+    metrics: {{receivers: [spanmetrics], exporters: [prometheus]}}
+"""
 
 
-def _measured(cmd: list[str], info: dict) -> dict:
+class _Peak:
+    """Peak resident memory of a process and of its children, from their own high-water marks
+    (VmHWM), sampled while they run. Not ru_maxrss: across fork and exec it keeps the parent's
+    resident size, so every child would report at least the benchmark's own."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.main_kib, self.child_kib = pid, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _hwm(pid: int) -> int:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        except (OSError, ValueError):
+            pass
+        return 0
+
+    def _children(self, pid: int) -> list[int]:
+        try:
+            return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except OSError:
+            return []
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.main_kib = max(self.main_kib, self._hwm(self.pid))
+            for child in self._children(self.pid):
+                self.child_kib = max(self.child_kib, self._hwm(child))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _measured(cmd: list[str], info: dict, env: dict | None = None) -> dict:
     before = health.collector_counters(info)
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=paths.ROOT)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.monotonic() - start
-    if status:
-        raise SystemExit(f"{' '.join(cmd[:4])} … failed (status {status})")
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, cwd=paths.ROOT, env={**os.environ, **(env or {})})
+        peak = _Peak(proc.pid)
+        out, _ = proc.communicate()
+        wall = time.monotonic() - start
+        peak.stop()
+        if proc.returncode:
+            err.seek(0)
+            raise SystemExit(f"{' '.join(cmd[:4])} … failed (status {proc.returncode}): {err.read().decode()[-500:]}")
     after = health.collector_counters(info)
     while True:  # until the collector's counters stop moving (receiver → pipelines)
         time.sleep(1)
@@ -42,54 +112,120 @@ def _measured(cmd: list[str], info: dict) -> dict:
             break
         after = now
     delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
-    return {"wall_s": wall, "rss_mib": usage.ru_maxrss / 1024, "out": out.decode(), "collector": delta}
+    return {"wall_s": wall, "rss_mib": peak.main_kib / 1024, "child_rss_mib": peak.child_kib / 1024,
+            "out": out.decode(), "collector": delta}
+
+
+def _own_collector(folder: Path, port: int) -> tuple[subprocess.Popen, dict]:
+    """The cached collector binary with a small pipeline on port..port+3 (127.0.0.1 only)."""
+    manifest = (paths.GENERATED / "collector" / "otelcol-builder.yaml").read_text()
+    binary = tools.ensure_collector(stack_info("native")["versions"]["collector"], manifest)
+    ports = {"grpc": port, "http": port + 1, "metrics": port + 2, "telemetry": port + 3}
+    config = folder / "collector.yaml"
+    config.write_text(_CONFIG.format(**ports))
+    proc = subprocess.Popen([str(binary), f"--config={config}"], stdout=subprocess.DEVNULL,
+                            stderr=open(folder / "collector.log", "w"))
+    info = {"bindAddress": "127.0.0.1", "ports": {"otlpGrpc": ports["grpc"], "collectorTelemetry": ports["telemetry"]}}
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            health.collector_counters(info, timeout=1)
+            return proc, info
+        except requests.RequestException:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the collector did not start: see {folder / 'collector.log'}")
+            time.sleep(0.2)
+
+
+def _scaled(src: Path, out: Path, times: int) -> None:
+    """`times` copies of a recording, each with its own trace ids (the first 8 hex digits)."""
+    ids = re.compile(rb'"traceId":"[0-9a-f]{8}')
+    with src.open("rb") as f, out.open("wb") as o:
+        for i in range(times):
+            f.seek(0)
+            prefix = b'"traceId":"%08x' % (0x9E3779B1 * (i + 1) & 0xFFFFFFFF)
+            for line in f:
+                o.write(ids.sub(prefix, line) if i else line)
+
+
+def _replay(traffic: Path, endpoint: str, info: dict, workers: str | None = None) -> dict:
+    cmd = [sys.executable, "-m", "invoke", "traces.replay", str(traffic), "--endpoint", endpoint, "--speed", "0",
+           "--json", "--state", str(traffic.parent / "state.json")]
+    r = _measured(cmd, info, {"PLANO_REPLAY_WORKERS": workers} if workers else None)
+    summary = json.loads(r["out"])
+    r["spans"] = summary["spans"]
+    r["send_spans_per_s"] = summary["spans_per_s"]
+    return r
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=100_000, help="spans per sender (default 100000)")
+    parser.add_argument("--scale", type=int, default=1, help="also replay a file this many times larger (memory)")
     parser.add_argument("--telemetrygen-seconds", type=int, default=10, help="how long telemetrygen runs")
+    parser.add_argument("--telemetrygen", help="a telemetrygen binary to use instead of building one")
+    parser.add_argument("--collector", choices=("own", "stack"), default="own",
+                        help="own: a collector of the benchmark's own on --port; stack: the native stack's")
+    parser.add_argument("--port", type=int, default=29317, help="first of the own collector's four ports (default 29317)")
     args = parser.parse_args()
-    info = stack_info("native")
-    endpoint = f"127.0.0.1:{info['ports']['otlpGrpc']}"
-    started_here = not native.Supervisor().running()
-    if started_here:
-        subprocess.run([sys.executable, "-m", "invoke", "up", "--mode", "native"], cwd=paths.ROOT, check=True,
-                       capture_output=True)
-    tg = tools.ensure(tools.telemetrygen(info["versions"]["collector"])).binary()
     print(f"machine: {_machine()}")
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            traffic = Path(tmp) / "traffic.jsonl"
-            # synth makes ~4.3 spans per trace at its default mix
-            subprocess.run([sys.executable, "-m", "invoke", "traces.synth", "--seed", "1", "--rps", "100",
-                            "--duration", str(math.ceil(args.spans / 4.3 / 100)), "--out", str(traffic)],
-                           cwd=paths.ROOT, check=True, capture_output=True)
-            print(f"replay file: {traffic.stat().st_size / 1e6:.1f} MB")
-            rows = {}
-            rows["traces.replay (grpc)"] = _measured(
-                [sys.executable, "-m", "invoke", "traces.replay", str(traffic), "--speed", "0", "--json"], info)
-            summary = json.loads(rows["traces.replay (grpc)"]["out"])
-            rows["traces.replay (grpc)"]["spans"] = summary["spans"]
-            rows["traces.replay (grpc)"]["send_spans_per_s"] = summary["spans_per_s"]
-            # telemetrygen drops what is still queued when a fixed --traces count ends, so it runs
-            # for a fixed time and its rate is what the collector accepted
-            r = _measured([str(tg), "traces", "--otlp-endpoint", endpoint, "--otlp-insecure", "--duration",
-                           f"{args.telemetrygen_seconds}s", "--child-spans", str(PER_TRACE - 1), "--workers", "1",
-                           "--rate", "0"], info)
-            r["spans"] = int(r["collector"].get("otelcol_receiver_accepted_spans", 0))
-            rows["telemetrygen (1 worker)"] = r
-    finally:
-        if started_here:
-            subprocess.run([sys.executable, "-m", "invoke", "down", "--mode", "native"], cwd=paths.ROOT, capture_output=True)
-    print(f"{'sender':<26} {'spans':>8} {'wall s':>7} {'spans/s':>9} {'accepted':>9} {'refused':>8} {'failed':>7} {'RSS MiB':>8}")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder, started_here, own = Path(tmp), False, None
+        if args.collector == "own":
+            own, info = _own_collector(folder, args.port)
+        else:
+            info = stack_info("native")
+            started_here = not native.Supervisor().running()
+            if started_here:
+                subprocess.run([sys.executable, "-m", "invoke", "up", "--mode", "native"], cwd=paths.ROOT, check=True,
+                               capture_output=True)
+        endpoint = f"127.0.0.1:{info['ports']['otlpGrpc']}"
+        try:
+            rows = _run(args, folder, endpoint, info)
+        finally:
+            if own:
+                own.terminate()
+                own.wait(timeout=30)
+            if started_here:
+                subprocess.run([sys.executable, "-m", "invoke", "down", "--mode", "native"], cwd=paths.ROOT,
+                               capture_output=True)
+    print(f"{'sender':<34} {'spans':>9} {'wall s':>7} {'spans/s':>9} {'accepted':>9} {'refused':>8} {'failed':>7} "
+          f"{'RSS MiB':>8} {'workers':>8}")
     for name, r in rows.items():
         c = r["collector"]
-        print(f"{name:<26} {r['spans']:>8} {r['wall_s']:>7.2f} {r['spans'] / r['wall_s']:>9,.0f} "
+        print(f"{name:<34} {r['spans']:>9} {r['wall_s']:>7.2f} {r['spans'] / r['wall_s']:>9,.0f} "
               f"{c.get('otelcol_receiver_accepted_spans', 0):>9.0f} {c.get('otelcol_receiver_refused_spans', 0):>8.0f} "
-              f"{c.get('otelcol_exporter_send_failed_spans', 0):>7.0f} {r['rss_mib']:>8.1f}")
+              f"{c.get('otelcol_exporter_send_failed_spans', 0):>7.0f} {r['rss_mib']:>8.1f} "
+              f"{r['child_rss_mib'] or float('nan'):>8.1f}")
         if "send_spans_per_s" in r:
-            print(f"{'':<26} (send phase alone, after loading and validating the file: {r['send_spans_per_s']:,.0f} spans/s)")
+            print(f"{'':<34} (its send phase alone: {r['send_spans_per_s']:,.0f} spans/s)")
+
+
+def _run(args: argparse.Namespace, folder: Path, endpoint: str, info: dict) -> dict:
+    traffic = folder / "traffic.jsonl"
+    subprocess.run([sys.executable, "-m", "invoke", "traces.synth", "--seed", "1", "--rps", "100",
+                    "--duration", str(math.ceil(args.spans / SPANS_PER_TRACE / 100)), "--out", str(traffic)],
+                   cwd=paths.ROOT, check=True, capture_output=True)
+    print(f"replay file: {traffic.stat().st_size / 1e6:.1f} MB")
+    rows = {"traces.replay": _replay(traffic, endpoint, info),
+            "traces.replay, one process": _replay(traffic, endpoint, info, workers="1")}
+    # telemetrygen drops what is still queued when a fixed --traces count ends, so it runs
+    # for a fixed time and its rate is what the collector accepted
+    tg = Path(args.telemetrygen) if args.telemetrygen else \
+        tools.ensure(tools.telemetrygen(stack_info("native")["versions"]["collector"])).binary()
+    r = _measured([str(tg), "traces", "--otlp-endpoint", endpoint, "--otlp-insecure", "--duration",
+                   f"{args.telemetrygen_seconds}s", "--child-spans", str(PER_TRACE - 1), "--workers", "1",
+                   "--rate", "0"], info)
+    r["spans"] = int(r["collector"].get("otelcol_receiver_accepted_spans", 0))
+    rows["telemetrygen (1 worker)"] = r
+    if args.scale > 1:
+        big = folder / f"traffic-x{args.scale}.jsonl"
+        _scaled(traffic, big, args.scale)
+        traffic.unlink()
+        print(f"scaled replay file: {big.stat().st_size / 1e6:.1f} MB")
+        rows[f"traces.replay, file x{args.scale}"] = _replay(big, endpoint, info)
+        rows[f"traces.replay, file x{args.scale}, one process"] = _replay(big, endpoint, info, workers="1")
+    return rows
 
 
 if __name__ == "__main__":
