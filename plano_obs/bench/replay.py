@@ -224,7 +224,6 @@ def _run(args: argparse.Namespace, folder: Path, endpoint: str, info: dict) -> d
         traffic.unlink()
         print(f"scaled replay file: {big.stat().st_size / 1e6:.1f} MB")
         rows[f"traces.replay, file x{args.scale}"] = _replay(big, endpoint, info)
-        rows[f"traces.replay, file x{args.scale}, one process"] = _replay(big, endpoint, info, workers="1")
     return rows
 
 

@@ -7,7 +7,9 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from invoke import Collection, Context, task
 
@@ -65,7 +67,7 @@ def _as_dict(summary: rp.Summary, scan: tracespool.Scan, loops: int, state: Path
             "accepted_spans": summary.accepted, "unsent_spans": summary.unsent, "unsent_traces": summary.unsent_traces,
             "total_spans": summary.total_spans, "requests": summary.requests, "retries": summary.retries,
             "elapsed_s": round(summary.elapsed_s, 3), "spans_per_s": round(summary.spans_per_s, 1),
-            "error": error, "resume": resume, "trace_ids": summary.trace_ids}
+            "error": error, "resume": resume}
 
 
 def _stopped(summary: rp.Summary, scan: tracespool.Scan, loops: int, state: Path | None,
@@ -91,6 +93,18 @@ def _stopped(summary: rp.Summary, scan: tracespool.Scan, loops: int, state: Path
     return rp.ReplayError(f"{why}; {counts}", go_on)
 
 
+def _print_json(summary: dict, trace_ids: Iterator[str]) -> None:
+    """The summary as JSON, its trace ids written one by one (a replay may have millions)."""
+    text = json.dumps(summary, indent=2)
+    out = sys.stdout
+    out.write(text[:-2] + ',\n  "trace_ids": [')
+    first = True
+    for tid in trace_ids:
+        out.write(("\n    \"" if first else ",\n    \"") + tid + "\"")
+        first = False
+    out.write("]\n}\n" if first else "\n  ]\n}\n")
+
+
 def send(spool: tracespool.Spool, scan: tracespool.Scan, *, endpoint: str | None = None, protocol: str = "grpc",
          speed: float = 1.0, loop: int = 1, rate: float | None = None, keep_ids: bool = False, as_json: bool = False,
          retry_for: float = 30.0, start: tracespool.Position | None = None, state: Path | None = None) -> rp.Summary:
@@ -114,33 +128,51 @@ def send(spool: tracespool.Spool, scan: tracespool.Scan, *, endpoint: str | None
     finally:
         bar.close()
         sender.close()
-    state_error = None
-    if summary.next is not None:
-        summary.unsent_traces = rp.unsent_traces(spool, summary.next, loop)
-        if state:
-            try:
-                tracesresume.save(state, scan.files, loop, summary.next)
-            except tracesresume.ResumeError as err:
-                state_error, state = err, None
-    elif state:
-        tracesresume.clear(state)  # finished: nothing left to resume
-    stopped = _stopped(summary, scan, loop, state, state_error, retry_for) if summary.next is not None else None
-    if as_json:
-        print(json.dumps(_as_dict(summary, scan, loop, state, stopped.line() if stopped else None), indent=2))
-    elif not stopped:
-        ids = summary.trace_ids
-        shown = ", ".join(ids[:20]) + (f", … ({len(ids) - 20} more; --json lists all)" if len(ids) > 20 else "")
-        retried = f", {summary.retries} retries" if summary.retries else ""
-        print(f"sent {summary.traces} traces, {summary.spans} spans in {summary.requests} requests over "
-              f"{protocol} to {target}: {summary.rejected} rejected{retried}, {summary.elapsed_s:.2f}s, "
-              f"{summary.spans_per_s:,.0f} spans/s")
-        print(f"trace ids: {shown}")
-    if stopped:
-        raise stopped
+    try:
+        stopped = _account(summary, spool, scan, loop, state, retry_for)
+        if as_json:
+            _print_json(_as_dict(summary, scan, loop, stopped.state, stopped.error.line() if stopped.error else None),
+                        (t.hex() for t in summary.book))
+        elif not stopped.error:
+            n = summary.traces
+            shown = ", ".join(summary.book.hex(20)) + (f", … ({n - 20} more; --json lists all)" if n > 20 else "")
+            retried = f", {summary.retries} retries" if summary.retries else ""
+            print(f"sent {summary.traces} traces, {summary.spans} spans in {summary.requests} requests over "
+                  f"{protocol} to {target}: {summary.rejected} rejected{retried}, {summary.elapsed_s:.2f}s, "
+                  f"{summary.spans_per_s:,.0f} spans/s")
+            print(f"trace ids: {shown}")
+    finally:
+        summary.book.close()  # the counts stay readable
+    if stopped.error:
+        raise stopped.error
     if summary.rejected:
         raise rp.ReplayError(f"the collector rejected {summary.rejected} of {summary.spans} spans",
                              "see `invoke logs collector` (memory limiter? bad data?)")
     return summary
+
+
+@dataclass
+class _Stopped:
+    error: rp.ReplayError | None  # None: the replay finished
+    state: Path | None  # the state file written, if any
+
+
+def _account(summary: rp.Summary, spool: tracespool.Spool, scan: tracespool.Scan, loops: int, state: Path | None,
+             retry_for: float) -> _Stopped:
+    """After the send: a replay that stopped early counts its unsent traces and notes where it
+    stopped (the state file); one that finished removes a stale state."""
+    if summary.next is None:
+        if state:
+            tracesresume.clear(state)  # finished: nothing left to resume
+        return _Stopped(None, None)
+    summary.unsent_traces = rp.unsent_traces(spool, summary.next, loops)
+    state_error = None
+    if state:
+        try:
+            tracesresume.save(state, scan.files, loops, summary.next)
+        except tracesresume.ResumeError as err:
+            state_error, state = err, None
+    return _Stopped(_stopped(summary, scan, loops, state, state_error, retry_for), state)
 
 
 @contextlib.contextmanager

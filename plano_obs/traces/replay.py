@@ -29,6 +29,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from ..errors import PlanoError
 from . import wire
+from .book import TraceBook
 from .sender import PROTOCOLS, Retry, SendError, Sender, Stopped, send_retrying  # noqa: F401 (re-exported)
 from .spool import Entry, Position, Scan, Spool
 
@@ -51,14 +52,19 @@ class Summary:
     retries: int = 0
     unsent_traces: int = 0
     elapsed_s: float = 0.0
-    trace_ids: list[str] = field(default_factory=list)  # accepted traces (new ids), loop by loop
+    book: TraceBook = field(default_factory=TraceBook)  # accepted traces (as sent), loop by loop
     failure: SendError | None = None
     interrupted: bool = False
     next: Position | None = None  # the first span not acknowledged; None when all were
 
     @property
     def traces(self) -> int:
-        return len(self.trace_ids)
+        return len(self.book)
+
+    @property
+    def trace_ids(self) -> list[str]:
+        """Every accepted trace's id, in hex (a list in memory: for small replays and tests)."""
+        return self.book.hex()
 
     @property
     def accepted(self) -> int:
@@ -166,8 +172,6 @@ def replay(spool: Spool, scan: Scan, sender: Sender, speed: float = 1.0, loops: 
     retry = retry or Retry()
     stop = retry.stop = retry.stop or threading.Event()
     started = time.monotonic()
-    accepted: dict[bytes, None] = {}  # this loop's accepted traces (an ordered set)
-    done_ids: list[bytes] = []
     outstanding: deque[_Request] = deque()  # submitted, not yet answered, in order
     batch: list[_Request] = []  # built, not yet submitted
     size = [0, 0]  # the batch's spans and bytes
@@ -198,7 +202,7 @@ def replay(spool: Spool, scan: Scan, sender: Sender, speed: float = 1.0, loops: 
             summary.rejected += sent.rejected
             summary.retries += sent.retries
             summary.next = req.end
-            accepted.update(req.traces)
+            summary.book.add(req.first.loop, req.traces)
             if progress:
                 progress(req.spans)
 
@@ -273,15 +277,12 @@ def replay(spool: Spool, scan: Scan, sender: Sender, speed: float = 1.0, loops: 
                 settle(0)
                 if stop.is_set():
                     break
-                done_ids += accepted
-                accepted.clear()
         except KeyboardInterrupt:
             summary.interrupted = True
             stop.set()
         settle(0)
         for req in outstanding:  # answered after a failure or an interrupt: Stopped
             req.future.cancel()  # type: ignore[union-attr]
-    done_ids += accepted
     if stop.is_set():
         if outstanding:
             summary.next = outstanding[0].first
@@ -289,24 +290,26 @@ def replay(spool: Spool, scan: Scan, sender: Sender, speed: float = 1.0, loops: 
             summary.next = batch[0].first
     else:
         summary.next = None
-    summary.trace_ids = [t.hex() for t in done_ids]
     summary.elapsed_s = time.monotonic() - started
     return summary
 
 
 def unsent_traces(spool: Spool, at: Position, loops: int) -> int:
     """Traces with a span not sent: those from `at` to the end of its loop, plus every trace of
-    each loop after it. Read from the spool, after a failure (a set of ids, for the rest only)."""
+    each loop after it. Read from the spool after a replay stopped early."""
     def count(after: Position | None) -> int:
-        seen: set[bytes] = set()
-        for entry in spool:
-            if after and entry.ends_before(after):
-                continue
-            req = ExportTraceServiceRequest.FromString(entry.chunk.data)
-            if after and (entry.file, entry.record) == (after.file, after.record) and entry.chunk.first < after.span:
-                _drop_first(req, after.span - entry.chunk.first)
-            seen.update(s.trace_id for rs in req.resource_spans for ss in rs.scope_spans for s in ss.spans)
-        return len(seen)
+        book = TraceBook()
+        try:
+            for entry in spool:
+                if after and entry.ends_before(after):
+                    continue
+                req = ExportTraceServiceRequest.FromString(entry.chunk.data)
+                if after and (entry.file, entry.record) == (after.file, after.record) and entry.chunk.first < after.span:
+                    _drop_first(req, after.span - entry.chunk.first)
+                book.add(0, {s.trace_id: None for rs in req.resource_spans for ss in rs.scope_spans for s in ss.spans})
+            return len(book)
+        finally:
+            book.close()
     return count(at) + ((loops - at.loop) * count(None) if loops > at.loop else 0)
 
 

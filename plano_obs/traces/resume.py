@@ -53,7 +53,11 @@ def save(path: Path, inputs: list[Path], loops: int, at: Position) -> None:
 
 
 def clear(path: Path) -> None:
-    path.unlink(missing_ok=True)
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as err:  # a stale state would make a later --resume skip what it should send
+        raise ResumeError(path, f"cannot remove the finished replay's state {path}: {err.strerror or err}",
+                          "delete it by hand") from err
 
 
 def load(path: Path, inputs: list[Path], loops: int) -> Position:
