@@ -557,6 +557,57 @@ def test_validation_memory_does_not_grow_with_the_file(tmp_path, monkeypatch):
     assert par4 < par1 + (256 << 10) and par4 < 2 << 20, (par1, par4)
 
 
+def _merged(path: Path) -> dict:
+    """Every record of a fixture as one request (what a one-line dump of a big export looks like)."""
+    return {"resourceSpans": [rs for line in path.read_text().splitlines() for rs in json.loads(line)["resourceSpans"]]}
+
+
+def test_a_huge_record_is_parsed_as_it_is_encoded(tmp_path, monkeypatch):
+    monkeypatch.setattr(otlpjson, "BIG_RECORD", 1000)  # every record here is "huge"
+    doc = _merged(MIXED)
+    one, pretty = tmp_path / "one.jsonl", tmp_path / "doc.json"
+    one.write_text(json.dumps(doc) + "\n")
+    pretty.write_text(json.dumps(doc, indent=1))
+    expected = otlpjson.exact(_merged(MIXED), one, "1")
+    for path in (one, pretty):
+        sp = spool.MemorySpool()
+        scan = spool.scan([path], sp, workers=1)
+        assert (scan.records, scan.spans) == (1, MIXED_SPANS)
+        assert _decoded([e.chunk for e in sp]) == expected
+    # anything else is parsed whole, as a small record is, and worded the same
+    for content, message in [
+        (json.dumps(dict(doc, extra=1)) + "\n", f"{one}:1: Message type \"opentelemetry.proto.collector.trace.v1."
+                                                f"ExportTraceServiceRequest\" has no field named \"extra\""),
+        (json.dumps(doc)[:-500] + "\n", f"{one}:1: not JSON ("),
+        (json.dumps(doc)[:-500], f"{one}:1: truncated JSON (the file ends mid-record)"),
+    ]:
+        one.write_text(content)
+        errors = []
+        for limit in (1000, 1 << 40):  # split, and whole
+            monkeypatch.setattr(otlpjson, "BIG_RECORD", limit)
+            with pytest.raises(otlpjson.OtlpFileError) as err:
+                spool.scan([one], spool.MemorySpool(), workers=1)
+            errors.append(err.value.line())
+        assert errors[0] == errors[1] and errors[0].startswith(message), errors
+    monkeypatch.setattr(otlpjson, "BIG_RECORD", 1000)
+    unusual = _merged(MIXED)
+    unusual["resourceSpans"][-1]["scopeSpans"][0]["spans"][0]["attributes"].append(
+        {"key": "a", "value": {"arrayValue": {"values": []}}})
+    one.write_text(json.dumps(unusual) + "\n")
+    assert spool.scan([one], spool.MemorySpool(), workers=1).spans == MIXED_SPANS
+
+
+def test_a_huge_record_costs_under_four_times_its_size_not_ten(tmp_path, monkeypatch):
+    big = tmp_path / "one.jsonl"
+    big.write_text(json.dumps(_merged(_copies(MIXED, tmp_path / "x.jsonl", 10))) + "\n")
+    size = big.stat().st_size
+    monkeypatch.setattr(otlpjson, "BIG_RECORD", 1 << 20)
+    split, _ = _peak_scan(big, tmp_path)
+    monkeypatch.setattr(otlpjson, "BIG_RECORD", 1 << 40)  # parsed whole, as json.loads does
+    whole, _ = _peak_scan(big, tmp_path)
+    assert split < 4 * size < 8 * size < whole, (size, split, whole)
+
+
 # --- the command line -----------------------------------------------------------------------
 
 def test_replay_task_sends_everything_over_grpc(collector):

@@ -144,12 +144,69 @@ def parse_line(path: Path, where: str, raw: bytes) -> object:
         raise OtlpFileError(path, where, cause) from err
 
 
+BIG_RECORD = 8 << 20  # a record this large is parsed as it is encoded (Big)
+_DECODER = json.JSONDecoder()
+_SPACE = re.compile(r"\s*")
+_BIG_START = re.compile(r'\s*\{\s*"resourceSpans"\s*:\s*\[')
+
+
+class NotSplittable(Exception):
+    """A big record not shaped {"resourceSpans": [...]}: it is parsed whole."""
+
+
+class Big:
+    """A record too large to parse whole (a single line, or a whole document, holding one big
+    ExportTraceServiceRequest): its resourceSpans are parsed from the text one at a time, as
+    they are encoded, so only the text and one ResourceSpans are in memory. `parse` is the
+    fallback for anything unusual: the whole record at once, with the usual error wording."""
+
+    def __init__(self, path: Path, where: str, raw: bytes | str) -> None:
+        self.path, self.where = path, where
+        self.cut = isinstance(raw, bytes) and not raw.endswith(b"\n")
+        self.text = raw if isinstance(raw, str) else _text(path, int(where), raw)
+
+    def resource_spans(self) -> Iterator[object]:
+        text, space = self.text, _SPACE.match
+        start = _BIG_START.match(text)
+        if not start:
+            raise NotSplittable
+        i = space(text, start.end()).end()
+        try:
+            while not text.startswith("]", i):
+                value, i = _DECODER.raw_decode(text, i)
+                yield value
+                i = space(text, i).end()
+                if text.startswith(",", i):
+                    i = space(text, i + 1).end()
+                elif not text.startswith("]", i):
+                    raise NotSplittable
+        except json.JSONDecodeError:
+            raise NotSplittable from None
+        i = space(text, i + 1).end()
+        if not text.startswith("}", i) or space(text, i + 1).end() != len(text):
+            raise NotSplittable
+
+    def parse(self) -> object:
+        try:
+            return json.loads(self.text)
+        except json.JSONDecodeError as err:
+            if self.where.startswith("record"):
+                raise OtlpFileError(self.path, self.where, f"not JSON ({err.msg} at line {err.lineno})") from err
+            cause = "truncated JSON (the file ends mid-record)" if self.cut else f"not JSON ({err.msg} at column {err.colno})"
+            raise OtlpFileError(self.path, self.where, cause) from err
+
+
 def _raw_records(path: Path, lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, str, object]]:
     """(record number, where, the line's bytes — or the JSON value of the first record, which is
-    parsed here to tell a file of lines from one pretty-printed document)."""
+    parsed here to tell a file of lines from one pretty-printed document — or, for a record of
+    BIG_RECORD bytes or more, a Big)."""
     number = 0
     for n, raw in lines:
         if not raw.strip():
+            continue
+        if len(raw) >= BIG_RECORD:
+            number += 1
+            yield number, str(n), Big(path, str(n), raw)
             continue
         if number:
             number += 1
@@ -161,6 +218,9 @@ def _raw_records(path: Path, lines: Iterator[tuple[int, bytes]]) -> Iterator[tup
         except json.JSONDecodeError:
             # perhaps one pretty-printed document: that needs the whole file
             rest = "".join(_text(path, m, more) for m, more in lines)
+            if rest.strip() and len(text) + len(rest) >= BIG_RECORD:
+                yield 1, "record 1", Big(path, "record 1", text + rest)
+                return
             try:
                 whole = json.loads(text + rest)
             except json.JSONDecodeError:
@@ -196,6 +256,8 @@ def raw_records(path: Path) -> Iterator[tuple[int, str, object]]:
 def records(path: Path) -> Iterator[tuple[int, str, object]]:
     """Each record of one file as (record number from 1, where, JSON value), streamed."""
     for number, where, payload in raw_records(path):
+        if isinstance(payload, Big):
+            payload = payload.parse()
         yield number, where, parse_line(path, where, payload) if isinstance(payload, bytes) else payload
 
 

@@ -147,6 +147,12 @@ def _add(scan: Scan, spool: Spool, file: int, record: int, chunks: list[wire.Chu
 
 
 def _encode(encoder: wire.Encoder, data: object, path: Path, where: str, timing: wire.Timing) -> list[wire.Chunk]:
+    if isinstance(data, otlpjson.Big):
+        try:
+            return encoder.chunks_from(data.resource_spans(), timing)
+        except (wire.Unusual, otlpjson.NotSplittable):
+            timing.start, timing.end = wire.Timing().start, 0
+            data = data.parse()  # the whole record at once: the usual path, and its error wording
     try:
         return encoder.chunks(data, timing)
     except wire.Unusual:
@@ -233,13 +239,13 @@ def _parallel(path: Path, pool: ProcessPoolExecutor, workers: int, encoder: wire
                 raise otlpjson.OtlpFileError(path, *bad)
 
     for number, where, payload in otlpjson.raw_records(path):
-        if isinstance(payload, bytes):
+        if isinstance(payload, bytes):  # a Big, or the first record parsed already, is encoded here
             batch.append((number, where, payload))
             size += len(payload)
             if size >= _BATCH_BYTES:
                 submit()
                 yield from ready(block=False)
-        else:  # the first record, parsed already: encoded here
+        else:
             submit()
             timing = wire.Timing(traces=traces)
             pending.append((number, _encode(encoder, payload, path, where, timing), timing))

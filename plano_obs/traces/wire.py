@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Iterable
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
@@ -343,12 +344,23 @@ class Encoder:
         except (KeyError, TypeError, ValueError, AttributeError):  # a wrong type somewhere
             raise Unusual from None
 
+    def chunks_from(self, resource_spans: Iterable[object], timing: Timing) -> list[Chunk]:
+        """The same for a record's resourceSpans given one by one (a huge record, parsed as it
+        is encoded: otlpjson.Big)."""
+        try:
+            return self._resource_spans(resource_spans, timing)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise Unusual from None
+
     def _chunks(self, data: dict, timing: Timing) -> list[Chunk]:
         if data.__class__ is not dict or data.keys() != {"resourceSpans"}:
             raise Unusual
         resource_spans = data["resourceSpans"]
         if resource_spans.__class__ is not list:
             raise Unusual
+        return self._resource_spans(resource_spans, timing)
+
+    def _resource_spans(self, resource_spans: Iterable[object], timing: Timing) -> list[Chunk]:
         cut = _Cutter(self.max_spans, self.max_bytes)
         span = self._span
         for rs in resource_spans:
@@ -358,13 +370,13 @@ class Encoder:
             scope_spans = rs.get("scopeSpans", [])
             if scope_spans.__class__ is not list:
                 raise Unusual
-            for ss in scope_spans:
+            for k, ss in enumerate(scope_spans):
                 if ss.__class__ is not dict or not ss.keys() <= _SS_KEYS:
                     raise Unusual
                 spans = ss.get("spans", [])
                 if spans.__class__ is not list:
                     raise Unusual
-                cut.group(header, self._scope(ss))
+                cut.group(header, self._scope(ss), new_resource=k == 0)
                 for d in spans:
                     cut.add(span(d, timing))
         return cut.done()
@@ -418,9 +430,9 @@ def message_chunks(request: ExportTraceServiceRequest, timing: Timing, max_spans
     cut = _Cutter(max_spans, max_bytes)
     for rs in request.resource_spans:
         header = field(0x0A, rs.resource.SerializeToString()) + (field(0x1A, rs.schema_url.encode()) if rs.schema_url else b"")
-        for ss in rs.scope_spans:
+        for k, ss in enumerate(rs.scope_spans):
             scope_header = field(0x0A, ss.scope.SerializeToString()) + (field(0x1A, ss.schema_url.encode()) if ss.schema_url else b"")
-            cut.group(header, scope_header)
+            cut.group(header, scope_header, new_resource=k == 0)
             for span in ss.spans:
                 start, end = span.start_time_unix_nano, span.end_time_unix_nano
                 timing.start = min(timing.start, start)
@@ -433,19 +445,23 @@ def message_chunks(request: ExportTraceServiceRequest, timing: Timing, max_spans
 
 
 class _Cutter:
-    """Collects encoded spans under their resource and scope headers; cuts a chunk when it is
-    full, repeating the open resource and scope at the start of the next one."""
+    """Collects encoded spans under their resource and scope headers, keeping the record's
+    structure; cuts a chunk when it is full, repeating the open resource and scope at the start
+    of the next one."""
 
     def __init__(self, max_spans: int, max_bytes: int) -> None:
         self.max_spans, self.max_bytes = max_spans, max_bytes
         self.out: list[Chunk] = []
-        self.groups: list[tuple[bytes, bytes, list[bytes]]] = []
+        self.groups: list[tuple[int, bytes, bytes, list[bytes]]] = []  # (resource number, headers, spans)
         self.spans: list[bytes] = []
+        self.resource = 0
         self.count = self.size = self.total = 0
 
-    def group(self, header: bytes, scope_header: bytes) -> None:
+    def group(self, header: bytes, scope_header: bytes, new_resource: bool = True) -> None:
+        """A ScopeSpans, in a new ResourceSpans unless `new_resource` is False."""
+        self.resource += new_resource
         self.spans = []
-        self.groups.append((header, scope_header, self.spans))
+        self.groups.append((self.resource, header, scope_header, self.spans))
 
     def add(self, span: bytes) -> None:
         self.spans.append(span)
@@ -457,22 +473,23 @@ class _Cutter:
     def _cut(self) -> None:
         if self.count:
             resources: list[bytes] = []
-            header, scopes = None, []
-            for h, scope_header, spans in self.groups:
+            current, header, scopes = None, b"", []
+            for number, h, scope_header, spans in self.groups:
                 if not spans:
                     continue
-                if h != header and scopes:
-                    resources.append(field(0x0A, header + b"".join(scopes)))  # type: ignore[operator]
+                if number != current and scopes:
+                    resources.append(field(0x0A, header + b"".join(scopes)))
                     scopes = []
-                header = h
+                current, header = number, h
                 scopes.append(field(0x12, scope_header + b"".join(spans)))
-            resources.append(field(0x0A, header + b"".join(scopes)))  # type: ignore[operator]
+            resources.append(field(0x0A, header + b"".join(scopes)))
             self.out.append(Chunk(b"".join(resources), self.count, self.total))
             self.total += self.count
         last = self.groups[-1] if self.groups else None
         self.groups, self.count, self.size = [], 0, 0
         if last:
-            self.group(last[0], last[1])
+            self.resource -= 1
+            self.group(last[1], last[2])  # the same resource and scope go on in the next chunk
 
     def done(self) -> list[Chunk]:
         self._cut()
