@@ -30,7 +30,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from ..errors import PlanoError
 from . import wire
 from .book import TraceBook
-from .sender import PROTOCOLS, Retry, SendError, Sender, Stopped, send_retrying  # noqa: F401 (re-exported)
+from .sender import PROTOCOLS, Retry, SendError, Sender, Sent, Stopped, send_retrying  # noqa: F401 (re-exported)
 from .spool import Entry, Position, Scan, Spool
 
 BATCH_SPANS = wire.MAX_SPANS
@@ -157,6 +157,145 @@ def check(speed: float, loops: int, rate: float | None) -> None:
         raise ReplayError(f"--loop must be a whole number, 1 or more, got {loops}")
 
 
+class _Sending:
+    """One replay's second pass. Requests go out on one thread, in order, at most IN_FLIGHT
+    queued while the next is built; answers are taken in the same order, so `summary.next` is
+    always the first span not acknowledged."""
+
+    def __init__(self, spool: Spool, scan: Scan, sender: Sender, speed: float, rate: float | None, retry: Retry,
+                 fresh_ids: bool, start: Position | None, summary: Summary, progress: Callable[[int], None] | None,
+                 batch_spans: int, clock: Callable[[], int], sleep: Callable[[float], None]) -> None:
+        self.spool, self.scan, self.sender, self.speed, self.rate, self.retry = spool, scan, sender, speed, rate, retry
+        self.fresh_ids = fresh_ids
+        self.start, self.summary, self.progress, self.batch_spans = start, summary, progress, batch_spans
+        self.clock, self.sleep = clock, sleep
+        self.stop = retry.stop = retry.stop or threading.Event()
+        self.started = time.monotonic()
+        self.outstanding: deque[_Request] = deque()  # submitted, not yet answered, in order
+        self.batch: list[_Request] = []  # built, not yet submitted
+        self.batch_size = [0, 0]  # its spans and bytes
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="otlp-send")
+
+    def _job(self, data: bytes) -> Sent:
+        try:
+            return send_retrying(self.sender, data, self.retry)
+        except BaseException:
+            self.stop.set()  # nothing queued after a failure is sent
+            raise
+
+    def settle(self, limit: int) -> None:
+        """Takes answers in order until at most `limit` requests are outstanding (or one failed)."""
+        summary = self.summary
+        while len(self.outstanding) > limit:
+            req = self.outstanding[0]
+            try:
+                sent = req.future.result()  # type: ignore[union-attr]
+            except SendError as err:
+                summary.failure = summary.failure or err
+                summary.retries += getattr(err, "retries", 0)
+                self.stop.set()
+                return
+            except Stopped:
+                self.stop.set()
+                return
+            self.outstanding.popleft()
+            summary.requests += 1
+            summary.spans += req.spans
+            summary.rejected += sent.rejected
+            summary.retries += sent.retries
+            summary.next = req.end
+            summary.book.add(req.first.loop, req.traces)
+            if self.progress:
+                self.progress(req.spans)
+
+    def flush(self) -> None:
+        """The batch becomes one request (the chunks' bytes joined: requests concatenate)."""
+        batch = self.batch
+        if not batch or self.stop.is_set():
+            return
+        n = self.batch_size[0]
+        if self.rate:  # spans/s ceiling over the whole replay
+            queued = self.summary.spans + sum(r.spans for r in self.outstanding) + n
+            wait = self.started + queued / self.rate - time.monotonic()
+            if wait > 0:
+                self.sleep(wait)
+        traces: dict[bytes, None] = {}
+        for r in batch:
+            traces.update(r.traces)
+        req = _Request(b"".join(r.data for r in batch), n, traces, batch[0].first, batch[-1].end)
+        req.future = self.pool.submit(self._job, req.data)
+        self.outstanding.append(req)
+        self.batch, self.batch_size = [], [0, 0]
+        self.settle(IN_FLIGHT)
+
+    def add(self, entry: Entry, loop: int, resumed: bool, shift: int, per_trace: Callable[[int], int] | None,
+            ids: _Ids | None) -> bool:
+        """Rewrites one chunk into the batch, waiting first when it is not due yet; False once
+        sending has stopped."""
+        chunk, start = entry.chunk, self.start
+        req = ExportTraceServiceRequest.FromString(chunk.data)
+        first = chunk.first
+        if resumed and (entry.file, entry.record) == (start.file, start.record) and first < start.span:  # type: ignore[union-attr]
+            _drop_first(req, start.span - first)  # type: ignore[union-attr]
+            first = start.span  # type: ignore[union-attr]
+        traces: dict[bytes, None] = {}
+        n, due = _rewrite(req, shift, self.scan.full.traces, per_trace, ids, traces)
+        if self.speed > 0:
+            wait_s = (due - self.clock()) / 1e9
+            if wait_s > 0:
+                self.flush()  # what is due now goes out before waiting
+                if self.stop.is_set():
+                    return False
+                self.sleep(wait_s)
+        data = req.SerializeToString()
+        self.batch.append(_Request(data, n, traces, Position(loop, entry.file, entry.record, first),
+                                   Position(loop, entry.file, entry.record, chunk.first + chunk.spans)))
+        self.batch_size[0] += n
+        self.batch_size[1] += len(data)
+        if self.batch_size[0] >= self.batch_spans or self.batch_size[1] >= BATCH_BYTES:
+            self.flush()
+        return not self.stop.is_set()
+
+    def loop(self, loop: int) -> None:
+        """One pass over the spool: times shifted for this loop, ids drawn afresh."""
+        resumed = self.start is not None and loop == self.start.loop
+        timing = self.scan.rest if resumed else self.scan.full
+        if timing.start > timing.end:  # no spans at all
+            return
+        now, speed = self.clock(), self.speed
+        shift, per_trace = 0, None
+        if speed == 0:
+            shift = now - timing.end
+        elif speed == 1:
+            shift = now - timing.start
+        else:
+            def per_trace(t0: int, rec_start: int = timing.start) -> int:
+                return now + int((t0 - rec_start) / speed) - t0
+        ids = _Ids() if self.fresh_ids else None
+        for entry in self.spool:
+            if resumed and entry.ends_before(self.start):  # type: ignore[arg-type]
+                continue
+            if not self.add(entry, loop, resumed, shift, per_trace, ids):
+                break
+        self.flush()
+        self.settle(0)
+
+    def finish(self) -> None:
+        """Waits for what is still out, then notes where the replay stands."""
+        self.settle(0)
+        for req in self.outstanding:  # queued behind a failure or an interrupt: Stopped
+            req.future.cancel()  # type: ignore[union-attr]
+        self.pool.shutdown(wait=True)
+        summary = self.summary
+        if not self.stop.is_set():
+            summary.next = None
+        elif self.outstanding:
+            summary.next = self.outstanding[0].first
+        elif self.batch:
+            summary.next = self.batch[0].first
+        summary.elapsed_s = time.monotonic() - self.started
+
+
 def replay(spool: Spool, scan: Scan, sender: Sender, speed: float = 1.0, loops: int = 1, rate: float | None = None,
            fresh_ids: bool = True, retry: Retry | None = None, start: Position | None = None,
            progress: Callable[[int], None] | None = None, batch_spans: int = BATCH_SPANS,
@@ -167,130 +306,18 @@ def replay(spool: Spool, scan: Scan, sender: Sender, speed: float = 1.0, loops: 
     if speed not in (0, 1) and scan.full.traces is None:
         raise ReplayError(f"--speed {speed:g} needs each trace's start: scan with trace_starts=True")
     first_loop = start.loop if start else 1
-    summary = Summary(total_spans=scan.rest_spans + (loops - first_loop) * scan.spans)
-    summary.next = start or Position(1, 0, 1, 0)
-    retry = retry or Retry()
-    stop = retry.stop = retry.stop or threading.Event()
-    started = time.monotonic()
-    outstanding: deque[_Request] = deque()  # submitted, not yet answered, in order
-    batch: list[_Request] = []  # built, not yet submitted
-    size = [0, 0]  # the batch's spans and bytes
-
-    def job(data: bytes):
-        try:
-            return send_retrying(sender, data, retry)  # type: ignore[arg-type]
-        except BaseException:
-            stop.set()  # nothing queued after a failure is sent
-            raise
-
-    def settle(limit: int) -> None:
-        while len(outstanding) > limit:
-            req = outstanding[0]
-            try:
-                sent = req.future.result()  # type: ignore[union-attr]
-            except SendError as err:
-                summary.failure = summary.failure or err
-                summary.retries += getattr(err, "retries", 0)
-                stop.set()
-                return
-            except Stopped:
-                stop.set()
-                return
-            outstanding.popleft()
-            summary.requests += 1
-            summary.spans += req.spans
-            summary.rejected += sent.rejected
-            summary.retries += sent.retries
-            summary.next = req.end
-            summary.book.add(req.first.loop, req.traces)
-            if progress:
-                progress(req.spans)
-
-    def flush() -> None:
-        if not batch or stop.is_set():
-            return
-        n = size[0]
-        if rate:  # spans/s ceiling over the whole replay
-            queued = summary.spans + sum(r.spans for r in outstanding) + n
-            wait = started + queued / rate - time.monotonic()
-            if wait > 0:
-                sleep(wait)
-        traces: dict[bytes, None] = {}
-        for r in batch:
-            traces.update(r.traces)
-        req = _Request(b"".join(r.data for r in batch), n, traces, batch[0].first, batch[-1].end)
-        req.future = pool.submit(job, req.data)
-        outstanding.append(req)
-        batch.clear()
-        size[:] = [0, 0]
-        settle(IN_FLIGHT)
-
-    def one(entry: Entry, loop: int, resumed: bool, shift: int, per_trace, ids) -> bool:
-        """Adds one chunk to the batch; False when sending has stopped."""
-        chunk = entry.chunk
-        req = ExportTraceServiceRequest.FromString(chunk.data)
-        first = chunk.first
-        if resumed and (entry.file, entry.record) == (start.file, start.record) and first < start.span:  # type: ignore[union-attr]
-            _drop_first(req, start.span - first)  # type: ignore[union-attr]
-            first = start.span  # type: ignore[union-attr]
-        traces: dict[bytes, None] = {}
-        n, due = _rewrite(req, shift, scan.full.traces, per_trace, ids, traces)
-        if speed > 0:
-            wait_s = (due - clock()) / 1e9
-            if wait_s > 0:
-                flush()  # what is due now goes out before waiting
-                if stop.is_set():
-                    return False
-                sleep(wait_s)
-        data = req.SerializeToString()
-        batch.append(_Request(data, n, traces, Position(loop, entry.file, entry.record, first),
-                              Position(loop, entry.file, entry.record, chunk.first + chunk.spans)))
-        size[0] += n
-        size[1] += len(data)
-        if size[0] >= batch_spans or size[1] >= BATCH_BYTES:
-            flush()
-        return not stop.is_set()
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="otlp-send") as pool:
-        try:
-            for loop in range(first_loop, loops + 1):
-                resumed = start is not None and loop == start.loop
-                timing = scan.rest if resumed else scan.full
-                if timing.start > timing.end:  # no spans at all
-                    continue
-                now = clock()
-                shift, per_trace = 0, None
-                if speed == 0:
-                    shift = now - timing.end
-                elif speed == 1:
-                    shift = now - timing.start
-                else:
-                    rec_start = timing.start
-                    per_trace = lambda t0, now=now, rec_start=rec_start: now + int((t0 - rec_start) / speed) - t0  # noqa: E731
-                ids = _Ids() if fresh_ids else None
-                for entry in spool:
-                    if resumed and entry.ends_before(start):  # type: ignore[arg-type]
-                        continue
-                    if not one(entry, loop, resumed, shift, per_trace, ids):
-                        break
-                flush()
-                settle(0)
-                if stop.is_set():
-                    break
-        except KeyboardInterrupt:
-            summary.interrupted = True
-            stop.set()
-        settle(0)
-        for req in outstanding:  # answered after a failure or an interrupt: Stopped
-            req.future.cancel()  # type: ignore[union-attr]
-    if stop.is_set():
-        if outstanding:
-            summary.next = outstanding[0].first
-        elif batch:
-            summary.next = batch[0].first
-    else:
-        summary.next = None
-    summary.elapsed_s = time.monotonic() - started
+    summary = Summary(total_spans=scan.rest_spans + (loops - first_loop) * scan.spans, next=start or Position(1, 0, 1, 0))
+    run = _Sending(spool, scan, sender, speed, rate, retry or Retry(), fresh_ids, start, summary, progress, batch_spans,
+                   clock, sleep)
+    try:
+        for loop in range(first_loop, loops + 1):
+            run.loop(loop)
+            if run.stop.is_set():
+                break
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        run.stop.set()
+    run.finish()
     return summary
 
 

@@ -494,7 +494,3 @@ class _Cutter:
     def done(self) -> list[Chunk]:
         self._cut()
         return self.out
-
-
-def parse(chunk: Chunk) -> ExportTraceServiceRequest:
-    return ExportTraceServiceRequest.FromString(chunk.data)
