@@ -77,6 +77,10 @@ OPTION_ROWS = [
     Row("replay-loop-fraction", REPLAY + [str(MIXED), "--loop", "1.5"], "error: --loop must be a whole number, 1 or more, got 1.5"),
     Row("replay-protocol", REPLAY + [str(MIXED), "--protocol", "carrier-pigeon"],
         "error: unknown protocol 'carrier-pigeon' — use grpc or http"),
+    Row("replay-retry-for-text", REPLAY + [str(MIXED), "--retry-for", "forever"],
+        "error: --retry-for must be a number, 0 or more, got 'forever' — seconds; 0 turns retries off"),
+    Row("replay-retry-for-negative", REPLAY + [str(MIXED), "--retry-for", "-1"],
+        "error: --retry-for must be a number, 0 or more, got -1 — seconds; 0 turns retries off"),
     Row("replay-endpoint-port", ["traces.replay", str(MIXED), "--endpoint", "127.0.0.1:99999"],  # gRPC would try 34463
         "error: --endpoint '127.0.0.1:99999' has no port from 1 to 65535 — e.g. --endpoint 127.0.0.1:9317"),
     Row("replay-endpoint-no-port", ["traces.replay", str(MIXED), "--endpoint", "localhost"],
@@ -140,6 +144,10 @@ FILE_ROWS = [
     Row("zstd-not-read", REPLAY + ["{d}/t.jsonl.zst"],
         "error: {d}/t.jsonl.zst:1: not UTF-8 text (compressed? only gzip is read)" + NOTHING_SENT,
         {"t.jsonl.zst": b"\x28\xb5\x2f\xfd\x00\x58\x61\x00\x00"}),
+    Row("resume-without-state", REPLAY + ["{d}/t.jsonl", "--resume"],
+        "error: --resume: no replay state at {d}/.t.jsonl.replay-state.json — nothing to resume (the last replay "
+        "finished, or none stopped here); run without --resume to send everything, or name the state with --state FILE",
+        {"t.jsonl": _line("\n")}),
     Row("json-cut-mid-record", REPLAY + ["{d}/t.jsonl"],
         "error: {d}/t.jsonl:2: truncated JSON (the file ends mid-record)" + NOTHING_SENT,
         {"t.jsonl": _line("\n") + _line("")[:40]}),
