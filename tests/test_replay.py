@@ -708,6 +708,19 @@ def test_unreachable_endpoint_fails_with_one_line_and_the_counts(tmp_path):
         assert err.endswith(f"Then add --resume to send the rest (state: {tmp_path / '.direct.json.replay-state.json'})")
 
 
+def test_a_state_that_cannot_be_saved_is_named_in_the_line(tmp_path):
+    rec = tmp_path / "direct.json"
+    rec.write_bytes(FIXTURES["plano-direct.json"].read_bytes())
+    state = tmp_path / "no" / "such" / "state.json"
+    r = invoke("traces.replay", str(rec), "--endpoint", f"127.0.0.1:{_free_port()}", "--speed", "0", "--retry-for", "0",
+               "--state", str(state), "--json")
+    (err,) = _errors(r.stderr)
+    assert err.endswith(f"is the endpoint right (--endpoint)? The resume state could not be saved (cannot save the "
+                        f"replay state to {state}: No such file or directory): run it again, with --state FILE in a "
+                        "writable folder"), err
+    assert json.loads(r.stdout)["resume"]["state"] is None and not state.parent.exists()
+
+
 def test_an_outage_is_announced_once_then_retried_for_retry_for(tmp_path):
     rec = tmp_path / "direct.json"
     rec.write_bytes(FIXTURES["plano-direct.json"].read_bytes())

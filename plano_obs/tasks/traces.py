@@ -81,15 +81,14 @@ def _stopped(summary: rp.Summary, scan: tracespool.Scan, loops: int, state: Path
     counts = (f"{summary.accepted:,} of {summary.total_spans:,} spans accepted ({summary.traces:,} traces), "
               f"{summary.rejected:,} refused, {summary.unsent:,} not sent ({summary.unsent_traces:,} traces) "
               f"from {_where(scan, summary.next, loops)}")  # type: ignore[arg-type]
-    if state_error:
-        go_on = state_error.line()
-    elif state:
-        go_on = f"add --resume to send the rest (state: {state})"
-    else:
-        go_on = "run it again"
     fix = summary.failure.remedy if summary.failure and summary.failure.remedy else ""
-    if fix:
-        go_on = f"{fix}{'' if fix.endswith('?') else '.'} Then {go_on}"
+    sep = "" if fix.endswith("?") else "."
+    if state_error:  # nothing to resume from: say so, whatever else there is to fix
+        lost = f"the resume state could not be saved ({state_error.cause}): run it again, with --state FILE in a writable folder"
+        go_on = f"{fix}{sep} {lost[0].upper()}{lost[1:]}" if fix else lost
+    else:
+        go_on = f"add --resume to send the rest (state: {state})" if state else "run it again"
+        go_on = f"{fix}{sep} Then {go_on}" if fix else go_on
     return rp.ReplayError(f"{why}; {counts}", go_on)
 
 
