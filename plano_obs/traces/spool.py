@@ -253,8 +253,12 @@ def _parallel(path: Path, pool: ProcessPoolExecutor, workers: int, encoder: wire
     yield from ready(block=True)
 
 
+MAX_WORKERS = 4  # each holds ~45 MiB; past a few, reading the file is the limit
+
+
 def workers_from_env() -> int:
-    """Worker processes for the first pass: PLANO_REPLAY_WORKERS, else one a core (1: none)."""
+    """Worker processes for the first pass: PLANO_REPLAY_WORKERS, else one a core this process
+    may use, at most MAX_WORKERS (1: none, all in this process)."""
     value = os.environ.get("PLANO_REPLAY_WORKERS", "")
     if value.strip():
         try:
@@ -262,7 +266,8 @@ def workers_from_env() -> int:
         except ValueError:
             raise PlanoError(f"PLANO_REPLAY_WORKERS must be a whole number, got {value!r}",
                              "1 parses in the replay's own process") from None
-    return os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(cores, MAX_WORKERS)
 
 
 def scan(paths: list[Path], spool: Spool, start: Position | None = None, trace_starts: bool = False,
