@@ -39,13 +39,6 @@ class _Handler(JsonHandler):
     server_version = "mock-agents/1"
     server: _AgentsServer
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        if self.path == "/health":
-            self.log_line(status=200)
-            self.send_json(200, {"status": "ok"})
-        else:
-            self.reject(404, f"no route {self.path}", "not_found")
-
     def do_POST(self) -> None:  # noqa: N802
         try:
             raw, body = self.read_json()

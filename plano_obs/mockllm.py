@@ -104,6 +104,14 @@ class JsonHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: MockServer
 
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming); the readiness probe of both mocks
+        if self.path == "/health":
+            self.log_line(status=200)
+            self.send_json(200, {"status": "ok"})
+        else:
+            self.reject(404, f"no route {self.path}", "not_found")
+
+
     def _read_body(self) -> bytes:
         try:
             if "chunked" not in self.headers.get("Transfer-Encoding", "").lower():
@@ -180,13 +188,6 @@ class _LLMServer(MockServer):
 class _Handler(JsonHandler):
     server_version = "mock-llm/1"
     server: _LLMServer
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        if self.path == "/health":
-            self.log_line(status=200)
-            self.send_json(200, {"status": "ok"})
-        else:
-            self.reject(404, f"no route {self.path}", "not_found")
 
     def do_POST(self) -> None:  # noqa: N802
         try:
