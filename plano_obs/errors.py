@@ -37,9 +37,9 @@ class DriftError(PlanoError):
 class PortInUseError(PlanoError):
     """A port the stack needs is taken by another process."""
 
-    def __init__(self, component: str, name: str, address: str) -> None:
+    def __init__(self, component: str, name: str, address: str, by: str = "") -> None:
         super().__init__(
-            f"port {address} ({component}, ports.{name}) is already in use",
+            f"port {address} ({component}, ports.{name}) is already in use{by}",
             f"stop what listens there, or set _config.ports.{name} in stack/local.libsonnet and run `invoke build`",
         )
         self.component, self.name, self.address = component, name, address

@@ -2,6 +2,7 @@
 chosen once, here, for every task."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 
 from . import docker, health, native, paths, ports, render, secrets
@@ -97,16 +98,31 @@ def status(mode: str) -> list[dict]:
             continue  # on the host, not in Compose (unless its profile is used)
         port_name = stack["components"][name]["port"]
         p = health.probe(stack, name)
+        pid = procs.get(name, {}).get("pid") or None
+        owned = [stack["ports"][n] for n, owner in stack["portOwner"].items() if owner == name]
+        held = None if p.ok or mode != "native" else next(
+            ((port, h) for port in owned for h in [ports.holder(port)] if h and h[0] != pid), None)
         rows.append({
             "component": name,
-            "pid": procs.get(name, {}).get("pid") or None,
+            "pid": pid,
             "state": procs.get(name, {}).get("statename", "-") if mode == "native" else "-",
             "port": stack["ports"][port_name],
             "ready": p.ok,
             "pinned": stack["versions"].get(name),
             "running": health.running_version(stack, name) if p.ok else None,
+            # a port taken by something else, named: why the component cannot come back
+            "heldBy": f"port {held[0]} held by pid {held[1][0]} ({held[1][1]})" if held else None,
         })
     return rows
+
+
+def state_disk(mode: str) -> tuple[str, float, int] | None:
+    """(mount point, share in use, bytes free) of the disk the native stack keeps its state on."""
+    if mode != "native":
+        return None
+    state = paths.state_dir()
+    usage = shutil.disk_usage(state if state.exists() else native.mount_point(state))
+    return native.mount_point(state), usage.used / usage.total, usage.free
 
 
 def down_compose(volumes: bool) -> None:

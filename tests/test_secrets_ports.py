@@ -1,5 +1,7 @@
+import os
 import socket
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -37,7 +39,7 @@ def test_a_taken_port_is_named_with_its_component_and_knob():
         with pytest.raises(PortInUseError) as err:
             ports.check_free(_info(port))
     line = err.value.line()
-    assert f"port 127.0.0.1:{port} (grafana, ports.grafana) is already in use" in line
+    assert f"port 127.0.0.1:{port} (grafana, ports.grafana) is already in use by pid {os.getpid()} (" in line
     assert "_config.ports.grafana" in line
 
 
@@ -47,3 +49,13 @@ def test_a_free_port_passes():
         port = s.getsockname()[1]
     ports.check_free(_info(port))
     assert not ports.in_use("127.0.0.1", port)
+
+
+def test_the_holder_of_a_port_is_this_process_and_nobody_holds_a_closed_one():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        pid, name = ports.holder(port)
+    assert pid == os.getpid() and name == Path(f"/proc/{pid}/comm").read_text().strip()
+    assert ports.holder(port) is None

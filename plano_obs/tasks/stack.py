@@ -58,10 +58,19 @@ def down(c: Context, volumes: bool = False, mode: str = "auto") -> None:
 @cli_errors
 def status(c: Context, mode: str = "auto") -> None:
     """Show each component's pid, port, readiness and version."""
-    rows = stack.status(_mode(mode))
+    chosen = _mode(mode)
+    rows = stack.status(chosen)
     for r in rows:
-        r["ready"] = "ready" if r["ready"] else "down"
+        r["ready"] = "ready" if r["ready"] else "down" + (f", {r['heldBy']}" if r["heldBy"] else "")
     _table(rows, ["component", "pid", "state", "port", "ready", "pinned", "running"])
+    disk = stack.state_disk(chosen)
+    if disk:
+        mount, used, free = disk
+        warn = stack.info("native")["stateDisk"]["warnUsedRatio"]
+        print(f"state disk: {mount}, {used:.0%} used, {free / 2**30:.1f} GiB free")
+        if used > warn:
+            print(f"warning: the state disk is more than {warn:.0%} full (stateDisk.warnUsedRatio): when it is full, "
+                  "Tempo stores no traces until restarted (docs/reliability.md#a-full-disk)")
 
 
 @task(help={"mode": MODE_HELP})

@@ -1,4 +1,5 @@
 """Native mode start/stop behaviour. Runs before the session's shared stack starts."""
+import os
 import socket
 from pathlib import Path
 
@@ -22,7 +23,7 @@ def test_port_in_use_names_component_and_port():
         s.listen()
         r = invoke("up", "--mode", "native")
     assert r.returncode == 1
-    assert "error: port 127.0.0.1:9190 (prometheus, ports.prometheus) is already in use" in r.stderr
+    assert f"error: port 127.0.0.1:9190 (prometheus, ports.prometheus) is already in use by pid {os.getpid()} (" in r.stderr
     assert not native.Supervisor().running()
 
 
