@@ -44,6 +44,14 @@ def resolve_binaries(build: bool = True) -> dict[str, binaries.Binary]:
     return binaries.resolve(info()["versions"], manifest, build)
 
 
+def mount_point(path: Path) -> str:
+    """The mount point of the file system a path is on."""
+    path = path.resolve()
+    while not os.path.ismount(path):
+        path = path.parent
+    return str(path)
+
+
 # --- supervisord --------------------------------------------------------------------------
 
 class Supervisor:

@@ -175,6 +175,14 @@
       memorySpikeLimitMib: 128,  // growth allowed within one check (1s): the soft limit is 384 MiB
     },
 
+    // The disk the stack keeps its state on (the collector's queue, Tempo's WAL and blocks,
+    // Prometheus's TSDB). Past full, Tempo 3 stops writing blocks until it restarts
+    // (docs/reliability.md#a-full-disk).
+    stateDisk: {
+      // `invoke status` warns above this share of the disk in use (natively).
+      warnUsedRatio: 0.9,
+    },
+
     // Plano's service graph. Every brightstaff span is INTERNAL, and Tempo's service graphs
     // pair only CLIENT→SERVER spans, so the collector gives Plano's spans the kinds their calls
     // really have (docs/architecture.md#service-graph). Keys are components of plano.services.
@@ -349,6 +357,8 @@
       serviceGraphRequests: 'traces_service_graph_request_total',
       serviceGraphFailed: 'traces_service_graph_request_failed_total',
       serviceGraphServerSecondsSum: 'traces_service_graph_request_server_seconds_sum',
+      // Prometheus's own count of failed WAL writes: a full disk, seen once it can write again.
+      walWritesFailed: 'prometheus_tsdb_wal_writes_failed_total',
     },
 
     // Derived: the service-graph rules in service names, for the tests and the docs.

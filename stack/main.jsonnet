@@ -49,6 +49,7 @@ function(mode='compose', overrides={})
       metricNames: stack._config.metricNames,
       serviceGraph: stack._config.serviceGraphRules,
       spanMetricsScrapeInterval: stack._config.prometheus.spanMetricsScrapeInterval,
+      stateDisk: stack._config.stateDisk,
       envoyAdmin: stack._config.planoTarget('envoyAdmin'),
     }),
   } + (

@@ -63,6 +63,19 @@
                              % [w, c.tempo.flushAfter],
               },
             },
+            // Prometheus could not write its WAL: the state disk was full (or failing). Prometheus
+            // shares it with Tempo, and Tempo 3 stops writing blocks at a full disk and serves
+            // none of the traces since until it restarts (docs/reliability.md#a-full-disk). Fires
+            // once Prometheus can store samples again, which is when to restart Tempo.
+            {
+              alert: 'PlanoStateDiskWriteFailed',
+              expr: 'increase(%s[%s]) > 0' % [c.metricNames.walWritesFailed, w],
+              labels: { severity: 'critical' },
+              annotations: {
+                summary: 'Prometheus could not write to its disk ({{ $labels.instance }}): the state disk was full or failing.',
+                description: 'WAL writes failed in the last %s. If the disk the stack keeps its state on filled up, Tempo stores no traces until it restarts: free space, then `invoke down && invoke up` (or restart Tempo). See docs/reliability.md.' % w,
+              },
+            },
             // A target returned more samples than its job's sample_limit: Prometheus dropped the
             // whole scrape (up = 0). Needs extra_scrape_metrics (scrape_sample_limit).
             {
