@@ -1,24 +1,33 @@
-"""`nox -s chaos`: a fault matrix against a live native stack. Each fault is injected while a
-replay of known traces is running; afterwards every trace is looked up in Tempo and the
-collector's books are read, so the table says exactly what was sent, accepted, stored and
-lost. Starts its own stack in a temporary state folder and stops it."""
+"""`nox -s chaos`: a fault matrix against a live native stack. Each fault (plano_obs/faults.py)
+is injected while a replay of known traces is running; afterwards every trace is looked up in
+Tempo and the span-metrics counters are read back from Prometheus, so the table says exactly
+what was sent, accepted, stored, counted and lost. Starts its own stack in a temporary state
+folder (a tmpfs of its own when run as root, so the disk can be filled) and stops it.
+
+    python -m plano_obs.chaos [--only NAME[,NAME…]] [--tmpfs-mib 768]
+"""
 from __future__ import annotations
 
+import argparse
 import json
 import os
-import signal
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
-from . import health, native, paths
+from . import faults, health, native, paths
+from .bench.cardinality import flood
+from .traces import otlpjson
+
+CALLS = "traces_span_metrics_calls_total"
 
 
 @dataclass
@@ -27,163 +36,173 @@ class Row:
     sent: int = 0  # spans the replay sent
     accepted: int = 0  # spans the collector acknowledged to the replay
     stored: int = 0  # spans Tempo returns for the sent trace ids
+    counted: int = 0  # spans the span-metrics counters in Prometheus grew by
     note: str = ""
+    uncounted_ok: str | None = None
 
     @property
     def lost(self) -> int:
-        return self.accepted - self.stored
+        return max(self.accepted - self.stored, 0)
+
+    @property
+    def uncounted(self) -> int:
+        return max(self.accepted - self.counted, 0)
 
 
-def _invoke(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=paths.ROOT, capture_output=True, text=True,
-                          env=dict(os.environ, **(env or {})), timeout=600)
-
-
-def _traces(folder: Path, seed: int) -> tuple[Path, dict[str, int]]:
-    """A fresh synthetic file (unique ids per seed) and its span count per trace id."""
-    out = folder / f"chaos-{seed}.jsonl"
-    r = _invoke("traces.synth", "--seed", str(seed), "--rps", "40", "--duration", "8", "--out", str(out))
-    if r.returncode:
-        raise SystemExit(f"error: traces.synth failed: {r.stderr.strip()}")
+def _per_trace(lines: list[str]) -> dict[str, int]:
     per_trace: dict[str, int] = {}
-    for line in out.read_text().splitlines():
+    for line in lines:
         for rs in json.loads(line)["resourceSpans"]:
             for ss in rs["scopeSpans"]:
                 for s in ss["spans"]:
                     per_trace[s["traceId"]] = per_trace.get(s["traceId"], 0) + 1
-    return out, per_trace
+    return per_trace
 
 
-def _stored(info: dict, per_trace: dict[str, int], deadline_s: float) -> int:
-    """Spans Tempo returns for the traces, once the count stops growing (or the deadline)."""
-    base = health.url(info, "tempo")
-    end, last, stable_since = time.monotonic() + deadline_s, -1, time.monotonic()
-    while True:
-        total = 0
-        for tid in per_trace:
-            try:
-                r = requests.get(f"{base}/api/v2/traces/{tid}", timeout=5)
-                body = r.json() if r.ok else {}
-            except requests.RequestException:
-                body = {}
-            batches = body.get("trace", body).get("resourceSpans") or []
-            total += sum(len(ss.get("spans", [])) for rs in batches for ss in rs.get("scopeSpans", []))
-        if total != last:
-            last, stable_since = total, time.monotonic()
-        if total == sum(per_trace.values()) or time.monotonic() - stable_since > 20 or time.monotonic() > end:
-            return total
-        time.sleep(1)
-
-
-def _signal(name: str, sig: int) -> Callable[[dict], str]:
-    def fault(info: dict) -> str:
-        pid = native.Supervisor().processes()[name]["pid"]
-        SIGNALLED[name] = pid
-        os.kill(pid, sig)
-        return f"{signal.Signals(sig).name} to {name} (pid {pid})"
-    return fault
-
-
-def _restart_after(name: str, hang_s: float = 10.0) -> Callable[[dict], None]:
-    def restore(info: dict) -> None:
-        sup = native.Supervisor()
-        pid = SIGNALLED.pop(name, 0)  # the process that got the signal (supervisord may have started another)
-        end = time.monotonic() + hang_s
-        while pid and Path(f"/proc/{pid}").exists() and time.monotonic() < end:
-            time.sleep(0.2)
-        if pid and Path(f"/proc/{pid}").exists():  # a hung shutdown: what an operator (or supervisord's stop) does
-            os.kill(pid, signal.SIGKILL)
-            HUNG.append(f"{name} still running {hang_s:.0f} s after the signal: SIGKILLed")
-        end = time.monotonic() + 60
-        while sup.processes()[name]["statename"] != "RUNNING":  # supervisord restarts unexpected exits
-            if sup.processes()[name]["statename"] in ("EXITED", "STOPPED", "FATAL"):
-                sup.rpc().startProcess(name)
-            if time.monotonic() > end:
-                raise SystemExit(f"error: {name} did not come back within 60 s")
-            time.sleep(0.5)
-        health.wait_ready(info, [name], 60)
-    return restore
-
-
-HUNG: list[str] = []
-SIGNALLED: dict[str, int] = {}
-
-
-def _down_up(info: dict) -> str:
-    start = time.monotonic()
-    for verb in ("down", "up"):  # the replay meets the gap and retries across it
-        r = _invoke(verb, "--mode", "native", "--no-plano") if verb == "up" else _invoke(verb, "--mode", "native")
+def _traffic(folder: Path, seed: int, kind: str | None) -> tuple[Path, dict[str, int]]:
+    """A fresh file (unique ids per seed) and its span count per trace id."""
+    out = folder / f"chaos-{seed}.jsonl"
+    if kind == "models":
+        out.write_text("".join(otlpjson.to_json_line(r) + "\n" for r in flood(5000)))
+    else:  # ~1,700 spans of mixed Plano traffic over 8 s
+        r = faults.invoke("traces.synth", "--seed", str(seed), "--rps", "40", "--duration", "8", "--out", str(out))
         if r.returncode:
-            raise SystemExit(f"error: invoke {verb} failed: {r.stderr.strip()}")
-    return f"invoke down, then up, mid-replay ({time.monotonic() - start:.1f} s without a collector)"
+            raise SystemExit(f"error: traces.synth failed: {r.stderr.strip()}")
+    return out, _per_trace(out.read_text().splitlines())
 
 
-FAULTS: list[tuple[str, Callable[[dict], str], Callable[[dict], None]]] = [
-    ("none", lambda info: "no fault", lambda info: None),
-    ("tempo SIGKILL", _signal("tempo", signal.SIGKILL), _restart_after("tempo")),
-    ("tempo SIGTERM", _signal("tempo", signal.SIGTERM), _restart_after("tempo")),
-    ("collector SIGKILL", _signal("collector", signal.SIGKILL), _restart_after("collector")),
-    ("collector SIGTERM", _signal("collector", signal.SIGTERM), _restart_after("collector")),
-    ("down/up", _down_up, lambda info: None),
-]
+def _trace_spans(base: str, tid: str) -> int:
+    try:
+        r = requests.get(f"{base}/api/v2/traces/{tid}", timeout=10)
+        body = r.json() if r.ok else {}
+    except (requests.RequestException, ValueError):
+        return 0
+    batches = body.get("trace", body).get("resourceSpans") or []
+    return sum(len(ss.get("spans", [])) for rs in batches for ss in rs.get("scopeSpans", []))
 
 
-def _collector_pid() -> int:
-    return native.Supervisor().processes().get("collector", {}).get("pid", 0)
+def _settled(measure, target: int, quiet_s: float, deadline_s: float) -> int:
+    """Polls `measure` until it equals target, or has not changed for quiet_s, or the deadline."""
+    end, last, since = time.monotonic() + deadline_s, None, time.monotonic()
+    while True:
+        value = measure()
+        if value != last:
+            last, since = value, time.monotonic()
+        if value == target or time.monotonic() - since > quiet_s or time.monotonic() > end:
+            return value
+        threading.Event().wait(1.0)
 
 
-def run_fault(info: dict, folder: Path, seed: int, name: str, inject, restore) -> Row:
-    file, per_trace = _traces(folder, seed)
-    row = Row(name, sent=sum(per_trace.values()))
-    pid = _collector_pid()
+def _stored(info: dict, per_trace: dict[str, int]) -> int:
+    """Spans Tempo returns for the traces, once the count stops growing."""
+    base = health.url(info, "tempo")
+    with ThreadPoolExecutor(8) as pool:
+        def measure() -> int:
+            return sum(pool.map(lambda tid: _trace_spans(base, tid), per_trace))
+        return _settled(measure, sum(per_trace.values()), quiet_s=20, deadline_s=180)
+
+
+def counted_since(info: dict, t0: float) -> int:
+    """How much the span-metrics calls counters grew since t0, from Prometheus's raw samples:
+    each series' value at t0 (0 for a series born later), then every increase, a drop to a lower
+    value read as a counter reset (the collector restarted) whose new value all counts."""
+    now = time.time()
+    window = int(now - t0) + 30
+    r = requests.get(health.url(info, "prometheus", "/api/v1/query"),
+                     params={"query": f"{CALLS}[{window}s]", "time": f"{now:.3f}"}, timeout=10)
+    r.raise_for_status()
+    total = 0
+    for series in r.json()["data"]["result"]:
+        samples = [(float(t), float(v)) for t, v in series["values"]]
+        before = [v for t, v in samples if t <= t0]
+        prev = before[-1] if before else 0.0
+        for _, v in (s for s in samples if s[0] > t0):
+            total += v - prev if v >= prev else v
+            prev = v
+    return round(total)
+
+
+def run_fault(ctx: faults.Context, folder: Path, seed: int, fault: faults.Fault) -> Row:
+    file, per_trace = _traffic(folder, seed, fault.traffic)
+    row = Row(fault.name, sent=sum(per_trace.values()), uncounted_ok=fault.uncounted_ok)
+    t0 = time.time()
     # --retry-for outlasts every fault's gap: the replay keeps sending across restarts
     replay = subprocess.Popen([sys.executable, "-m", "invoke", "traces.replay", str(file), "--keep-ids", "--json",
-                               "--retry-for", "90"], cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               "--retry-for", "120"], cwd=paths.ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
     threading.Event().wait(3.0)  # the fault lands mid-replay: the file spans 8 s of traffic
-    row.note = inject(info)
-    HUNG.clear()
-    restore(info)  # at once: the replay's retries carry it over the gap
-    row.note += "".join(f"; {h}" for h in HUNG)
-    stdout, stderr = replay.communicate(timeout=300)
-    if _collector_pid() != pid:
-        row.note += "; the collector restarted"
-    # accepted = what the collector acknowledged to the sender (the replay's exact books)
+    row.note = fault.inject(ctx)
+    extra = fault.restore(ctx)
+    row.note += f"; {extra}" if extra else ""
+    stdout, stderr = replay.communicate(timeout=600)
     try:
-        report = json.loads(stdout)
-        row.accepted = int(report["accepted_spans"])
+        row.accepted = int(json.loads(stdout)["accepted_spans"])
     except (json.JSONDecodeError, KeyError, ValueError):
         row.note += "; the replay printed no summary"
     if replay.returncode:
         row.note += f"; replay exit {replay.returncode}: {stderr.strip().splitlines()[-1] if stderr.strip() else ''}"
-    row.stored = _stored(info, per_trace, deadline_s=120)
+    row.stored = _stored(ctx.info, per_trace)
+    row.counted = _settled(lambda: counted_since(ctx.info, t0), row.accepted, quiet_s=8, deadline_s=60)
     return row
 
 
-def main() -> int:
-    state = tempfile.mkdtemp(prefix="plano-chaos-")
-    os.environ["PLANO_STATE_DIR"] = state
-    r = _invoke("up", "--mode", "native", "--no-plano")
-    if r.returncode:
-        print(r.stdout + r.stderr, file=sys.stderr)
-        return 1
-    info = native.info()
+def table(rows: list[Row]) -> str:
+    out = ["| fault | spans sent | accepted | in Tempo | counted in Prometheus | lost |", "|---|---|---|---|---|---|"]
+    out += [f"| {r.fault} | {r.sent} | {r.accepted} | {r.stored} | {r.counted} | {r.lost} |" for r in rows]
+    return "\n".join(out)
+
+
+def verdict(rows: list[Row]) -> tuple[str, int]:
+    """The last line and the exit status: lost spans (in Tempo) and counts missing where none may be."""
+    lost = sum(r.lost for r in rows)
+    uncounted = sum(r.uncounted for r in rows)
+    unexplained = [r.fault for r in rows if r.uncounted and not r.uncounted_ok]
+    line = f"{len(rows) - 1 if rows and rows[0].fault == 'none' else len(rows)} faults, {lost} lost spans"
+    if uncounted:
+        line += f" ({uncounted} accepted spans not counted in Prometheus" + \
+                (f"; unexplained in: {', '.join(unexplained)})" if unexplained else ", all after a collector restart)")
+    return line, 1 if lost or unexplained else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="nox -s chaos --", description=__doc__.splitlines()[0])
+    ap.add_argument("--only", default="", help="comma-separated fault names (default: all)")
+    ap.add_argument("--tmpfs-mib", type=int, default=768, help="size of the state folder's tmpfs (root only)")
+    args = ap.parse_args(argv)
+    chosen = [f for f in faults.FAULTS if not args.only or f.name in args.only.split(",")]
+    state = Path(tempfile.mkdtemp(prefix="plano-chaos-"))
+    os.environ["PLANO_STATE_DIR"] = str(state)
+    mib = faults.tmpfs(state, args.tmpfs_mib)
     rows: list[Row] = []
     try:
-        folder = Path(state) / "traces"
-        folder.mkdir()
-        for i, (name, inject, restore) in enumerate(FAULTS):
-            print(f"… {name}", flush=True)
-            rows.append(run_fault(info, folder, 1000 + i, name, inject, restore))
+        r = faults.invoke("up", "--mode", "native", "--no-plano")
+        if r.returncode:
+            print(r.stdout + r.stderr, file=sys.stderr)
+            return 1
+        ctx = faults.Context(native.info(), state, mib)
+        with tempfile.TemporaryDirectory(prefix="plano-chaos-traces-") as folder:  # off the state disk
+            for i, fault in enumerate(chosen):
+                skip = fault.skip(ctx)
+                if skip:
+                    print(f"… {fault.name}: skipped — {skip}", flush=True)
+                    continue
+                print(f"… {fault.name}", flush=True)
+                rows.append(run_fault(ctx, Path(folder), 1000 + i, fault))
     finally:
-        _invoke("down", "--mode", "native")
-    print(f"\n| fault | spans sent | accepted | in Tempo | lost |\n|---|---|---|---|---|")
+        faults.invoke("down", "--mode", "native")
+        kept = Path(tempfile.mkdtemp(prefix="plano-chaos-logs-"))
+        shutil.copytree(state / "logs", kept, dirs_exist_ok=True)
+        if mib:
+            subprocess.run(["umount", str(state)], capture_output=True)
+        shutil.rmtree(state, ignore_errors=True)
+    print("\n" + table(rows))
+    line, status = verdict(rows)
+    print(f"\n{line}")
+    print(f"logs of the run: {kept}")
     for row in rows:
-        print(f"| {row.fault} | {row.sent} | {row.accepted} | {row.stored} | {row.lost} |")
-    lost = sum(max(r.lost, 0) for r in rows)
-    print(f"\n{len(rows) - 1} faults, {lost} lost spans")
-    for row in rows:
-        print(f"  {row.fault}: {row.note}")
-    return 1 if lost else 0
+        print(f"  {row.fault}: {row.note}" + (f" [not counted: {row.uncounted}, {row.uncounted_ok}]"
+                                              if row.uncounted and row.uncounted_ok else ""))
+    return status
 
 
 if __name__ == "__main__":

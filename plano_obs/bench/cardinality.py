@@ -208,7 +208,7 @@ class _Run:
         }
 
 
-def _flood(models: int, batch: int = 250) -> list[ExportTraceServiceRequest]:
+def flood(models: int, batch: int = 250) -> list[ExportTraceServiceRequest]:
     """One successful direct `plano(llm)` call per distinct model (with its routing and egress
     spans), as synth shapes brightstaff's: exactly one new calls series per model."""
     start, out = time.time_ns(), []
@@ -232,7 +232,7 @@ def run(guard: bool, models: int, ports: dict[str, int]) -> dict[str, dict[str, 
         _wait("a scrape of every job", lambda: r.query(f"count(timestamp(up) > {since})") == 3, 60, r.logs)
         before = r.measure()
         start = time.monotonic()
-        sent += r.send(_flood(models))
+        sent += r.send(flood(models))
         send_s = time.monotonic() - start
         r.counted(sent)
         if r.query('sum(traces_span_metrics_calls_total{otel_metric_overflow="true"})') > 0:
