@@ -88,6 +88,9 @@ local goDurations(path, v) =
   need(std.isArray(v), path, v, 'a list', "e.g. ['5ms', '50ms', '1s']")
   && std.all([goDuration('%s[%d]' % [path, i], v[i]) for i in std.range(0, std.length(v) - 1)]);
 
+local ratio(path, v) =
+  need(std.isNumber(v) && v > 0 && v <= 1, path, v, 'a share between 0 and 1', 'e.g. 0.9 for 90 %');
+
 // Key path (`*`: any key of that object) → its rule.
 local rules = {
   '_config.bindAddress': ipv4,
@@ -101,6 +104,7 @@ local rules = {
   '_config.spanMetrics.flushInterval': goDuration,
   '_config.spanMetrics.buckets': goDurations,
   '_config.serviceGraph.wait': goDuration,
+  '_config.stateDisk.warnUsedRatio': ratio,
 };
 local objectRules = { '_config.ports': distinctPorts };
 

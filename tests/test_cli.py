@@ -1,5 +1,6 @@
 """The task layer: one clear line and a non-zero exit for bad input."""
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +56,21 @@ def test_build_check_passes_on_a_clean_tree():
     r = invoke("build", "--check")
     assert r.returncode == 0, r.stderr
     assert "generated/ is up to date" in r.stdout
+
+
+def test_status_reports_the_state_disk_and_warns_past_the_ratio(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    usage = shutil.disk_usage(state)
+    used = usage.used / usage.total
+    (tmp_path / "local.libsonnet").write_text("{ _config+:: { stateDisk+: { warnUsedRatio: %r } } }\n" % (used / 2))
+    env = {"PLANO_STATE_DIR": str(state), "PLANO_OBS_OVERRIDES": str(tmp_path / "local.libsonnet")}
+    r = invoke("status", "--mode", "native", env=env)
+    assert r.returncode == 0, r.stderr
+    disk = [line for line in r.stdout.splitlines() if line.startswith(("state disk:", "warning:"))]
+    mount = disk[0].split(": ", 1)[1].split(",")[0]
+    assert os.path.ismount(mount) and state.resolve().is_relative_to(mount) and disk[0].endswith(" GiB free")
+    assert disk[1] == (f"warning: the state disk is more than {used / 2:.0%} full (stateDisk.warnUsedRatio): when it is "
+                       "full, Tempo stores no traces until restarted (docs/reliability.md#a-full-disk)")
+    (tmp_path / "local.libsonnet").write_text("{ _config+:: { stateDisk+: { warnUsedRatio: 1 } } }\n")
+    assert not [l for l in invoke("status", "--mode", "native", env=env).stdout.splitlines() if l.startswith("warning:")]
