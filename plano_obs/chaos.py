@@ -111,15 +111,19 @@ def counted_since(info: dict, t0: float) -> int:
     r = requests.get(health.url(info, "prometheus", "/api/v1/query"),
                      params={"query": f"{CALLS}[{window}s]", "time": f"{now:.3f}"}, timeout=10)
     r.raise_for_status()
-    total = 0
-    for series in r.json()["data"]["result"]:
-        samples = [(float(t), float(v)) for t, v in series["values"]]
-        before = [v for t, v in samples if t <= t0]
-        prev = before[-1] if before else 0.0
-        for _, v in (s for s in samples if s[0] > t0):
-            total += v - prev if v >= prev else v
-            prev = v
-    return round(total)
+    return round(sum(growth([(float(t), float(v)) for t, v in series["values"]], t0)
+                     for series in r.json()["data"]["result"]))
+
+
+def growth(samples: list[tuple[float, float]], t0: float) -> float:
+    """How much one counter grew after t0: from its last value at or before t0 (0 if it was born
+    later), adding each increase; a lower value is a reset, and all of it is new."""
+    before = [v for t, v in samples if t <= t0]
+    prev, total = (before[-1] if before else 0.0), 0.0
+    for _, v in (s for s in samples if s[0] > t0):
+        total += v - prev if v >= prev else v
+        prev = v
+    return total
 
 
 def run_fault(ctx: faults.Context, folder: Path, seed: int, fault: faults.Fault) -> Row:
