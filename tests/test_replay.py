@@ -20,7 +20,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
 
 from plano_obs import paths
-from plano_obs.traces import otlpjson, replay, resume, sender as otlp, spool, wire
+from plano_obs.traces import encoder, firstpass, otlpjson, replay, resume, sender as otlp, spool, wire
 from tests.fixtures.counts import FIXTURES, counts
 
 MIXED = FIXTURES["plano-mixed.jsonl"]
@@ -61,6 +61,13 @@ def after(n: int, code=UNAVAILABLE):
 def first(k: int, code=UNAVAILABLE):
     """Refuses the first `k` calls, then takes every one (a collector coming back)."""
     return lambda call: code if call <= k else None
+
+
+@pytest.fixture(autouse=True)
+def _no_spool_cache(monkeypatch):
+    """Replays here (and the commands they start) keep no spool between runs: each test parses
+    what it replays (tests/test_replay_cache.py tests the cache)."""
+    monkeypatch.setenv("PLANO_REPLAY_CACHE", "off")
 
 
 @pytest.fixture
@@ -203,7 +210,7 @@ def _decoded(chunks: list[wire.Chunk]) -> ExportTraceServiceRequest:
 
 def test_the_encoder_writes_what_the_exact_parser_reads():
     exact = otlpjson.exact(_every_field(), Path("x.jsonl"), "1")
-    assert _decoded(wire.Encoder().chunks(_every_field(), wire.Timing())) == exact
+    assert _decoded(encoder.Encoder().chunks(_every_field())) == exact
     assert len(_spans([exact])) == 2
 
 
@@ -211,7 +218,7 @@ def test_a_big_record_is_cut_into_chunks_that_repeat_resource_and_scope():
     doc = _every_field()
     spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"]
     spans += [_clone(spans[0], spanId=f"{i:016x}") for i in range(2, 5)]  # 5 spans
-    chunks = wire.Encoder(max_spans=2).chunks(doc, wire.Timing())
+    chunks = encoder.Encoder(max_spans=2).chunks(doc)
     assert [(c.first, c.spans) for c in chunks] == [(0, 2), (2, 2), (4, 1)]
     for c in chunks:
         (rs,) = _decoded([c]).resource_spans
@@ -224,7 +231,7 @@ def test_unusual_shapes_take_the_exact_parser_and_are_spooled_the_same(tmp_path)
     doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"].append(
         {"key": "a", "value": {"arrayValue": {"values": [{"intValue": "1"}]}}})
     with pytest.raises(wire.Unusual):
-        wire.Encoder().chunks(json.loads(json.dumps(doc)), wire.Timing())
+        encoder.Encoder().chunks(json.loads(json.dumps(doc)))
     (tmp_path / "a.jsonl").write_text(json.dumps(doc) + "\n")
     sp = spool.MemorySpool()
     scan = spool.scan([tmp_path / "a.jsonl"], sp)
@@ -552,7 +559,7 @@ def test_validation_memory_does_not_grow_with_the_file(tmp_path, monkeypatch):
     assert peak4 < peak1 + (64 << 10) and peak_gz < peak1 + (128 << 10), (peak1, peak4, peak_gz)
     # on worker processes, this process holds the batches in flight: a bounded number
     monkeypatch.setattr(spool, "PARALLEL_BYTES", 0)
-    monkeypatch.setattr(spool, "_BATCH_BYTES", 64 << 10)
+    monkeypatch.setattr(firstpass, "BATCH_BYTES", 64 << 10)
     (par1, _), (par4, _) = (_peak_scan(p, tmp_path, workers=2) for p in (small, big))
     assert par4 < par1 + (256 << 10) and par4 < 2 << 20, (par1, par4)
 
@@ -739,7 +746,7 @@ def test_unknown_protocol_and_missing_file():
 
 def test_the_first_pass_on_worker_processes_spools_the_same(tmp_path, monkeypatch):
     monkeypatch.setattr(spool, "PARALLEL_BYTES", 0)
-    monkeypatch.setattr(spool, "_BATCH_BYTES", 10_000)  # many batches
+    monkeypatch.setattr(firstpass, "BATCH_BYTES", 10_000)  # many batches
     big = _copies(MIXED, tmp_path / "x.jsonl", 10)
     one, many = spool.MemorySpool(), spool.MemorySpool()
     s1 = spool.scan([big], one, workers=1, trace_starts=True)

@@ -1,14 +1,17 @@
 """Replay throughput benchmark: `invoke traces.replay` against OpenTelemetry's telemetrygen,
 side by side in one run, into the same collector.
 
-    python -m plano_obs.bench.replay [--spans 100000] [--scale 10] [--collector own|stack]
+    python -m plano_obs.bench.replay [--spans 100000] [--scale 10] [--rounds 3] [--collector own|stack]
 
 --collector own (the default) starts the cached collector binary with a small pipeline of its
 own (OTLP → batch → span metrics → Prometheus exporter) on --port and the three ports after it,
 so it runs beside a stack; `stack` replays into the native stack's collector (started if down).
 For each sender: spans sent, wall time, spans/s, the collector's accepted, refused and failed
 spans during the run (its own otelcol_* counters), and the sender's peak resident memory (of
-its largest process). --scale N also replays a file N times larger, to see memory stay flat."""
+its largest process), and the machine's 1-minute load as it started. The replay runs cold (the
+first pass parses the file), again with the spool the cold run kept (spoolcache.py: a repeated
+replay of the same file), and cold in one process; --rounds N interleaves N runs of every sender
+and shows each one's median. --scale N also replays a file N times larger, to see memory stay flat."""
 from __future__ import annotations
 
 import argparse
@@ -16,6 +19,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -94,6 +98,7 @@ class _Peak:
 
 def _measured(cmd: list[str], info: dict, env: dict | None = None) -> dict:
     before = health.collector_counters(info)
+    load = os.getloadavg()[0]  # the 1-minute load as the run starts: 2 cores are shared
     start = time.monotonic()
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, cwd=paths.ROOT, env={**os.environ, **(env or {})})
@@ -113,7 +118,7 @@ def _measured(cmd: list[str], info: dict, env: dict | None = None) -> dict:
         after = now
     delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
     return {"wall_s": wall, "rss_mib": peak.main_kib / 1024, "child_rss_mib": peak.child_kib / 1024,
-            "out": out.decode(), "collector": delta}
+            "out": out.decode(), "collector": delta, "load": load}
 
 
 def _own_collector(folder: Path, port: int) -> tuple[subprocess.Popen, dict]:
@@ -148,10 +153,12 @@ def _scaled(src: Path, out: Path, times: int) -> None:
                 o.write(ids.sub(prefix, line) if i else line)
 
 
-def _replay(traffic: Path, endpoint: str, info: dict, workers: str | None = None) -> dict:
+def _replay(traffic: Path, endpoint: str, info: dict, cache: Path | str = "off", workers: str | None = None) -> dict:
+    """One `traces.replay --speed 0`, timed end to end; `cache`: the spool cache's folder, or off."""
     cmd = [sys.executable, "-m", "invoke", "traces.replay", str(traffic), "--endpoint", endpoint, "--speed", "0",
            "--json", "--state", str(traffic.parent / "state.json")]
-    r = _measured(cmd, info, {"PLANO_REPLAY_WORKERS": workers} if workers else None)
+    env = {"PLANO_REPLAY_CACHE": str(cache), **({"PLANO_REPLAY_WORKERS": workers} if workers else {})}
+    r = _measured(cmd, info, env)
     summary = json.loads(r["out"])
     r["spans"] = summary["spans"]
     r["send_spans_per_s"] = summary["spans_per_s"]
@@ -167,6 +174,8 @@ def main() -> None:
     parser.add_argument("--collector", choices=("own", "stack"), default="own",
                         help="own: a collector of the benchmark's own on --port; stack: the native stack's")
     parser.add_argument("--port", type=int, default=29317, help="first of the own collector's four ports (default 29317)")
+    parser.add_argument("--rounds", type=int, default=1, help="run every sender this many times, interleaved; "
+                        "each row shows its median run")
     args = parser.parse_args()
     print(f"machine: {_machine()}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -189,16 +198,17 @@ def main() -> None:
             if started_here:
                 subprocess.run([sys.executable, "-m", "invoke", "down", "--mode", "native"], cwd=paths.ROOT,
                                capture_output=True)
-    print(f"{'sender':<34} {'spans':>9} {'wall s':>7} {'spans/s':>9} {'accepted':>9} {'refused':>8} {'failed':>7} "
-          f"{'RSS MiB':>8} {'workers':>8}")
+    print(f"{'sender':<40} {'spans':>9} {'wall s':>7} {'spans/s':>9} {'accepted':>9} {'refused':>8} {'failed':>7} "
+          f"{'RSS MiB':>8} {'workers':>8} {'load':>5}")
     for name, r in rows.items():
         c = r["collector"]
-        print(f"{name:<34} {r['spans']:>9} {r['wall_s']:>7.2f} {r['spans'] / r['wall_s']:>9,.0f} "
+        print(f"{name:<40} {r['spans']:>9} {r['wall_s']:>7.2f} {r['spans'] / r['wall_s']:>9,.0f} "
               f"{c.get('otelcol_receiver_accepted_spans', 0):>9.0f} {c.get('otelcol_receiver_refused_spans', 0):>8.0f} "
               f"{c.get('otelcol_exporter_send_failed_spans', 0):>7.0f} {r['rss_mib']:>8.1f} "
-              f"{r['child_rss_mib'] or float('nan'):>8.1f}")
+              f"{r['child_rss_mib'] or float('nan'):>8.1f} {r['load']:>5.2f}")
         if "send_spans_per_s" in r:
-            print(f"{'':<34} (its send phase alone: {r['send_spans_per_s']:,.0f} spans/s)")
+            print(f"{'':<40} (its send phase alone: {r['send_spans_per_s']:,.0f} spans/s)")
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores)")
 
 
 def _run(args: argparse.Namespace, folder: Path, endpoint: str, info: dict) -> dict:
@@ -207,23 +217,43 @@ def _run(args: argparse.Namespace, folder: Path, endpoint: str, info: dict) -> d
                     "--duration", str(math.ceil(args.spans / SPANS_PER_TRACE / 100)), "--out", str(traffic)],
                    cwd=paths.ROOT, check=True, capture_output=True)
     print(f"replay file: {traffic.stat().st_size / 1e6:.1f} MB")
-    rows = {"traces.replay": _replay(traffic, endpoint, info),
-            "traces.replay, one process": _replay(traffic, endpoint, info, workers="1")}
     # telemetrygen drops what is still queued when a fixed --traces count ends, so it runs
     # for a fixed time and its rate is what the collector accepted
     tg = Path(args.telemetrygen) if args.telemetrygen else \
         tools.ensure(tools.telemetrygen(stack_info("native")["versions"]["collector"])).binary()
-    r = _measured([str(tg), "traces", "--otlp-endpoint", endpoint, "--otlp-insecure", "--duration",
-                   f"{args.telemetrygen_seconds}s", "--child-spans", str(PER_TRACE - 1), "--workers", "1",
-                   "--rate", "0"], info)
-    r["spans"] = int(r["collector"].get("otelcol_receiver_accepted_spans", 0))
-    rows["telemetrygen (1 worker)"] = r
+    telemetrygen = [str(tg), "traces", "--otlp-endpoint", endpoint, "--otlp-insecure", "--duration",
+                    f"{args.telemetrygen_seconds}s", "--child-spans", str(PER_TRACE - 1), "--workers", "1", "--rate", "0"]
+    cache = folder / "spool-cache"  # empty: the first replay is cold, and keeps its spool for the next
+    rows: dict[str, dict] = {}
+    for _ in range(args.rounds):  # interleaved, so a change in the machine's load touches every sender
+        rows = _round(rows, {
+            "traces.replay, cold (first pass)": lambda: _replay(traffic, endpoint, info, cache=cache),
+            "traces.replay, again (spool cached)": lambda: _replay(traffic, endpoint, info, cache=cache),
+            "telemetrygen (1 worker)": lambda: _telemetrygen(telemetrygen, info),
+            "traces.replay, cold, one process": lambda: _replay(traffic, endpoint, info, workers="1"),
+        })
+        shutil.rmtree(cache, ignore_errors=True)
     if args.scale > 1:
         big = folder / f"traffic-x{args.scale}.jsonl"
         _scaled(traffic, big, args.scale)
         traffic.unlink()
         print(f"scaled replay file: {big.stat().st_size / 1e6:.1f} MB")
-        rows[f"traces.replay, file x{args.scale}"] = _replay(big, endpoint, info)
+        rows[f"traces.replay, file x{args.scale} (cold)"] = _replay(big, endpoint, info)
+    return rows
+
+
+def _telemetrygen(cmd: list[str], info: dict) -> dict:
+    r = _measured(cmd, info)
+    r["spans"] = int(r["collector"].get("otelcol_receiver_accepted_spans", 0))
+    return r
+
+
+def _round(rows: dict[str, dict], runs: dict) -> dict[str, dict]:
+    """One run of each sender; with several rounds each row keeps its median run (by rate)."""
+    for name, run in runs.items():
+        rows.setdefault(name, {"runs": []})["runs"].append(run())
+        ordered = sorted(rows[name]["runs"], key=lambda r: r["spans"] / r["wall_s"])
+        rows[name].update(ordered[len(ordered) // 2])
     return rows
 
 

@@ -4,24 +4,26 @@ OTLP/JSON differs from protobuf's default JSON mapping: trace and span ids are h
 (not base64), enums may be integers or names, 64-bit integers may be strings or numbers,
 and field names are lowerCamelCase. A file is either one ExportTraceServiceRequest per line
 or one whole JSON document, plain or gzip-compressed, read as a stream of records. The usual
-shapes are encoded by wire.Encoder; the rest, and every error message, by `exact`."""
+shapes are encoded by encoder.Encoder; the rest, and every error message, by `exact`."""
 from __future__ import annotations
 
 import base64
 import gzip
+import io
 import json
 import re
 import string
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO, Iterable, Iterator, Protocol
 
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from ..errors import PlanoError
 from . import files, wire
+from .encoder import Encoder
 
 _ID_FIELDS = {"traceId": 16, "spanId": 8, "parentSpanId": 8}
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -92,7 +94,7 @@ def _tidy(message: str) -> str:
 
 def exact(data: object, path: Path, where: str) -> ExportTraceServiceRequest:
     """protobuf's own JSON parser, after hex ids are turned into its base64: slow (~120 µs a
-    span) but exact, and its errors name the field. For what wire.Encoder does not handle."""
+    span) but exact, and its errors name the field. For what encoder.Encoder does not handle."""
     try:
         _convert_ids(data, "request")
         return json_format.ParseDict(data, ExportTraceServiceRequest(), ignore_unknown_fields=False)
@@ -103,7 +105,7 @@ def exact(data: object, path: Path, where: str) -> ExportTraceServiceRequest:
 def parse_record(data: object, path: Path, where: str) -> Record:
     """One record as a protobuf request (for records held in memory: tests, `traces.record`)."""
     try:
-        chunks = wire.Encoder().chunks(data, wire.Timing())
+        chunks = Encoder().chunks(data)
     except wire.Unusual:
         return Record(path, where, exact(data, path, where))
     return Record(path, where, ExportTraceServiceRequest.FromString(b"".join(c.data for c in chunks)))
@@ -236,14 +238,40 @@ def _raw_records(path: Path, lines: Iterator[tuple[int, bytes]]) -> Iterator[tup
         raise OtlpFileError(path, "1", "empty file")
 
 
-def raw_records(path: Path) -> Iterator[tuple[int, str, object]]:
+class Digest(Protocol):
+    def update(self, data: bytes) -> None: ...
+
+
+class _Hashing(io.RawIOBase):
+    """A file read through `digest`: the hash of exactly the bytes the reader consumed."""
+
+    def __init__(self, raw: io.FileIO, digest: Digest) -> None:
+        self.raw, self.digest = raw, digest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def]
+        n = self.raw.readinto(b)
+        if n:
+            self.digest.update(memoryview(b)[:n])
+        return n
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+def raw_records(path: Path, digest: Digest | None = None) -> Iterator[tuple[int, str, object]]:
     """Each record of one file as (record number from 1, where, the line's bytes to parse with
     `parse_line` — or, for the first record, its JSON value), read as a stream: one line at a
     time (a pretty-printed document is read whole, and comes parsed). A gzip file (known by its
-    first bytes, whatever its name) is decompressed line by line."""
+    first bytes, whatever its name) is decompressed line by line. `digest` is fed the file's
+    bytes as they are read (the spool cache's key)."""
     files.check_input(path)
     try:
-        raw = path.open("rb")
+        raw: BinaryIO = path.open("rb") if digest is None else \
+            io.BufferedReader(_Hashing(io.FileIO(path, "rb"), digest), 1 << 20)  # type: ignore[assignment]
     except OSError as err:
         raise files.TraceFileError(path, f"{path}: cannot read: {err.strerror or err}") from err
     with raw:

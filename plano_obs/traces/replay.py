@@ -16,7 +16,6 @@ on is unsent, and a resumed replay (--resume) starts there."""
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from collections import deque
@@ -30,6 +29,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from ..errors import PlanoError
 from . import wire
 from .book import TraceBook
+from .patch import Ids, drop_first, patched, rewrite
 from .sender import PROTOCOLS, Retry, SendError, Sender, Sent, Stopped, send_retrying  # noqa: F401 (re-exported)
 from .spool import Entry, Position, Scan, Spool
 
@@ -77,64 +77,6 @@ class Summary:
     @property
     def spans_per_s(self) -> float:
         return self.spans / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-
-class _Ids:
-    """Fresh ids for one loop: each recorded id XORed with a random key (a bijection, so
-    distinct ids stay distinct, and the same id maps the same way everywhere)."""
-
-    def __init__(self) -> None:
-        self.trace_key = int.from_bytes(os.urandom(16), "big")
-        self.span_key = int.from_bytes(os.urandom(8), "big")
-
-    def trace(self, old: bytes) -> bytes:
-        return (int.from_bytes(old, "big") ^ self.trace_key).to_bytes(16, "big")
-
-    def span(self, old: bytes) -> bytes:
-        return (int.from_bytes(old, "big") ^ self.span_key).to_bytes(8, "big") if old else old
-
-
-def _drop_first(req: ExportTraceServiceRequest, n: int) -> None:
-    """Removes the first `n` spans (in the record's order): those a resumed replay sent before."""
-    for rs in req.resource_spans:
-        for ss in rs.scope_spans:
-            k = min(n, len(ss.spans))
-            del ss.spans[:k]
-            n -= k
-
-
-def _rewrite(req: ExportTraceServiceRequest, shift: int, starts: dict[bytes, int] | None,
-             speed_shift: Callable[[int], int] | None, ids: _Ids | None, accepted: dict[bytes, None]) -> tuple[int, int]:
-    """Moves the request's times and (optionally) ids in place; returns (spans, due ns): when
-    its last span has ended on the replay's clock. Per-trace shifts when `speed_shift` is set."""
-    n, due = 0, 0
-    for rs in req.resource_spans:
-        for ss in rs.scope_spans:
-            for s in ss.spans:
-                n += 1
-                tid = s.trace_id
-                d = speed_shift(starts[tid]) if speed_shift else shift  # type: ignore[index]
-                if ids:
-                    new = ids.trace(tid)
-                    s.trace_id = new
-                    s.span_id = ids.span(s.span_id)
-                    if s.parent_span_id:
-                        s.parent_span_id = ids.span(s.parent_span_id)
-                    for link in s.links:
-                        if link.trace_id == tid:  # links to other traces keep their ids
-                            link.trace_id = new
-                            link.span_id = ids.span(link.span_id)
-                    accepted[new] = None
-                else:
-                    accepted[tid] = None
-                start, end = max(0, s.start_time_unix_nano + d), max(0, s.end_time_unix_nano + d)
-                s.start_time_unix_nano, s.end_time_unix_nano = start, end
-                for ev in s.events:
-                    ev.time_unix_nano = max(0, ev.time_unix_nano + d)
-                last = end if end > start else start
-                if last > due:
-                    due = last
-    return n, due
 
 
 @dataclass
@@ -229,17 +171,24 @@ class _Sending:
         self.settle(IN_FLIGHT)
 
     def add(self, entry: Entry, loop: int, resumed: bool, shift: int, per_trace: Callable[[int], int] | None,
-            ids: _Ids | None) -> bool:
-        """Rewrites one chunk into the batch, waiting first when it is not due yet; False once
-        sending has stopped."""
+            ids: Ids | None) -> bool:
+        """Rewrites one chunk into the batch (patch.py), waiting first when it is not due yet;
+        False once sending has stopped."""
         chunk, start = entry.chunk, self.start
-        req = ExportTraceServiceRequest.FromString(chunk.data)
         first = chunk.first
-        if resumed and (entry.file, entry.record) == (start.file, start.record) and first < start.span:  # type: ignore[union-attr]
-            _drop_first(req, start.span - first)  # type: ignore[union-attr]
-            first = start.span  # type: ignore[union-attr]
-        traces: dict[bytes, None] = {}
-        n, due = _rewrite(req, shift, self.scan.full.traces, per_trace, ids, traces)
+        partial = resumed and (entry.file, entry.record) == (start.file, start.record) and first < start.span  # type: ignore[union-attr]
+        fast = None if partial or per_trace else patched(chunk, shift, ids)
+        if fast:
+            data, traces, due = fast
+            n = chunk.spans
+        else:
+            req = ExportTraceServiceRequest.FromString(chunk.data)
+            if partial:
+                drop_first(req, start.span - first)  # type: ignore[union-attr]
+                first = start.span  # type: ignore[union-attr]
+            traces = {}
+            n, due = rewrite(req, shift, self.scan.full.traces, per_trace, ids, traces)
+            data = req.SerializeToString()
         if self.speed > 0:
             wait_s = (due - self.clock()) / 1e9
             if wait_s > 0:
@@ -247,7 +196,6 @@ class _Sending:
                 if self.stop.is_set():
                     return False
                 self.sleep(wait_s)
-        data = req.SerializeToString()
         self.batch.append(_Request(data, n, traces, Position(loop, entry.file, entry.record, first),
                                    Position(loop, entry.file, entry.record, chunk.first + chunk.spans)))
         self.batch_size[0] += n
@@ -271,7 +219,7 @@ class _Sending:
         else:
             def per_trace(t0: int, rec_start: int = timing.start) -> int:
                 return now + int((t0 - rec_start) / speed) - t0
-        ids = _Ids() if self.fresh_ids else None
+        ids = Ids() if self.fresh_ids else None
         for entry in self.spool:
             if resumed and entry.ends_before(self.start):  # type: ignore[arg-type]
                 continue
@@ -332,7 +280,7 @@ def unsent_traces(spool: Spool, at: Position, loops: int) -> int:
                     continue
                 req = ExportTraceServiceRequest.FromString(entry.chunk.data)
                 if after and (entry.file, entry.record) == (after.file, after.record) and entry.chunk.first < after.span:
-                    _drop_first(req, after.span - entry.chunk.first)
+                    drop_first(req, after.span - entry.chunk.first)
                 book.add(0, {s.trace_id: None for rs in req.resource_spans for ss in rs.scope_spans for s in ss.spans})
             return len(book)
         finally:

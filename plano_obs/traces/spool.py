@@ -1,20 +1,19 @@
 """The replay's first pass: every record of every file read as a stream, validated, encoded
-once (wire.py) and written to a spool file; only counts and the schedule's timing are kept.
+once (firstpass.py) and written to a spool; only counts and the schedule's timing are kept.
 
 Why a spool: parsing OTLP/JSON is the replay's dominant cost, so each record is parsed once,
 here, and the second pass (replay.py) sends the spool's protobuf bytes, once per --loop. The
-spool is an anonymous temporary file (deleted when closed, or when the process dies), about
-half the JSON's size; memory holds one record at a time."""
+spool is an anonymous temporary file (deleted when closed, or when the process dies), about the
+JSON's size (the chunks and their selectors); memory holds one record at a time. A file's part
+of the spool is kept in the spool cache (spoolcache.py), so replaying the same file again skips
+its first pass."""
 from __future__ import annotations
 
 import multiprocessing
 import os
 import struct
 import tempfile
-import threading
-import time
-from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
@@ -22,9 +21,13 @@ from typing import BinaryIO, Iterable, Iterator
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from ..errors import PlanoError
-from . import files, otlpjson, wire
+from . import files, firstpass, spoolcache, wire
+from .encoder import Encoder
+from .spoolfile import Entry, Position, Segment, read_entries, write_entry
 
-_HEADER = struct.Struct("<IIIII")  # file, record, first span, spans, bytes
+__all__ = ["Entry", "Position", "Scan", "Spool", "MemorySpool", "SpoolError", "scan", "spool_requests"]
+
+PARALLEL_BYTES = 8 << 20  # files this large are parsed on worker processes
 
 
 class SpoolError(PlanoError):
@@ -32,30 +35,8 @@ class SpoolError(PlanoError):
 
     def __init__(self, folder: str, cause: str) -> None:
         super().__init__(f"cannot write the replay's spool file in {folder}: {cause}",
-                         "set TMPDIR to a folder with room for about half the input's size; nothing was sent")
+                         "set TMPDIR to a folder with room for about the input's size; nothing was sent")
         self.folder = folder
-
-
-@dataclass(frozen=True, order=True)
-class Position:
-    """A place in the replay: loop (from 1), file (index in the inputs), record (from 1) and
-    span (index in the record, in the record's order). Ordered as the replay sends."""
-    loop: int
-    file: int
-    record: int
-    span: int = 0
-
-
-@dataclass
-class Entry:
-    """A spooled chunk and where its spans come from."""
-    file: int
-    record: int
-    chunk: wire.Chunk
-
-    def ends_before(self, at: Position) -> bool:
-        """Every span of this chunk lies before `at` (the loop aside)."""
-        return (self.file, self.record, self.chunk.first + self.chunk.spans) <= (at.file, at.record, at.span)
 
 
 @dataclass
@@ -69,39 +50,66 @@ class Scan:
     full: wire.Timing = field(default_factory=wire.Timing)
     rest: wire.Timing = field(default_factory=wire.Timing)
 
+    def add(self, entry: Entry, start: Position | None) -> None:
+        """Counts one spooled chunk (records are counted apart: one may have no spans)."""
+        chunk = entry.chunk
+        self.spans += chunk.spans
+        self.full.add(chunk.start, chunk.end)
+        if start is None or (entry.file, entry.record) >= (start.file, start.record):
+            self.rest.add(chunk.start, chunk.end)
+        if start is None or not entry.ends_before(start):
+            self.rest_spans += chunk.spans
+
 
 class Spool:
-    """Chunks written once and read once per loop, from an anonymous temporary file."""
+    """Chunks written once and read once per loop: segments, one a file, each in the anonymous
+    temporary file or in a cached spool (`attach`)."""
 
-    def __init__(self, folder: str | None = None) -> None:
+    def __init__(self, folder: str | None = None, cache: spoolcache.SpoolCache | None | bool = True) -> None:
         self.folder = folder or tempfile.gettempdir()
-        try:
-            self._file: BinaryIO = tempfile.TemporaryFile(prefix="plano-replay-", dir=self.folder)  # type: ignore[assignment]
-        except OSError as err:
-            raise SpoolError(self.folder, err.strerror or str(err)) from err
+        self.cache = spoolcache.from_env() if cache is True else cache or None
+        self._file: BinaryIO | None = None
+        self.segments: list[Segment] = []
         self.size = 0
 
+    def _temp(self) -> BinaryIO:
+        if self._file is None:
+            try:
+                self._file = tempfile.TemporaryFile(prefix="plano-replay-", dir=self.folder)  # type: ignore[assignment]
+            except OSError as err:
+                raise SpoolError(self.folder, err.strerror or str(err)) from err
+        return self._file  # type: ignore[return-value]
+
     def add(self, file: int, record: int, chunk: wire.Chunk) -> None:
+        seg = self.segments[-1] if self.segments else None
+        if seg is None or seg.file != file or seg.stream is not self._file:
+            f = self._temp()
+            seg = Segment(file, f, f.tell(), f.tell())
+            self.segments.append(seg)
         try:
-            self._file.write(_HEADER.pack(file, record, chunk.first, chunk.spans, len(chunk.data)))
-            self._file.write(chunk.data)
+            n = write_entry(seg.stream, record, chunk)
         except OSError as err:
             raise SpoolError(self.folder, err.strerror or str(err)) from err
-        self.size += _HEADER.size + len(chunk.data)
+        seg.end += n
+        self.size += n
+
+    def attach(self, segment: Segment) -> None:
+        """A file's entries kept elsewhere (the spool cache)."""
+        self.segments.append(segment)
+        self.size += segment.end - segment.start
 
     def __iter__(self) -> Iterator[Entry]:
-        self._file.flush()
-        self._file.seek(0)
-        read = self._file.read
-        while True:
-            header = read(_HEADER.size)
-            if not header:
-                return
-            file, record, first, spans, size = _HEADER.unpack(header)
-            yield Entry(file, record, wire.Chunk(read(size), spans, first))
+        if self._file:
+            self._file.flush()
+        for seg in self.segments:
+            yield from read_entries(seg)
 
     def close(self) -> None:
-        self._file.close()
+        for seg in self.segments:
+            seg.stream.close()
+        if self._file:
+            self._file.close()
+        self.segments = []
 
     def __enter__(self) -> "Spool":
         return self
@@ -113,8 +121,8 @@ class Spool:
 class MemorySpool(Spool):
     """The same, in memory: for traffic that is in memory anyway (traces.synth) and for tests."""
 
-    def __init__(self) -> None:  # noqa: super().__init__ would open a file
-        self.folder, self.size = "memory", 0
+    def __init__(self) -> None:  # noqa: super().__init__ would look for the cache
+        self.folder, self.size, self.cache = "memory", 0, None
         self._entries: list[Entry] = []
 
     def add(self, file: int, record: int, chunk: wire.Chunk) -> None:
@@ -128,146 +136,44 @@ class MemorySpool(Spool):
         self._entries = []
 
 
-def _merge(into: wire.Timing, t: wire.Timing) -> None:
-    into.start = min(into.start, t.start)
-    into.end = max(into.end, t.end)
+def _spool_file(result: Scan, spool: Spool, i: int, encoded: Iterable[firstpass.Encoded],
+                start: Position | None) -> spoolcache.Summary:
+    """One file's records into the spool and the scan; returns the file's own counts."""
+    summary = spoolcache.Summary()
+    for number, chunks in encoded:
+        for chunk in chunks:
+            spool.add(i, number, chunk)
+            result.add(Entry(i, number, chunk), start)
+            summary.add(chunk)
+        summary.records += 1
+    result.records += summary.records
+    return summary
 
 
-def _add(scan: Scan, spool: Spool, file: int, record: int, chunks: list[wire.Chunk], timing: wire.Timing,
-         start: Position | None) -> None:
-    for chunk in chunks:
-        spool.add(file, record, chunk)
-        scan.spans += chunk.spans
-        if start is None or not Entry(file, record, chunk).ends_before(start):
-            scan.rest_spans += chunk.spans
-    scan.records += 1
-    _merge(scan.full, timing)
-    if start is None or (file, record) >= (start.file, start.record):
-        _merge(scan.rest, timing)
+def _from_cache(result: Scan, segment: Segment, summary: spoolcache.Summary, start: Position | None,
+                traces: dict | None) -> None:
+    """A cached file's counts: from its summary, or its entries when they matter one by one."""
+    result.records += summary.records
+    if (start is not None and start.file == segment.file) or traces is not None:
+        for entry in read_entries(segment):
+            result.add(entry, start)
+            if traces is not None:
+                _trace_starts(entry.chunk, traces)
+        return
+    result.spans += summary.spans
+    result.full.add(summary.start, summary.end)
+    if start is None or start.file < segment.file:
+        result.rest_spans += summary.spans
+        result.rest.add(summary.start, summary.end)
 
 
-def _encode(encoder: wire.Encoder, data: object, path: Path, where: str, timing: wire.Timing) -> list[wire.Chunk]:
-    if isinstance(data, otlpjson.Big):
-        try:
-            return encoder.chunks_from(data.resource_spans(), timing)
-        except (wire.Unusual, otlpjson.NotSplittable):
-            timing.start, timing.end = wire.Timing().start, 0
-            data = data.parse()  # the whole record at once: the usual path, and its error wording
-    try:
-        return encoder.chunks(data, timing)
-    except wire.Unusual:
-        request = otlpjson.exact(data, path, where)  # words the error, or parses what is unusual
-        timing.start, timing.end = wire.Timing().start, 0  # the exact result is timed afresh
-        return wire.message_chunks(request, timing, encoder.max_spans)
-
-
-_Encoded = tuple[int, list[wire.Chunk], wire.Timing]  # record number, chunks, its timing
-
-
-def _sequential(path: Path, encoder: wire.Encoder, traces: dict | None) -> Iterator[_Encoded]:
-    for number, where, payload in otlpjson.raw_records(path):
-        data = otlpjson.parse_line(path, where, payload) if isinstance(payload, bytes) else payload
-        timing = wire.Timing(traces=traces)
-        yield number, _encode(encoder, data, path, where, timing), timing
-
-
-# --- the first pass on several cores --------------------------------------------------------
-# Parsing is CPU-bound Python, and the collector is idle until the second pass: a large file's
-# lines go in batches to worker processes (forked: they start in milliseconds and share the
-# loaded modules), which parse and encode them; their chunks come back in order.
-
-PARALLEL_BYTES = 8 << 20  # files this large use the workers
-_BATCH_BYTES = 1 << 20
-_worker_encoder: wire.Encoder | None = None
-
-
-def _watch_parent(parent: int) -> None:
-    """In a worker: exit once the replay that started it is gone (killed), rather than linger."""
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-    threading.Thread(target=watch, daemon=True).start()
-
-
-def _encode_batch(path: Path, batch: list[tuple[int, str, bytes]], max_spans: int, trace_starts: bool):
-    """In a worker: ([(number, chunks, start, end)], trace starts, (where, reason) of a bad record)."""
-    global _worker_encoder
-    if _worker_encoder is None or _worker_encoder.max_spans != max_spans:
-        _worker_encoder = wire.Encoder(max_spans)
-    traces: dict[bytes, int] | None = {} if trace_starts else None
-    out = []
-    try:
-        for number, where, raw in batch:
-            timing = wire.Timing(traces=traces)
-            chunks = _encode(_worker_encoder, otlpjson.parse_line(path, where, raw), path, where, timing)
-            out.append((number, chunks, timing.start, timing.end))
-    except otlpjson.OtlpFileError as err:  # its own class does not pickle: send its parts
-        return out, traces, (err.where, err.reason)
-    return out, traces, None
-
-
-def _parallel(path: Path, pool: ProcessPoolExecutor, workers: int, encoder: wire.Encoder,
-              traces: dict | None) -> Iterator[_Encoded]:
-    pending: deque = deque()  # futures of batches, or records done here, in file order
-    batch: list[tuple[int, str, bytes]] = []
-    size = 0
-
-    def submit() -> None:
-        nonlocal batch, size
-        if batch:
-            pending.append(pool.submit(_encode_batch, path, batch, encoder.max_spans, traces is not None))
-            batch, size = [], 0
-
-    def ready(block: bool) -> Iterator[_Encoded]:
-        while pending and (block or len(pending) > 2 * workers):
-            item = pending.popleft()
-            if not isinstance(item, Future):
-                yield item
-                continue
-            done, found, bad = item.result()
-            if traces is not None and found:
-                for tid, t0 in found.items():
-                    if tid not in traces or t0 < traces[tid]:
-                        traces[tid] = t0
-            for number, chunks, start, end in done:
-                yield number, chunks, wire.Timing(start, end)
-            if bad:
-                for f in pending:
-                    if isinstance(f, Future):
-                        f.cancel()
-                raise otlpjson.OtlpFileError(path, *bad)
-
-    for number, where, payload in otlpjson.raw_records(path):
-        if isinstance(payload, bytes):  # a Big, or the first record parsed already, is encoded here
-            batch.append((number, where, payload))
-            size += len(payload)
-            if size >= _BATCH_BYTES:
-                submit()
-                yield from ready(block=False)
-        else:
-            submit()
-            timing = wire.Timing(traces=traces)
-            pending.append((number, _encode(encoder, payload, path, where, timing), timing))
-    submit()
-    yield from ready(block=True)
-
-
-MAX_WORKERS = 4  # each holds ~45 MiB; past a few, reading the file is the limit
-
-
-def workers_from_env() -> int:
-    """Worker processes for the first pass: PLANO_REPLAY_WORKERS, else one a core this process
-    may use, at most MAX_WORKERS (1: none, all in this process)."""
-    value = os.environ.get("PLANO_REPLAY_WORKERS", "")
-    if value.strip():
-        try:
-            return max(1, int(value))
-        except ValueError:
-            raise PlanoError(f"PLANO_REPLAY_WORKERS must be a whole number, got {value!r}",
-                             "1 parses in the replay's own process") from None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return min(cores, MAX_WORKERS)
+def _trace_starts(chunk: wire.Chunk, traces: dict[bytes, int]) -> None:
+    for rs in ExportTraceServiceRequest.FromString(chunk.data).resource_spans:
+        for ss in rs.scope_spans:
+            for s in ss.spans:
+                first = traces.get(s.trace_id)
+                if first is None or s.start_time_unix_nano < first:
+                    traces[s.trace_id] = s.start_time_unix_nano
 
 
 def scan(paths: list[Path], spool: Spool, start: Position | None = None, trace_starts: bool = False,
@@ -275,24 +181,35 @@ def scan(paths: list[Path], spool: Spool, start: Position | None = None, trace_s
     """Validates and spools every record of `paths` in order, or raises OtlpFileError for the
     first bad one (nothing is sent before this returns). `trace_starts` keeps each trace's
     first start (a dict entry a trace), which a --speed other than 0 and 1 needs. Files of
-    PARALLEL_BYTES or more are parsed by `workers` processes (default: workers_from_env())."""
+    PARALLEL_BYTES or more are parsed by `workers` processes (default: workers_from_env()). A
+    file found in the spool cache is not parsed again; one parsed is kept there."""
     result = Scan(list(paths))
     traces: dict[bytes, int] | None = {} if trace_starts else None
     result.full.traces = result.rest.traces = traces
-    encoder = wire.Encoder(max_spans)
-    workers = workers_from_env() if workers is None else workers
+    encoder = Encoder(max_spans)
+    workers = firstpass.workers_from_env() if workers is None else workers
     pool: ProcessPoolExecutor | None = None
+    cache = spool.cache
     try:
         for i, path in enumerate(paths):
             files.check_input(path)
+            hit = cache.find(path, max_spans) if cache else None
+            if hit:
+                segment, summary = hit
+                segment.file = i
+                spool.attach(segment)
+                _from_cache(result, segment, summary, start, traces)
+                continue
+            digest = cache.digest(path) if cache else None
             if workers > 1 and path.stat().st_size >= PARALLEL_BYTES:
                 pool = pool or ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                                   initializer=_watch_parent, initargs=(os.getpid(),))
-                encoded = _parallel(path, pool, workers, encoder, traces)
+                                                   initializer=firstpass.watch_parent, initargs=(os.getpid(),))
+                encoded = firstpass.parallel(path, pool, workers, encoder, traces, digest)
             else:
-                encoded = _sequential(path, encoder, traces)
-            for number, chunks, timing in encoded:
-                _add(result, spool, i, number, chunks, timing, start)
+                encoded = firstpass.sequential(path, encoder, traces, digest)
+            summary = _spool_file(result, spool, i, encoded, start)
+            if cache and digest is not None and spool.segments and spool.segments[-1].file == i:
+                cache.store(digest, max_spans, spool.segments[-1], summary)
     finally:
         if pool:
             pool.shutdown(cancel_futures=True)
@@ -302,7 +219,6 @@ def scan(paths: list[Path], spool: Spool, start: Position | None = None, trace_s
 def spool_requests(requests: Iterable[ExportTraceServiceRequest], spool: Spool, name: str = "<synth>") -> Scan:
     """Requests already in memory (synthetic traffic) into the spool, as if record by record."""
     result = Scan([Path(name)])
-    for number, request in enumerate(requests, 1):
-        timing = wire.Timing()
-        _add(result, spool, 0, number, wire.message_chunks(request, timing), timing, None)
+    encoded = ((number, wire.message_chunks(request)) for number, request in enumerate(requests, 1))
+    _spool_file(result, spool, 0, encoded, None)
     return result

@@ -1,0 +1,314 @@
+"""OTLP/JSON records straight to protobuf wire bytes, with each span's selector (wire.py).
+
+Why not protobuf objects: building a Span with its attributes from JSON costs about 60 µs in
+Python; writing its wire format directly, with repeated attributes and names cached, costs a
+fraction of that, and the replay parses every span once. Only the shapes the collector's file
+exporter writes are handled here (values.py); anything else raises `Unusual` and goes through
+protobuf's exact JSON parser (otlpjson), which also words the errors, and its result is cut by
+`wire.message_chunks` into the same chunks."""
+from __future__ import annotations
+
+import struct
+from typing import Iterable
+
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+from .values import attributes, digits, hex_id, text, uint
+from .wire import (MAX_BYTES, MAX_SPANS, SEL_SPAN_ID, SEL_TIME, SEL_TRACE_ID, Chunk, Cutter, Unusual, field,
+                   varint)
+
+_CACHE_LIMIT = 8192  # names and scopes remembered; forgotten when full, so memory stays bounded
+_ZERO16, _ZERO8 = bytes(16), bytes(8)
+_times = struct.Struct("<BQBQ").pack  # start and end, tags included
+_fixed64 = struct.Struct("<Q").pack
+_fixed32 = struct.Struct("<I").pack
+_KINDS = dict(Span.SpanKind.items())
+_CODES = dict(Status.StatusCode.items())
+_KIND_FIELD = [bytes((0x30, k)) for k in range(6)]
+_SPAN_KEYS = frozenset({"traceId", "spanId", "parentSpanId", "traceState", "name", "kind", "startTimeUnixNano",
+                        "endTimeUnixNano", "attributes", "droppedAttributesCount", "events", "droppedEventsCount",
+                        "links", "droppedLinksCount", "status", "flags"})
+_COMMON_KEYS = frozenset({"traceId", "spanId", "parentSpanId", "traceState", "name", "kind", "startTimeUnixNano",
+                          "endTimeUnixNano", "attributes"})
+_EVENT_KEYS = frozenset({"timeUnixNano", "name", "attributes", "droppedAttributesCount"})
+_LINK_KEYS = frozenset({"traceId", "spanId", "traceState", "attributes", "droppedAttributesCount", "flags"})
+_SCOPE_KEYS = frozenset({"name", "version", "attributes", "droppedAttributesCount"})
+_RS_KEYS = frozenset({"resource", "scopeSpans", "schemaUrl"})
+_SS_KEYS = frozenset({"scope", "spans", "schemaUrl"})
+_RESOURCE_KEYS = frozenset({"attributes", "droppedAttributesCount"})
+# selectors of a span's first fields: 0a 10 <trace id> 12 08 <span id> [22 08 <parent id>]
+_SEL_IDS = b"\0\0" + SEL_TRACE_ID + b"\0\0" + SEL_SPAN_ID
+_SEL_PARENT = b"\0\0" + SEL_SPAN_ID
+_SEL_TIMES = b"\0" + SEL_TIME + b"\0" + SEL_TIME
+_WRONG_SHAPE = (KeyError, TypeError, ValueError, AttributeError, struct.error)
+
+
+class Encoder:
+    """Encodes records; keeps caches of repeated attributes and names between records."""
+
+    def __init__(self, max_spans: int = MAX_SPANS, max_bytes: int = MAX_BYTES) -> None:
+        self.max_spans, self.max_bytes = max_spans, max_bytes
+        self._span_attrs: dict = {}
+        self._other_attrs: dict[int, dict] = {0x0A: {}, 0x1A: {}, 0x22: {}}
+        self._names: dict[str, bytes] = {}
+        self._scopes: dict[tuple, bytes] = {}
+
+    def chunks(self, data: object, traces: dict[bytes, int] | None = None) -> list[Chunk]:
+        """The record's spans as chunks, in order, or Unusual (then `traces` may hold some of the
+        record's first starts: the exact parser's result is timed again, which changes nothing)."""
+        try:
+            if data.__class__ is not dict or data.keys() != {"resourceSpans"}:  # type: ignore[attr-defined]
+                raise Unusual
+            resource_spans = data["resourceSpans"]  # type: ignore[index]
+            if resource_spans.__class__ is not list:
+                raise Unusual
+            return self._resource_spans(resource_spans, traces)
+        except _WRONG_SHAPE:  # a wrong type somewhere
+            raise Unusual from None
+
+    def chunks_from(self, resource_spans: Iterable[object], traces: dict[bytes, int] | None = None) -> list[Chunk]:
+        """The same for a record's resourceSpans given one by one (a huge record, parsed as it
+        is encoded: otlpjson.Big)."""
+        try:
+            return self._resource_spans(resource_spans, traces)
+        except _WRONG_SHAPE:
+            raise Unusual from None
+
+    def _resource_spans(self, resource_spans: Iterable[object], traces: dict | None) -> list[Chunk]:
+        cut = Cutter(self.max_spans, self.max_bytes)
+        span = self._span
+        for rs in resource_spans:
+            if rs.__class__ is not dict or not rs.keys() <= _RS_KEYS:  # type: ignore[attr-defined]
+                raise Unusual
+            header = self._resource(rs)  # type: ignore[arg-type]
+            scope_spans = rs.get("scopeSpans", [])  # type: ignore[attr-defined]
+            if scope_spans.__class__ is not list:
+                raise Unusual
+            for k, ss in enumerate(scope_spans):
+                if ss.__class__ is not dict or not ss.keys() <= _SS_KEYS:
+                    raise Unusual
+                spans = ss.get("spans", [])
+                if spans.__class__ is not list:
+                    raise Unusual
+                cut.group(header, self._scope(ss), new_resource=k == 0)
+                for d in spans:
+                    span(d, cut, traces)
+        return cut.done()
+
+    def _span(self, d: dict, cut: Cutter, traces: dict | None) -> None:
+        """One Span as ScopeSpans' `spans` field (tag 0x12), with its selector, into `cut`. The
+        hot path: checks inline."""
+        if d.__class__ is not dict:
+            raise Unusual
+        common = d.keys() <= _COMMON_KEYS
+        if not common and not d.keys() <= _SPAN_KEYS:
+            raise Unusual  # an unknown field: the exact parser names it
+        tid, sid = d["traceId"], d["spanId"]  # KeyError: no id, the exact parser words it
+        if len(tid) != 32 or len(sid) != 16:
+            raise Unusual
+        tid, sid = bytes.fromhex(tid), bytes.fromhex(sid)  # ValueError, TypeError: not hex, not text
+        if len(tid) != 16 or len(sid) != 8 or tid == _ZERO16 or sid == _ZERO8:
+            raise Unusual  # whitespace inside, or the all-zero id OTLP reserves
+        head = b"\x0a\x10" + tid + b"\x12\x08" + sid
+        sel_head = _SEL_IDS
+        get = d.get
+        if "traceState" in d and d["traceState"] != "":
+            ts = field(0x1A, text(d["traceState"]))
+            head += ts
+            sel_head += bytes(len(ts))
+        parent = get("parentSpanId")
+        if parent:
+            if len(parent) != 16:
+                raise Unusual
+            raw = bytes.fromhex(parent)
+            if len(raw) != 8:
+                raise Unusual
+            head += b"\x22\x08" + raw
+            sel_head += _SEL_PARENT
+        elif parent is not None and parent != "":
+            raise Unusual
+        name = get("name")
+        if name is not None:
+            b = self._names.get(name)
+            head += b if b is not None else self._name(name)
+        kind = get("kind")
+        if kind:
+            if kind.__class__ is str:
+                kind = _KINDS.get(kind)
+            if kind.__class__ is not int or not 0 <= kind <= 5:
+                raise Unusual
+            head += _KIND_FIELD[kind]
+        start, end = get("startTimeUnixNano", 0), get("endTimeUnixNano", 0)
+        if start.__class__ is not int:
+            start = digits(start)
+        if end.__class__ is not int:
+            end = digits(end)
+        parts = [head, _times(0x39, start, 0x41, end)]  # struct.error: below 0 or past 2^64
+        attrs = get("attributes")
+        if attrs:
+            parts += attributes(attrs, 0x4A, self._span_attrs)
+        elif attrs is not None and attrs != []:
+            raise Unusual
+        sels = [sel_head, bytes(len(head) - len(sel_head)), _SEL_TIMES]
+        if not common:
+            self._rest(d, parts, sels, tid, cut)
+        body = b"".join(parts)
+        n = len(body)
+        header = bytes((0x12, n)) if n < 0x80 else b"\x12" + varint(n)
+        sels.append(bytes(n - (len(head) + 18 if common else sum(map(len, sels)))))  # what is kept as it is
+        # the schedule's view: the first start, the last end (a span ending before it starts
+        # counts at its start, and its end is the chunk's lowest time), each trace's first start
+        if start < cut.start:
+            cut.start = start
+        if end > start:
+            if end > cut.end:
+                cut.end = end
+        else:
+            if start > cut.end:
+                cut.end = start
+            if end < cut.low:
+                cut.low = end
+        cut.trace_ids[tid] = None
+        if traces is not None:
+            first = traces.get(tid)
+            if first is None or start < first:
+                traces[tid] = start
+        cut.add(header + body, bytes(len(header)) + b"".join(sels))
+
+    def _name(self, v: object) -> bytes:
+        b = self._names.get(v)  # type: ignore[arg-type]
+        if b is None:
+            if len(self._names) >= _CACHE_LIMIT:
+                self._names.clear()
+            b = self._names[v] = field(0x2A, text(v)) if v else b""  # type: ignore[index]
+        return b
+
+    def _rest(self, d: dict, parts: list[bytes], sels: list[bytes], tid: bytes, cut: Cutter) -> None:
+        """The span's rarer fields, after its attributes: events and links (with their selectors:
+        event times, and the ids of links within the trace), counts, status, flags."""
+        def add(b: bytes, sel: bytes | None = None) -> None:
+            parts.append(b)
+            sels.append(sel if sel is not None else bytes(len(b)))
+
+        # the selector so far covers the head and the times: the attributes are kept as they are
+        sels.append(bytes(sum(map(len, parts)) - sum(map(len, sels))))
+        add(_dropped(d, "droppedAttributesCount", b"\x50"))
+        if "events" in d:
+            for b, sel in self._events(d["events"], cut):
+                add(b, sel)
+        add(_dropped(d, "droppedEventsCount", b"\x60"))
+        if "links" in d:
+            for b, sel in self._links(d["links"], tid):
+                add(b, sel)
+        add(_dropped(d, "droppedLinksCount", b"\x70"))
+        status = d.get("status")
+        if status:
+            if status.__class__ is not dict or not status.keys() <= {"code", "message"}:
+                raise Unusual
+            body = field(0x12, text(status["message"])) if status.get("message") else b""
+            code = status.get("code", 0)
+            if code.__class__ is str:
+                code = _CODES.get(code)
+            if code.__class__ is not int or not 0 <= code <= 2:
+                raise Unusual
+            if code:
+                body += bytes((0x18, code))
+            add(field(0x7A, body))
+        elif status is not None and status != {}:
+            raise Unusual
+        flags = d.get("flags")
+        if flags:
+            add(b"\x85\x01" + _fixed32(uint(flags, 1 << 32)))
+
+    def _events(self, items: object, cut: Cutter) -> list[tuple[bytes, bytes]]:
+        if items.__class__ is not list:
+            raise Unusual
+        out = []
+        for ev in items:  # type: ignore[attr-defined]
+            if ev.__class__ is not dict or not ev.keys() <= _EVENT_KEYS:
+                raise Unusual
+            t = uint(ev.get("timeUnixNano", 0), 1 << 64)
+            cut.low, cut.high = min(cut.low, t), max(cut.high, t)
+            body = b"\x09" + _fixed64(t)
+            if "name" in ev:
+                body += field(0x12, text(ev["name"])) if ev["name"] != "" else b""
+            if "attributes" in ev:
+                body += b"".join(attributes(ev["attributes"], 0x1A, self._other_attrs[0x1A]))
+            body += _dropped(ev, "droppedAttributesCount", b"\x20")
+            b = field(0x5A, body)
+            out.append((b, bytes(len(b) - len(body)) + b"\0" + SEL_TIME + bytes(len(body) - 9)))
+        return out
+
+    def _links(self, items: object, tid: bytes) -> list[tuple[bytes, bytes]]:
+        """Links, with selectors: a link's ids move with its span's only within the same trace."""
+        if items.__class__ is not list:
+            raise Unusual
+        out = []
+        for link in items:  # type: ignore[attr-defined]
+            if link.__class__ is not dict or not link.keys() <= _LINK_KEYS or "traceId" not in link or "spanId" not in link:
+                raise Unusual
+            linked = hex_id(link["traceId"], 16)
+            body = b"\x0a\x10" + linked + b"\x12\x08" + hex_id(link["spanId"], 8)
+            if link.get("traceState"):
+                body += field(0x1A, text(link["traceState"]))
+            if "attributes" in link:
+                body += b"".join(attributes(link["attributes"], 0x22, self._other_attrs[0x22]))
+            body += _dropped(link, "droppedAttributesCount", b"\x28")
+            if link.get("flags"):
+                body += b"\x35" + _fixed32(uint(link["flags"], 1 << 32))
+            b = field(0x6A, body)
+            ids = _SEL_IDS if linked == tid else bytes(len(_SEL_IDS))
+            out.append((b, bytes(len(b) - len(body)) + ids + bytes(len(body) - len(ids))))
+        return out
+
+    def _resource(self, rs: dict) -> bytes:
+        """ResourceSpans' fields other than its spans: the resource and its schema URL."""
+        resource = rs.get("resource")
+        body = b""
+        if resource:
+            if resource.__class__ is not dict or not resource.keys() <= _RESOURCE_KEYS:
+                raise Unusual
+            attrs = resource.get("attributes")
+            if attrs:
+                body = b"".join(attributes(attrs, 0x0A, self._other_attrs[0x0A]))
+            if "droppedAttributesCount" in resource:
+                body += _dropped(resource, "droppedAttributesCount", b"\x10")
+        elif resource is not None and resource != {}:
+            raise Unusual
+        header = field(0x0A, body)
+        return header + field(0x1A, text(rs["schemaUrl"])) if rs.get("schemaUrl") else header
+
+    def _scope(self, ss: dict) -> bytes:
+        """ScopeSpans' fields other than its spans (cached: a few scopes repeat)."""
+        scope = ss.get("scope")
+        if not scope:
+            if scope is not None and scope != {}:
+                raise Unusual
+            body = b""
+        else:
+            if scope.__class__ is not dict or not scope.keys() <= _SCOPE_KEYS:
+                raise Unusual
+            name, version = scope.get("name"), scope.get("version")
+            cached = self._scopes.get((name, version)) if len(scope) <= 2 and name.__class__ is str else None
+            if cached is None:
+                cached = field(0x0A, text(name)) if name else b""
+                cached += field(0x12, text(version)) if version else b""
+                if len(scope) <= 2 and name.__class__ is str and version.__class__ in (str, type(None)):
+                    if len(self._scopes) >= _CACHE_LIMIT:
+                        self._scopes.clear()
+                    self._scopes[(name, version)] = cached
+            body = cached
+            if "attributes" in scope:
+                body += b"".join(attributes(scope["attributes"], 0x1A, self._other_attrs[0x1A]))
+            if "droppedAttributesCount" in scope:
+                body += _dropped(scope, "droppedAttributesCount", b"\x20")
+        header = field(0x0A, body)
+        return header + field(0x1A, text(ss["schemaUrl"])) if ss.get("schemaUrl") else header
+
+
+def _dropped(d: dict, key: str, tag: bytes) -> bytes:
+    v = d.get(key)
+    if v is None or v == 0 and v.__class__ is int:
+        return b""
+    n = uint(v, 1 << 32)
+    return tag + varint(n) if n else b""

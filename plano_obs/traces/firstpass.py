@@ -1,0 +1,146 @@
+"""The first pass's work on one file: each record parsed (orjson), validated and encoded once
+(encoder.py), in file order — in this process, or on worker processes for a large file.
+
+Parsing: orjson, a compiled parser, reads these lines about twice as fast as `json`. Whenever it
+refuses a line (NaN, a lone surrogate, a number past a double…) the line is read again by
+`json`, so what is accepted and every error's wording stay `json`'s. Where orjson's value differs
+from `json`'s (an integer past 64 bits becomes a float), the encoder finds it unusual, and the
+exact path reads the line again with `json` too."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Iterator
+
+import orjson
+
+from ..errors import PlanoError
+from . import otlpjson, wire
+from .encoder import Encoder
+
+Encoded = tuple[int, list[wire.Chunk]]  # record number, its chunks
+
+
+def _parse(path: Path, where: str, raw: bytes) -> object:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return otlpjson.parse_line(path, where, raw)  # json's value, or its error
+
+
+def encode(encoder: Encoder, payload: object, path: Path, where: str, traces: dict | None) -> list[wire.Chunk]:
+    """One record's chunks: `payload` is the line's bytes, its JSON value, or a Big record."""
+    if isinstance(payload, otlpjson.Big):
+        try:
+            return encoder.chunks_from(payload.resource_spans(), traces)
+        except (wire.Unusual, otlpjson.NotSplittable):
+            payload = payload.parse()  # the whole record at once: the usual path, and its error wording
+    data = _parse(path, where, payload) if isinstance(payload, bytes) else payload
+    try:
+        return encoder.chunks(data, traces)
+    except wire.Unusual:
+        if isinstance(payload, bytes):
+            data = otlpjson.parse_line(path, where, payload)  # json's value: orjson's may differ here
+        request = otlpjson.exact(data, path, where)  # words the error, or parses what is unusual
+        return wire.message_chunks(request, traces, encoder.max_spans)
+
+
+def sequential(path: Path, encoder: Encoder, traces: dict | None, digest: otlpjson.Digest | None = None) -> Iterator[Encoded]:
+    for number, where, payload in otlpjson.raw_records(path, digest):
+        yield number, encode(encoder, payload, path, where, traces)
+
+
+# --- on several cores ---------------------------------------------------------------------
+# Parsing is CPU-bound Python, and the collector is idle until the second pass: a large file's
+# lines go in batches to worker processes (forked: they start in milliseconds and share the
+# loaded modules), which parse and encode them; their chunks come back in order.
+
+BATCH_BYTES = 1 << 20
+MAX_WORKERS = 4  # each holds ~45 MiB; past a few, reading the file is the limit
+_worker_encoder: Encoder | None = None
+
+
+def watch_parent(parent: int) -> None:
+    """In a worker: exit once the replay that started it is gone (killed), rather than linger."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _encode_batch(path: Path, batch: list[tuple[int, str, bytes]], max_spans: int, trace_starts: bool):
+    """In a worker: ([(number, chunks)], trace starts, (where, reason) of a bad record)."""
+    global _worker_encoder
+    if _worker_encoder is None or _worker_encoder.max_spans != max_spans:
+        _worker_encoder = Encoder(max_spans)
+    traces: dict[bytes, int] | None = {} if trace_starts else None
+    out = []
+    try:
+        for number, where, raw in batch:
+            out.append((number, encode(_worker_encoder, raw, path, where, traces)))
+    except otlpjson.OtlpFileError as err:  # its own class does not pickle: send its parts
+        return out, traces, (err.where, err.reason)
+    return out, traces, None
+
+
+def parallel(path: Path, pool: ProcessPoolExecutor, workers: int, encoder: Encoder, traces: dict | None,
+             digest: otlpjson.Digest | None = None) -> Iterator[Encoded]:
+    pending: deque = deque()  # futures of batches, or records done here, in file order
+    batch: list[tuple[int, str, bytes]] = []
+    size = 0
+
+    def submit() -> None:
+        nonlocal batch, size
+        if batch:
+            pending.append(pool.submit(_encode_batch, path, batch, encoder.max_spans, traces is not None))
+            batch, size = [], 0
+
+    def ready(block: bool) -> Iterator[Encoded]:
+        while pending and (block or len(pending) > 2 * workers):
+            item = pending.popleft()
+            if not isinstance(item, Future):
+                yield item
+                continue
+            done, found, bad = item.result()
+            if traces is not None and found:
+                for tid, t0 in found.items():
+                    if tid not in traces or t0 < traces[tid]:
+                        traces[tid] = t0
+            yield from done
+            if bad:
+                for f in pending:
+                    if isinstance(f, Future):
+                        f.cancel()
+                raise otlpjson.OtlpFileError(path, *bad)
+
+    for number, where, payload in otlpjson.raw_records(path, digest):
+        if isinstance(payload, bytes):  # a Big, or the first record parsed already, is encoded here
+            batch.append((number, where, payload))
+            size += len(payload)
+            if size >= BATCH_BYTES:
+                submit()
+                yield from ready(block=False)
+        else:
+            submit()
+            pending.append((number, encode(encoder, payload, path, where, traces)))
+    submit()
+    yield from ready(block=True)
+
+
+def workers_from_env() -> int:
+    """Worker processes for the first pass: PLANO_REPLAY_WORKERS, else one a core this process
+    may use, at most MAX_WORKERS (1: none, all in this process)."""
+    value = os.environ.get("PLANO_REPLAY_WORKERS", "")
+    if value.strip():
+        try:
+            return max(1, int(value))
+        except ValueError:
+            raise PlanoError(f"PLANO_REPLAY_WORKERS must be a whole number, got {value!r}",
+                             "1 parses in the replay's own process") from None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(cores, MAX_WORKERS)
