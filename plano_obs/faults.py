@@ -17,7 +17,7 @@ from pathlib import Path
 
 import requests
 
-from . import health, native, paths
+from . import health, paths, supervisor
 
 HANG_S = 10.0  # a process still alive this long after its signal is SIGKILLed, as supervisord's stop would
 HOLD_S = 10.0  # how long a stolen port or a full disk lasts
@@ -52,7 +52,7 @@ def invoke(*args: str) -> subprocess.CompletedProcess:
 
 def bring_back(ctx: Context) -> str:
     """Starts every component supervisord reports dead and waits until all are ready."""
-    sup, notes = native.Supervisor(), []
+    sup, notes = supervisor.Supervisor(), []
     end = time.monotonic() + 90
     while True:
         procs = sup.processes()
@@ -77,7 +77,7 @@ def bring_back(ctx: Context) -> str:
 
 def signal_to(name: str, sig: int) -> Callable[[Context], str]:
     def inject(ctx: Context) -> str:
-        pid = native.Supervisor().processes()[name]["pid"]
+        pid = supervisor.Supervisor().processes()[name]["pid"]
         ctx.signalled[name] = pid
         os.kill(pid, sig)
         return f"{signal.Signals(sig).name} to {name}"
@@ -109,7 +109,7 @@ def down_up(ctx: Context) -> str:
 def steal_port(ctx: Context) -> str:
     """The collector stops; another process takes its OTLP/gRPC port before it starts again."""
     port = ctx.info["ports"]["otlpGrpc"]
-    sup = native.Supervisor()
+    sup = supervisor.Supervisor()
     sup.rpc().stopProcess("collector")
     thief = socket.socket()
     thief.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

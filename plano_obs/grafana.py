@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths, promql
+from . import paths, promql, settings
 
 
 def interval_s(range_s: float, scrape_s: float, max_points: int = 1000) -> float:
@@ -46,7 +46,7 @@ def panels(dashboard: dict) -> Iterator[dict]:
 
 
 def _metric_names() -> dict[str, str]:
-    return json.loads((paths.GENERATED / "native" / "stack.json").read_text())["metricNames"]
+    return settings.load("native")["metricNames"]
 
 
 def service_map_exprs(metric_names: dict[str, str] | None = None) -> dict[str, str]:

@@ -1,12 +1,11 @@
-"""Bringing the stack up and down. Compose mode wraps `docker compose`; the mode is
-chosen once, here, for every task."""
+"""Bringing the stack up and down in the mode chosen once, here, for every task: Compose
+(plano_obs/compose.py) or native processes (plano_obs/native.py)."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 
-from . import docker, health, native, paths, ports, render, secrets
-from .errors import DockerError, PlanoError
+from . import compose, docker, health, native, paths, ports, secrets, settings, supervisor
+from .errors import PlanoError
 
 MODES = ("auto", "compose", "native")
 
@@ -27,25 +26,7 @@ def choose_mode(requested: str) -> tuple[str, str]:
 
 
 def info(mode: str = "compose") -> dict:
-    return render.stack_info(mode, paths.overrides_file())
-
-
-def _compose(args: list[str], echo: bool = True, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
-    env_file = secrets.env_file()
-    cmd = docker.compose_args(str(env_file) if env_file.exists() else None) + args
-    if echo:
-        print("$ " + " ".join(cmd))
-    result = subprocess.run(cmd, text=True, capture_output=capture)
-    if check and result.returncode != 0:
-        raise DockerError(f"`{' '.join(cmd)}` failed with exit code {result.returncode}",
-                          "see the output above; `invoke logs` shows the services' logs")
-    return result
-
-
-def compose_running() -> list[str]:
-    """Services of this project that Compose reports running."""
-    result = _compose(["ps", "--services", "--status", "running"], echo=False, check=False, capture=True)
-    return result.stdout.split() if result.returncode == 0 else []
+    return settings.load(mode)
 
 
 def announce_password() -> None:
@@ -54,36 +35,25 @@ def announce_password() -> None:
         print(f"Grafana admin password (shown once; kept in {path}, mode 0600): {new}")
 
 
-def up_compose(deadline_s: float) -> dict[str, health.Probe]:
-    docker.require_engine()
-    stack = info("compose")
-    if not compose_running():
-        ports.check_free(stack)
-    _compose(["up", "-d"])
-    # the dev Envoy and the dev Plano run on the host (native), not in Compose
-    services = [c for c in stack["components"] if c not in native.DEV_ENVOY + native.DEV_PLANO]
-    return health.wait_ready(stack, services, deadline_s)
-
-
 def up(mode: str, deadline_s: float, dev_envoy: bool = True, dev_plano: bool = True) -> dict[str, health.Probe]:
     announce_password()
     if mode == "compose":
-        return up_compose(deadline_s)
-    skip = (() if dev_envoy else native.DEV_ENVOY) + (() if dev_plano else native.DEV_PLANO)
-    components = tuple(c for c in native.START_ORDER if c not in skip)
+        return compose.up(deadline_s)
+    skip = (() if dev_envoy else native.dev_envoy()) + (() if dev_plano else native.dev_plano())
+    components = tuple(c for c in native.start_order() if c not in skip)
     return native.up(deadline_s, components)
 
 
 def down(mode: str, volumes: bool) -> None:
     if mode == "compose":
-        down_compose(volumes)
+        compose.down(volumes)
     else:
         native.down(volumes)
 
 
 def logs(mode: str, service: str | None, follow: bool, tail: int) -> None:
     if mode == "compose":
-        logs_compose(service, follow, tail)
+        compose.logs(service, follow, tail)
     else:
         native.logs(service, follow, tail)
 
@@ -91,10 +61,10 @@ def logs(mode: str, service: str | None, follow: bool, tail: int) -> None:
 def status(mode: str) -> list[dict]:
     """One row per component: pid (native), port, health, pinned and running version."""
     stack = info(mode)
-    procs = native.Supervisor().processes() if mode == "native" else {}
+    procs = supervisor.Supervisor().processes() if mode == "native" else {}
     rows = []
     for name in stack["components"]:
-        if mode == "compose" and name in native.DEV_ENVOY + native.DEV_PLANO:
+        if mode == "compose" and name in compose.host_side(stack):
             continue  # on the host, not in Compose (unless its profile is used)
         port_name = stack["components"][name]["port"]
         p = health.probe(stack, name)
@@ -125,11 +95,3 @@ def state_disk(mode: str) -> tuple[str, float, int] | None:
     return native.mount_point(state), usage.used / usage.total, usage.free
 
 
-def down_compose(volumes: bool) -> None:
-    docker.require_engine()
-    _compose(["down"] + (["--volumes"] if volumes else []))
-
-
-def logs_compose(service: str | None, follow: bool, tail: int) -> None:
-    docker.require_engine()
-    _compose(["logs", f"--tail={tail}"] + (["--follow"] if follow else []) + ([service] if service else []), echo=False)

@@ -206,10 +206,10 @@ def ensure_collector(version: str, manifest: str) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m plano_obs.tools NAME...`: pre-build tools (used by CI and nox)."""
-    from .render import stack_info
+    from . import settings
 
     names = argv if argv is not None else sys.argv[1:]
-    known = {"prometheus": lambda: prometheus(stack_info()["versions"]["prometheus"]),
+    known = {"prometheus": lambda: prometheus(settings.version("prometheus")),
              "jsonnetfmt": lambda: JSONNETFMT, "docker-compose": lambda: COMPOSE}
     try:
         for name in names:

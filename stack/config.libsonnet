@@ -110,6 +110,12 @@
       mockAgents: { port: 'mockAgents', ready: '/health', version: null },
     },
 
+    // The order native mode starts the components in (each before those that send to it), and
+    // the host-side groups: the dev Envoy (`invoke up --no-envoy` leaves it out) and the dev
+    // Plano (`--no-plano`); Compose runs neither.
+    startOrder: ['tempo', 'collector', 'prometheus', 'grafana', 'mockLlm', 'envoy', 'mockAgents', 'brightstaff'],
+    componentGroups: { devEnvoy: ['mockLlm', 'envoy'], devPlano: ['mockAgents', 'brightstaff'] },
+
     // Which service owns which port (for addresses between services).
     portOwner: {
       grafana: 'grafana',

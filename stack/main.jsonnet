@@ -23,6 +23,9 @@ function(mode='compose', overrides={})
   local yaml(v) = { format: 'yaml', value: v };
   local json(v) = { format: 'json', value: v };
   local dir = mode + '/';
+  local c = stack._config;
+  assert std.set(c.startOrder) == std.objectFields(c.components)
+         : '_config.startOrder must name each of _config.components once: %s' % std.join(', ', std.objectFields(c.components));
 
   {
     [dir + 'otel-collector.yaml']: yaml(stack.collector.config),
@@ -42,6 +45,8 @@ function(mode='compose', overrides={})
       services: stack._config.services,
       portOwner: stack._config.portOwner,
       components: stack._config.components,
+      startOrder: stack._config.startOrder,
+      componentGroups: stack._config.componentGroups,
       datasources: stack._config.datasources,
       grafanaUser: stack._config.grafana.adminUser,
       devPlano: stack._config.devPlano,

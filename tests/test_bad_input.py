@@ -11,7 +11,6 @@ import json
 import time
 from concurrent import futures
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import grpc
 import pytest
@@ -103,7 +102,7 @@ OPTION_ROWS = [
     Row("logs-collector-bad-mode", ["logs", "collector", "--mode", "podman"],
         "error: unknown mode 'podman' — use one of auto, compose, native"),
     Row("logs-unknown-service", ["logs", "nonsense", "--mode", "native"],
-        f"error: unknown component 'nonsense' — use one of {', '.join(native.START_ORDER)}"),
+        f"error: unknown component 'nonsense' — use one of {', '.join(native.start_order())}"),
 ]
 
 FILE_ROWS = [

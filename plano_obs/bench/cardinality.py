@@ -29,7 +29,8 @@ import yaml
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from .. import paths, tools
-from ..render import render, stack_info
+from .. import settings
+from ..render import render
 from ..traces import synth
 from .native_stack import _machine
 
@@ -129,7 +130,7 @@ class _Run:
         self.logs = [tmp / "collector.log", tmp / "prometheus.log"]
 
     def __enter__(self) -> _Run:
-        info = stack_info("native")
+        info = settings.load("native")
         col = _collector_binary(info["versions"]["collector"])
         prom = tools.ensure(tools.prometheus(info["versions"]["prometheus"])).binary()
         try:

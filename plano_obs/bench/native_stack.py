@@ -16,8 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .. import native, paths, tools
-from ..render import stack_info
+from .. import paths, settings, supervisor, tools
 
 
 def _machine() -> str:
@@ -30,7 +29,7 @@ def _machine() -> str:
 
 
 def cold_builds() -> dict[str, float]:
-    versions = stack_info()["versions"]
+    versions = settings.load("compose")["versions"]
     manifest = (paths.GENERATED / "collector" / "otelcol-builder.yaml").read_text()
     times = {}
     with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as gocache:
@@ -71,7 +70,7 @@ def warm_up(runs: int) -> tuple[list[float], dict[str, int]]:
         _invoke("down", "--mode", "native")
     _invoke("up", "--mode", "native")
     time.sleep(30)  # idle: let start-up allocations settle before reading memory
-    sup = native.Supervisor()
+    sup = supervisor.Supervisor()
     rss = {name: _rss_kib(p["pid"]) for name, p in sup.processes().items() if p["pid"]}
     rss["supervisord"] = _rss_kib(sup.pid())
     _invoke("down", "--mode", "native")

@@ -12,7 +12,8 @@ import yaml
 
 from .. import docker, generate, grafana, paths, promql, tools
 from ..errors import PlanoError
-from ..render import MODES, stack_info
+from .. import settings
+from ..render import MODES
 from . import dashboards as dashboard_rules
 
 # Pinned formatter options: changing them reformats every file, so they change on purpose only.
@@ -60,7 +61,7 @@ def check_jsonnetfmt() -> list[str]:
 
 
 def _promtool() -> Path:
-    return tools.ensure(tools.prometheus(stack_info()["versions"]["prometheus"])).binary("promtool")
+    return tools.ensure(tools.prometheus(settings.version("prometheus"))).binary("promtool")
 
 
 def check_prometheus() -> list[str]:
@@ -109,7 +110,7 @@ def check_promql() -> list[str]:
 
 
 def check_dashboards() -> list[str]:
-    info = stack_info()
+    info = settings.load("compose")
     uids = set(info["datasources"].values())
     problems, files = [], sorted((paths.GENERATED / "dashboards").glob("*.json"))
     for path in files:
@@ -132,7 +133,7 @@ def check_compose() -> list[str]:
 
 def check_collector() -> list[str]:
     """The collector's own `validate` on each mode's config, with the binary native mode runs."""
-    info = stack_info()
+    info = settings.load("compose")
     manifest = (paths.GENERATED / "collector" / "otelcol-builder.yaml").read_text()
     binary = tools.ensure_collector(info["versions"]["collector"], manifest)
     problems = []

@@ -13,7 +13,7 @@ from typing import Iterator
 
 from invoke import Collection, Context, task
 
-from .. import render
+from .. import settings
 from ..errors import PlanoError
 from ..traces import files as tracefiles, otlpjson, record as recorder, replay as rp, synth
 from ..traces import resume as tracesresume, spool as tracespool
@@ -37,7 +37,7 @@ REPLAY_HELP = {
 def _endpoint(endpoint: str | None, protocol: str) -> str:
     if endpoint:
         return endpoint
-    ports = render.stack_info("native")["ports"]
+    ports = settings.load("native")["ports"]
     return f"127.0.0.1:{ports['otlpGrpc' if protocol == 'grpc' else 'otlpHttp']}"
 
 

@@ -10,7 +10,7 @@ import uuid
 import pytest
 import requests
 
-from plano_obs import native
+from plano_obs import supervisor
 from tests.fixtures.counts import FIXTURES, spans_per_trace, with_new_ids
 from .conftest import MODE, REUSE, collector_counter, component, invoke, wait_for
 from .test_tempo import _span_count
@@ -23,7 +23,7 @@ def _replay_while_tempo_is_down(live, tmp_path, name: str) -> tuple[str, dict[st
     copy = tmp_path / f"{name}.jsonl"
     ids = with_new_ids(FIXTURES["plano-brightstaff.jsonl"], copy, uuid.uuid4().hex)
     want = {ids[t]: n for t, n in spans_per_trace(FIXTURES["plano-brightstaff.jsonl"]).items()}
-    native.Supervisor().rpc().stopProcess("tempo")
+    supervisor.Supervisor().rpc().stopProcess("tempo")
     accepted = collector_counter(live, "otelcol_receiver_accepted_spans")
     r = invoke("traces.replay", str(copy), "--speed", "0", "--keep-ids")
     assert r.returncode == 0, r.stderr  # accepted although Tempo is down
@@ -41,13 +41,13 @@ def _stored(tempo: str, want: dict[str, int]) -> dict[str, int]:
 
 def test_spans_accepted_during_a_tempo_outage_reach_tempo_after_it(live, tmp_path):
     tempo, want = _replay_while_tempo_is_down(live, tmp_path, "outage")
-    native.Supervisor().rpc().startProcess("tempo")
+    supervisor.Supervisor().rpc().startProcess("tempo")
     wait_for("every span accepted during the outage in Tempo", lambda: _stored(tempo, want), lambda got: got == want, deadline_s=90)
 
 
 def test_the_queue_survives_a_collector_kill(live, tmp_path):
     tempo, want = _replay_while_tempo_is_down(live, tmp_path, "kill")
-    sup = native.Supervisor()
+    sup = supervisor.Supervisor()
     pid = sup.processes()["collector"]["pid"]
     os.kill(pid, signal.SIGKILL)  # supervisord restarts it (an unexpected exit)
     wait_for("the collector restarted", lambda: sup.processes()["collector"],

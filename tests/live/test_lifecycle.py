@@ -5,18 +5,18 @@ from pathlib import Path
 
 import pytest
 
-from plano_obs import native
+from plano_obs import supervisor
 from .conftest import MODE, REUSE, invoke
 
 pytestmark = pytest.mark.skipif(MODE != "native" or REUSE, reason="native lifecycle needs a stack this suite owns")
 
 
 def _pids() -> dict:
-    return {n: p["pid"] for n, p in native.Supervisor().processes().items() if p["pid"]}
+    return {n: p["pid"] for n, p in supervisor.Supervisor().processes().items() if p["pid"]}
 
 
 def test_port_in_use_names_component_and_port():
-    assert not native.Supervisor().running(), "stack already running: stop it or use PLANO_SMOKE_REUSE=1"
+    assert not supervisor.Supervisor().running(), "stack already running: stop it or use PLANO_SMOKE_REUSE=1"
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", 9190))
@@ -24,7 +24,7 @@ def test_port_in_use_names_component_and_port():
         r = invoke("up", "--mode", "native")
     assert r.returncode == 1
     assert f"error: port 127.0.0.1:9190 (prometheus, ports.prometheus) is already in use by pid {os.getpid()} (" in r.stderr
-    assert not native.Supervisor().running()
+    assert not supervisor.Supervisor().running()
 
 
 def test_crash_at_start_names_component_port_and_log(tmp_path):
@@ -39,7 +39,7 @@ def test_crash_at_start_names_component_port_and_log(tmp_path):
         assert "tempo: config error: this binary always fails" in r.stderr
     finally:
         assert invoke("down", "--mode", "native").returncode == 0
-    assert not native.Supervisor().running()
+    assert not supervisor.Supervisor().running()
 
 
 def test_up_status_versions_down():
@@ -48,7 +48,7 @@ def test_up_status_versions_down():
     assert "mode: native (requested with --mode native)" in r.stdout
     pids = _pids()
     assert {"collector", "prometheus", "envoy", "mockLlm"} <= set(pids)
-    conf = native.Supervisor().conf
+    conf = supervisor.Supervisor().conf
     assert conf.stat().st_mode & 0o777 == 0o600  # may carry Grafana's password
     assert all(Path(f"/proc/{p}").exists() for p in pids.values())
 
@@ -70,7 +70,7 @@ def test_up_status_versions_down():
     r = invoke("down", "--mode", "native")
     assert r.returncode == 0 and "stopped the native stack" in r.stdout
     assert not any(Path(f"/proc/{p}").exists() for p in pids.values())
-    data = native.Supervisor().state / "data" / "prometheus"
+    data = supervisor.Supervisor().state / "data" / "prometheus"
     assert data.is_dir() and any(data.iterdir()), "data must survive `invoke down`"
 
     r = invoke("down", "--mode", "native", "--volumes")

@@ -68,7 +68,7 @@ def _delta(now: Counter, before: Counter) -> Counter:
 
 def test_every_source_counts_exactly_what_invoke_traffic_sent(plano, prom):
     live = plano
-    calls, m = live["metricNames"]["calls"], live["metricNames"]
+    calls = live["metricNames"]["calls"]
     span_q = f'sum by (llm_model, llm_provider, http_status_code) ({calls}{{service_name="plano(llm)"}})'
     bright_q = "sum by (model, provider, status_class) (brightstaff_llm_upstream_requests_total)"
     agent_q = f'sum by (agent_id) ({calls}{{service_name="plano(agent)"}})'
