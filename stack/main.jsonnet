@@ -55,6 +55,8 @@ function(mode='compose', overrides={})
       serviceGraph: stack._config.serviceGraphRules,
       spanMetricsScrapeInterval: stack._config.prometheus.spanMetricsScrapeInterval,
       stateDisk: stack._config.stateDisk,
+      // the collector's recording file (natively under ${PLANO_STATE_DIR}; in its container in Compose)
+      record: { enabled: stack._config.record.enabled, file: stack._config.recordFile },
       envoyAdmin: stack._config.planoTarget('envoyAdmin'),
     }),
   } + (

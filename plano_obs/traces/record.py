@@ -8,11 +8,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import docker, paths
+from .. import docker, paths, settings
 from ..errors import PlanoError
 from . import files, otlpjson
-
-COMPOSE_FILE_IN_CONTAINER = "/var/lib/otelcol/record/traces.jsonl"
 
 
 class RecordError(PlanoError):
@@ -25,8 +23,17 @@ class Recorded:
     spans: int
 
 
+def _file(mode: str) -> str:
+    """Where the collector writes the recording (_config.recordFile); refuses when it does not."""
+    record = settings.load(mode)["record"]
+    if not record["enabled"]:
+        raise RecordError("recording is disabled (_config.record.enabled is false)",
+                          "enable it in stack/local.libsonnet and `invoke up` again")
+    return record["file"]
+
+
 def _native_file() -> Path:
-    return paths.state_dir() / "record" / "traces.jsonl"
+    return Path(_file("native").replace("${env:PLANO_STATE_DIR}", str(paths.state_dir())))
 
 
 def _snapshot(mode: str) -> bytes:
@@ -37,7 +44,7 @@ def _snapshot(mode: str) -> bytes:
             raise RecordError(f"{f.parent} does not exist", "start the stack with `invoke up` (recording is on by default)")
         return f.read_bytes() if f.exists() else b""
     with tempfile.TemporaryDirectory() as tmp:
-        r = subprocess.run(docker.compose_args() + ["cp", f"otel-collector:{COMPOSE_FILE_IN_CONTAINER}", tmp + "/t.jsonl"],
+        r = subprocess.run(docker.compose_args() + ["cp", f"{settings.load('compose')['services']['collector']}:{_file('compose')}", tmp + "/t.jsonl"],
                            capture_output=True, text=True)
         if r.returncode != 0:
             if "Could not find the file" in r.stderr or "No such" in r.stderr:
