@@ -10,13 +10,9 @@ from urllib.parse import urlparse
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-# Plano's WASM filters define these (counter, gauge, histograms).
-PLANO_METRICS = ("ratelimited_rq", "active_http_calls", "time_to_first_token", "time_per_output_token",
-                 "tokens_per_second", "request_latency", "output_sequence_length", "input_sequence_length")
 # Envoy ≥ 1.20 exports custom WASM stats as the bare name; older ones as envoy_wasmcustom_<name>.
+# Plano's metric names and where its admin usually is come from the settings (_config.plano).
 LEGACY_PREFIX = "envoy_wasmcustom_"
-# Where Plano's Envoy admin usually is: 19901 on the host when Plano runs in Docker, 9901 natively.
-CANDIDATES = ("127.0.0.1:19901", "127.0.0.1:9901")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "host.docker.internal", "::1"}
 
 OK, UNREACHABLE, NOT_METRICS, NO_WASM_METRICS, ADDRESS_MISMATCH, TARGET_DOWN, PROMETHEUS_UNREACHABLE = 0, 2, 3, 4, 5, 6, 7
@@ -76,7 +72,8 @@ def _get(url: str, timeout: float) -> requests.Response | None:
         return None
 
 
-def find_admin(explicit: str | None, configured: str | None, timeout: float) -> tuple[str | None, str, list[str]]:
+def find_admin(explicit: str | None, configured: str | None, candidates: list[str],
+               timeout: float) -> tuple[str | None, str, list[str]]:
     """(base URL that answered /server_info, how it was chosen, addresses tried)."""
     if explicit:
         tried = [_norm(explicit)]
@@ -86,7 +83,7 @@ def find_admin(explicit: str | None, configured: str | None, timeout: float) -> 
         host, port = _host_port(configured)
         # the stack's config may name the Docker host; from here that is this machine
         options.append((f"http://127.0.0.1:{port}" if host in LOCAL_HOSTS else _norm(configured), "the stack's config"))
-    options += [(f"http://{c}", "known candidates") for c in CANDIDATES]
+    options += [(f"http://{c}", "known candidates") for c in candidates]
     tried: list[str] = []
     for url, source in options:
         if url in tried:
@@ -97,14 +94,15 @@ def find_admin(explicit: str | None, configured: str | None, timeout: float) -> 
     return None, "", tried
 
 
-def check(admin: str | None, prometheus: str, configured: str | None, timeout: float = 3.0,
+def check(admin: str | None, prometheus: str, settings: dict, timeout: float = 3.0,
           first_scrape_s: float = 20.0) -> Report:
+    """settings: the stack's (envoyAdmin, envoyAdminCandidates, wasmMetrics)."""
     r = Report()
-    base, r.admin_source, tried = find_admin(admin, configured, timeout)
+    wasm_metrics = list(settings["wasmMetrics"])
+    base, r.admin_source, tried = find_admin(admin, settings["envoyAdmin"], settings["envoyAdminCandidates"], timeout)
     if base is None:
         r.findings.append(Finding(UNREACHABLE, f"no Envoy admin endpoint answered at {', '.join(tried)}",
-                                  "start Plano (admin is 9901 inside Plano, 19901 on the host in Docker mode) "
-                                  "or the dev Envoy (`invoke up`), or pass --admin HOST:PORT"))
+                                  "start Plano or the dev Envoy (`invoke up`), or pass --admin HOST:PORT"))
         return r
     r.admin = base
     info = _get(base + "/server_info", timeout)
@@ -132,7 +130,7 @@ def check(admin: str | None, prometheus: str, configured: str | None, timeout: f
         return r
 
     names = set(families) | {s.name for f in families.values() for s in f.samples}
-    for metric in PLANO_METRICS:
+    for metric in wasm_metrics:
         if metric in names or f"{metric}_bucket" in names:
             r.present.append(metric)
             r.naming = r.naming or "plain"
@@ -142,9 +140,8 @@ def check(admin: str | None, prometheus: str, configured: str | None, timeout: f
         else:
             r.missing.append(metric)
     if not r.present:
-        r.findings.append(Finding(NO_WASM_METRICS, f"{base} exports none of Plano's WASM metrics ({', '.join(PLANO_METRICS[:3])}, …)",
-                                  "this Envoy runs no Plano WASM filter: is it Plano's Envoy? (the dev Envoy defines "
-                                  "ratelimited_rq, active_http_calls, request_latency)"))
+        r.findings.append(Finding(NO_WASM_METRICS, f"{base} exports none of Plano's WASM metrics ({', '.join(wasm_metrics[:3])}, …)",
+                                  "this Envoy runs no Plano WASM filter: is it Plano's Envoy?"))
 
     # Right after `invoke up` Prometheus may not have discovered or scraped the target yet:
     # wait (up to first_scrape_s) until it has a verdict, instead of failing on "unknown".

@@ -66,7 +66,7 @@ def running_version(info: dict, component: str, timeout: float = 2.0) -> str | N
             value = value.get(key) if isinstance(value, dict) else None
         if not value:
             return None
-        # Envoy reports "<sha>/1.40.0/Clean/RELEASE/BoringSSL": keep the release
+        # Envoy reports "<sha>/X.Y.Z/Clean/RELEASE/BoringSSL": keep the release
         found = re.search(r"\d+\.\d+\.\d+", str(value))
         return found.group(0) if found else str(value)
     from prometheus_client.parser import text_string_to_metric_families

@@ -1,6 +1,6 @@
 """Mock Plano agents and HTTP filters behind one port, for the development stack.
 
-brightstaff sends every agent call to a fixed http://localhost:11000/v1/chat/completions with
+brightstaff sends every agent call to a fixed localhost port (Plano's agent listener, ports.agentEgress) with
 `x-arch-upstream: <agent id>`; the dev Envoy's agent listener forwards those here. An agent does
 what a real Plano agent does for the traces: it asks Plano's model endpoint, forwarding the trace
 context, so its `plano(llm)` span joins the agent's trace. It also forwards `x-mock-*` and
@@ -115,8 +115,8 @@ def _agent_option(text: str) -> tuple[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=19110)
-    parser.add_argument("--plano", default="http://127.0.0.1:19091",
+    parser.add_argument("--port", type=int, required=True, help="the stack runs it on ports.mockAgents")
+    parser.add_argument("--plano", required=True,
                         help="Plano's model endpoint base URL; agents POST {URL}/v1/chat/completions")
     parser.add_argument("--agent", type=_agent_option, action="append", default=[], metavar="ID=MODEL",
                         help="an agent and the model it asks Plano for (repeatable)")

@@ -239,7 +239,7 @@ def make_server(host: str, port: int, latency_ms: float = 0.0, reported_model_su
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=19100)
+    parser.add_argument("--port", type=int, required=True, help="the stack runs it on ports.mockLlm")
     parser.add_argument("--latency-ms", type=float, default=20.0, help="delay before each answer")
     parser.add_argument("--reported-model-suffix", default="",
                         help="appended to the model in answers, as providers report dated ids; "

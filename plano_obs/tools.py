@@ -25,7 +25,7 @@ class GoTool:
     """A program built from a Go module at a pinned version."""
 
     name: str
-    version: str  # the program's own version, e.g. 3.14.0
+    version: str  # the program's own version (X.Y.Z)
     module: str
     module_version: str  # the Go module version, e.g. v0.314.0
     packages: tuple[str, ...]  # package paths inside the module
@@ -63,13 +63,17 @@ def prometheus(version: str) -> GoTool:
     )
 
 
-JSONNETFMT = GoTool(name="jsonnetfmt", version="0.22.0", module="github.com/google/go-jsonnet",
-                    module_version="v0.22.0", packages=("./cmd/jsonnetfmt",))
+def jsonnetfmt(version: str) -> GoTool:
+    """go-jsonnet's formatter (versions.jsonnetfmt)."""
+    return GoTool(name="jsonnetfmt", version=version, module="github.com/google/go-jsonnet",
+                  module_version=f"v{version}", packages=("./cmd/jsonnetfmt",))
 
 
-COMPOSE = GoTool(name="docker-compose", version="2.40.3", module="github.com/docker/compose/v2",
-                 module_version="v2.40.3", packages=("./cmd",), copy_module=True,
-                 ldflags=("-X github.com/docker/compose/v2/internal.Version=v2.40.3",))
+def compose(version: str) -> GoTool:
+    """The Docker Compose v2 CLI (versions.compose), built as its plugin binary."""
+    return GoTool(name="docker-compose", version=version, module="github.com/docker/compose/v2",
+                  module_version=f"v{version}", packages=("./cmd",), copy_module=True,
+                  ldflags=(f"-X github.com/docker/compose/v2/internal.Version=v{version}",))
 
 
 def ocb(version: str) -> GoTool:
@@ -210,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
 
     names = argv if argv is not None else sys.argv[1:]
     known = {"prometheus": lambda: prometheus(settings.version("prometheus")),
-             "jsonnetfmt": lambda: JSONNETFMT, "docker-compose": lambda: COMPOSE}
+             "jsonnetfmt": lambda: jsonnetfmt(settings.version("jsonnetfmt")),
+             "docker-compose": lambda: compose(settings.version("compose"))}
     try:
         for name in names:
             if name not in known:

@@ -21,6 +21,9 @@
       envoy: $._config.envoy.version,  // the dev Envoy
       brightstaff: '0.4.36',  // Plano's brightstaff in the dev stack (a binary the user brings)
       planoai: '0.4.39',  // Plano's CLI on PyPI: renders the dev Plano's config
+      // Tools the lint builds from their Go modules (not parts of the stack).
+      jsonnetfmt: '0.22.0',  // go-jsonnet's formatter: the Jsonnet style check
+      compose: '2.40.3',  // Docker Compose v2: `docker compose config` on the generated file
     },
 
     // Container images used by the Compose file, derived from the pins above.
@@ -307,11 +310,26 @@
         inbound: 'plano(inbound)',
         outbound: 'plano(outbound)',
       },
+      // The metrics Plano's WASM filters define, by type; Envoy ≥ 1.20 exports them on its admin
+      // /stats/prometheus under these bare names (older ones with envoy_wasmcustom_).
+      wasmMetrics: {
+        ratelimited_rq: 'counter',
+        active_http_calls: 'gauge',
+        time_to_first_token: 'histogram',
+        time_per_output_token: 'histogram',
+        tokens_per_second: 'histogram',
+        request_latency: 'histogram',
+        output_sequence_length: 'histogram',
+        input_sequence_length: 'histogram',
+      },
+      // Where `invoke envoy.check` looks for Plano's Envoy admin after the configured address:
+      // published on the host when Plano runs in Docker, then Plano's own port when native.
+      envoyAdminCandidates: ['127.0.0.1:19901', '127.0.0.1:9901'],
       // Envoy admin, as reachable from Prometheus. Plano's Envoy admin is 9901 inside
       // Plano and 19901 on the host when Plano runs in Docker.
       envoyAdmin: { compose: 'host.docker.internal:19901', native: '127.0.0.1:19901' },
       // brightstaff's own Prometheus endpoint (:9092/metrics inside Plano).
-      brightstaff: { compose: 'host.docker.internal:9092', native: '127.0.0.1:%d' % $._config.ports.brightstaffMetrics },
+      brightstaff: { compose: 'host.docker.internal:%d' % $._config.ports.brightstaffMetrics, native: '127.0.0.1:%d' % $._config.ports.brightstaffMetrics },
       // Span attributes brightstaff writes twice with the same value; the collector keeps one.
       duplicatedKeys: ['service.name.override'],
       // The provider of each model a client may name without its provider prefix (Plano's

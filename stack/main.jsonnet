@@ -58,6 +58,8 @@ function(mode='compose', overrides={})
       // the collector's recording file (natively under ${PLANO_STATE_DIR}; in its container in Compose)
       record: { enabled: stack._config.record.enabled, file: stack._config.recordFile },
       envoyAdmin: stack._config.planoTarget('envoyAdmin'),
+      envoyAdminCandidates: stack._config.plano.envoyAdminCandidates,
+      wasmMetrics: stack._config.plano.wasmMetrics,
     }),
   } + (
     if mode == 'compose' then {

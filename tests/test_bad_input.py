@@ -18,7 +18,7 @@ from invoke import Program
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from plano_obs import native, paths, render
+from plano_obs import native, paths, render, settings
 from plano_obs.traces import files, otlpjson
 from tests.fixtures.counts import FIXTURES
 
@@ -30,6 +30,7 @@ def _spans(requests: list) -> int:
 
 
 MIXED_SPANS = _spans([r.request for r in otlpjson.load(MIXED)])
+OTLP, PROM_PORT = settings.port("otlpGrpc"), settings.port("prometheus")
 TID, SID = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
 SPAN0 = "resourceSpans[0].scopeSpans[0].spans[0]"
 NOTHING_SENT = " — nothing was sent; fix or remove that record"
@@ -81,9 +82,9 @@ OPTION_ROWS = [
     Row("replay-retry-for-negative", REPLAY + [str(MIXED), "--retry-for", "-1"],
         "error: --retry-for must be a number, 0 or more, got -1 — seconds; 0 turns retries off"),
     Row("replay-endpoint-port", ["traces.replay", str(MIXED), "--endpoint", "127.0.0.1:99999"],  # gRPC would try 34463
-        "error: --endpoint '127.0.0.1:99999' has no port from 1 to 65535 — e.g. --endpoint 127.0.0.1:9317"),
+        f"error: --endpoint '127.0.0.1:99999' has no port from 1 to 65535 — e.g. --endpoint 127.0.0.1:{OTLP}"),
     Row("replay-endpoint-no-port", ["traces.replay", str(MIXED), "--endpoint", "localhost"],
-        "error: --endpoint 'localhost' has no port from 1 to 65535 — e.g. --endpoint 127.0.0.1:9317"),
+        f"error: --endpoint 'localhost' has no port from 1 to 65535 — e.g. --endpoint 127.0.0.1:{OTLP}"),
     # --- synth and record options ----------------------------------------------------------
     Row("synth-rps-zero", ["traces.synth", "--rps", "0", "--out", "{d}/s.jsonl"], "error: --rps must be a number above 0, got 0"),
     Row("synth-rps-text", ["traces.synth", "--rps", "lots", "--out", "{d}/s.jsonl"], "error: --rps must be a number above 0, got 'lots'"),
@@ -193,8 +194,8 @@ OVERRIDE_ROWS = [
         f'error: {NEED}: _config.ports.grafana is "3001", not a port — write the number without quotes, from 1 to 65535',
         _override("ports+: { grafana: '3001' }")),
     Row("port-shared", BUILD,
-        f"error: {DISTINCT}: _config.ports.grafana and _config.ports.prometheus are both 9190 — give each its own port",
-        _override("ports+: { grafana: 9190 }")),
+        f"error: {DISTINCT}: _config.ports.grafana and _config.ports.prometheus are both {PROM_PORT} — give each its own port",
+        _override("ports+: { grafana: %d }" % PROM_PORT)),
     Row("bind-address-number", BUILD,
         f"error: {NEED}: _config.bindAddress is 42, not an IPv4 address — "
         "use a quoted address: '127.0.0.1' (this machine only) or '0.0.0.0' (every interface)",

@@ -17,7 +17,7 @@ MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content
 USAGE = {"prompt_tokens": 6, "completion_tokens": 5, "total_tokens": 11}  # 8//4+1 + 11//4+1; 5 words
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
-# brightstaff 0.4.36's orchestrator prompt (router/orchestrator_model_v1.rs), tags mentioned inline too.
+# the pinned brightstaff's orchestrator prompt (router/orchestrator_model_v1.rs), tags mentioned inline too.
 ORCHESTRATOR_PROMPT = """
 You are a helpful assistant that selects the most suitable routes based on user intent.
 You are provided with a list of available routes enclosed within <routes></routes> XML tags:

@@ -10,6 +10,11 @@ def _yaml(rendered, mode, name):
     return yaml.safe_load(rendered[mode][f"{mode}/{name}"])
 
 
+def _ports(rendered, mode="native"):
+    """The host ports the config defines (never retyped here: tests/test_settings.py)."""
+    return json.loads(rendered[mode][f"{mode}/stack.json"])["ports"]
+
+
 def test_every_mode_renders_its_files(rendered):
     common = {"otel-collector.yaml", "tempo.yaml", "prometheus.yml", "rules.yml", "envoy.yaml",
               "grafana/provisioning/datasources/plano.yaml", "grafana/provisioning/dashboards/plano.yaml", "stack.json"}
@@ -76,22 +81,23 @@ def test_compose_receivers_listen_on_all_interfaces_inside_containers(rendered):
 
 
 def test_native_mode_listens_on_loopback_at_the_host_ports(rendered):
-    col = _yaml(rendered, "native", "otel-collector.yaml")
-    assert col["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"] == "127.0.0.1:9317"
-    assert col["receivers"]["otlp"]["protocols"]["http"]["endpoint"] == "127.0.0.1:9318"
-    assert col["exporters"]["otlp_grpc/tempo"]["endpoint"] == "127.0.0.1:9217"
+    col, p = _yaml(rendered, "native", "otel-collector.yaml"), _ports(rendered)
+    assert col["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"] == f"127.0.0.1:{p['otlpGrpc']}"
+    assert col["receivers"]["otlp"]["protocols"]["http"]["endpoint"] == f"127.0.0.1:{p['otlpHttp']}"
+    assert col["exporters"]["otlp_grpc/tempo"]["endpoint"] == f"127.0.0.1:{p['tempoOtlpGrpc']}"
     tempo = _yaml(rendered, "native", "tempo.yaml")
-    assert (tempo["server"]["http_listen_address"], tempo["server"]["http_listen_port"]) == ("127.0.0.1", 9200)
+    assert (tempo["server"]["http_listen_address"], tempo["server"]["http_listen_port"]) == ("127.0.0.1", p["tempo"])
     assert tempo["storage"]["trace"]["wal"]["path"] == "${PLANO_STATE_DIR}/data/tempo/wal"
 
 
 def test_compose_publishes_the_original_ports_on_loopback_only(rendered):
     compose = _yaml(rendered, "compose", "docker-compose.yaml")
     published = {s: svc.get("ports", []) for s, svc in compose["services"].items()}
-    assert "127.0.0.1:9000:3000" in published["grafana"]
-    assert "127.0.0.1:9200:3200" in published["tempo"]
-    assert "127.0.0.1:9190:9090" in published["prometheus"]
-    assert {"127.0.0.1:9317:4317", "127.0.0.1:9318:4318"} <= set(published["otel-collector"])
+    p = _ports(rendered, "compose")
+    assert f"127.0.0.1:{p['grafana']}:3000" in published["grafana"]
+    assert f"127.0.0.1:{p['tempo']}:3200" in published["tempo"]
+    assert f"127.0.0.1:{p['prometheus']}:9090" in published["prometheus"]
+    assert {f"127.0.0.1:{p['otlpGrpc']}:4317", f"127.0.0.1:{p['otlpHttp']}:4318"} <= set(published["otel-collector"])
     assert all(p.startswith("127.0.0.1:") for ports in published.values() for p in ports)
 
 
@@ -125,7 +131,7 @@ def test_datasources_have_fixed_uids_linked_both_ways(rendered):
     assert ds["tempo"]["jsonData"]["tracesToMetrics"]["datasourceUid"] == "plano-prometheus"
     assert ds["prometheus"]["url"] == "http://prometheus:9090"
     native = {d["type"]: d for d in _yaml(rendered, "native", "grafana/provisioning/datasources/plano.yaml")["datasources"]}
-    assert native["tempo"]["url"] == "http://127.0.0.1:9200"
+    assert native["tempo"]["url"] == f"http://127.0.0.1:{_ports(rendered)['tempo']}"
 
 
 def test_dashboards_are_filed_in_the_plano_folder(rendered):
@@ -138,8 +144,8 @@ def test_prometheus_scrapes_envoy_brightstaff_and_the_stack(rendered):
     prom = _yaml(rendered, "compose", "prometheus.yml")
     jobs = {j["job_name"]: j for j in prom["scrape_configs"]}
     assert jobs["envoy"]["metrics_path"] == "/stats/prometheus"
-    assert jobs["envoy"]["static_configs"][0]["targets"] == ["host.docker.internal:19901"]
-    assert jobs["brightstaff"]["static_configs"][0]["targets"] == ["host.docker.internal:9092"]
+    assert jobs["envoy"]["static_configs"][0]["targets"] == [f"host.docker.internal:{_ports(rendered, 'compose')['envoyAdmin']}"]
+    assert jobs["brightstaff"]["static_configs"][0]["targets"] == [f"host.docker.internal:{_ports(rendered, 'compose')['brightstaffMetrics']}"]
     assert jobs["otel-collector-spanmetrics"]["static_configs"][0]["targets"] == ["otel-collector:8889"]
     assert set(jobs) >= {"otel-collector", "prometheus", "tempo", "grafana"}
     compose = _yaml(rendered, "compose", "docker-compose.yaml")

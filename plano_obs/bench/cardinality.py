@@ -266,7 +266,8 @@ def main() -> None:
     parser.add_argument("--base-port", type=int, default=29500, help="first of 10 ports, within 29000-29999 (default 29500)")
     args = parser.parse_args()
     if not 29000 <= args.base_port <= 29990:
-        parser.error("--base-port must be within 29000-29990 (the dev stack owns 9000-9400 and 19000-19200)")
+        used = sorted(settings.load("native")["ports"].values())
+        parser.error(f"--base-port must be within 29000-29990 (the dev stack's ports are {used[0]}-{used[-1]})")
     print(f"machine: {_machine()}", flush=True)
     results = {}
     for i, (name, guard) in enumerate((("no guard", False), ("guard", True))):

@@ -51,8 +51,9 @@ def check_yaml() -> list[str]:
 def check_jsonnetfmt() -> list[str]:
     files = _files((".jsonnet", ".libsonnet"), tuple(p for p in paths.JSONNET_SOURCES if p.exists()))
     files = [f for f in files if f != paths.DEFAULT_OVERRIDES]
-    fmt = tools.ensure(tools.JSONNETFMT).binary()
-    print(f"jsonnetfmt {tools.JSONNETFMT.version}: {len(files)} file(s)")
+    version = settings.version("jsonnetfmt")
+    fmt = tools.ensure(tools.jsonnetfmt(version)).binary()
+    print(f"jsonnetfmt {version}: {len(files)} file(s)")
     problems = []
     for f in files:
         if _run([str(fmt), "--test", *JSONNETFMT_OPTIONS, str(f)]).returncode != 0:
@@ -124,7 +125,7 @@ def check_compose() -> list[str]:
     try:
         cmd = docker.compose_command()
     except PlanoError:
-        cmd = [str(tools.ensure(tools.COMPOSE).binary())]
+        cmd = [str(tools.ensure(tools.compose(settings.version("compose"))).binary())]
     env = {"GRAFANA_ADMIN_PASSWORD": "lint-only-not-a-secret", "PATH": "/usr/bin:/bin"}
     r = _run([*cmd, "-f", str(docker.COMPOSE_FILE), "config", "--quiet"], env=env)
     print(f"compose config ({' '.join(Path(c).name for c in cmd)}): {'ok' if r.returncode == 0 else 'FAILED'}")

@@ -11,7 +11,7 @@ from . import cli_errors
 
 
 @task(default=True, help={
-    "admin": "Envoy admin address (default: the stack's configured one, then 127.0.0.1:19901, 127.0.0.1:9901)",
+    "admin": "Envoy admin address (default: the stack's configured one, then plano.envoyAdminCandidates)",
     "prometheus": "the stack's Prometheus (default http://127.0.0.1:<ports.prometheus>)",
     "json": "print the report as JSON (exit codes as documented in docs/envoy.md)"})
 @cli_errors
@@ -20,7 +20,7 @@ def check(c: Context, admin: str | None = None, prometheus: str | None = None, j
     chosen, _ = stack.choose_mode("auto")
     info = stack.info(chosen)
     prom = prometheus or health.url(info, "prometheus")
-    report = envoycheck.check(admin, prom, info["envoyAdmin"])
+    report = envoycheck.check(admin, prom, info)
     if json:
         print(_json.dumps(report.as_dict(), indent=2))
     else:

@@ -113,7 +113,7 @@ def install(c: Context, binary: list[str] | None = None, sha256: str | None = No
     for spec in binary or []:
         name, sep, file = spec.partition("=")
         if not sep or not file:
-            raise PlanoError(f"--binary {spec!r} is not NAME=FILE", "e.g. --binary tempo=tempo-3.0.3-linux-amd64.xz")
+            raise PlanoError(f"--binary {spec!r} is not NAME=FILE", "e.g. --binary tempo=./tempo-linux-amd64.xz")
         if name not in versions:
             raise PlanoError(f"--binary {spec!r}: unknown component {name!r}", f"one of {', '.join(binaries.INSTALLABLE)}")
         path = binaries.install(name, Path(file).expanduser(), versions[name], sha256)

@@ -20,7 +20,7 @@ from ..traces import resume as tracesresume, spool as tracespool
 from . import cli_errors, options
 
 REPLAY_HELP = {
-    "endpoint": "collector address (default 127.0.0.1:9317 for grpc, 127.0.0.1:9318 for http)",
+    "endpoint": "collector address (default: the stack's ports.otlpGrpc for grpc, ports.otlpHttp for http)",
     "protocol": "grpc (default) or http",
     "speed": "divide the gaps between traces by this (0: no waiting, as fast as possible); default 1",
     "loop": "replay the files this many times (fresh ids each time)",
@@ -48,7 +48,7 @@ def _check_target(endpoint: str | None, protocol: str) -> None:
     if endpoint and protocol == "grpc" and not endpoint.startswith("unix:"):
         port = endpoint.rpartition(":")[2]
         if not (port.isdigit() and 1 <= int(port) <= 65535):
-            raise rp.ReplayError(f"--endpoint {endpoint!r} has no port from 1 to 65535", "e.g. --endpoint 127.0.0.1:9317")
+            raise rp.ReplayError(f"--endpoint {endpoint!r} has no port from 1 to 65535", f"e.g. --endpoint 127.0.0.1:{settings.port('otlpGrpc')}")
 
 
 def _where(scan: tracespool.Scan, at: tracespool.Position, loops: int) -> str:

@@ -147,7 +147,7 @@ def _egress(b: _Builder, trace_id: bytes, parent: Span, provider: str, status: i
     span = b.span("plano(outbound)", trace_id, parent, f"POST {authority}{PATH}", start, max(start, end), {
         "node_id": "", "zone": "", "guid:x-request-id": b.id(16).hex(), "http.url": f"http://{authority}{PATH}",
         "http.method": "POST", "downstream_cluster": "-", "user_agent": "-", "http.protocol": "HTTP/1.1",
-        "peer.address": "127.0.0.1", "request_size": str(b.rng.randint(300, 9000)),
+        "peer.address": "127.0.0.1", "request_size": str(b.rng.randint(300, 9000)),  # not a port
         "response_size": str(b.rng.randint(90, 6000)), "component": "proxy", "upstream_cluster": provider,
         "upstream_cluster.name": provider, "http.status_code": str(status),
         "response_flags": "UF" if status == 503 and b.rng.random() < 0.5 else "-",

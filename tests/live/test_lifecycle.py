@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from plano_obs import supervisor
+from plano_obs import settings, supervisor
 from .conftest import MODE, REUSE, invoke
 
 pytestmark = pytest.mark.skipif(MODE != "native" or REUSE, reason="native lifecycle needs a stack this suite owns")
@@ -19,11 +19,11 @@ def test_port_in_use_names_component_and_port():
     assert not supervisor.Supervisor().running(), "stack already running: stop it or use PLANO_SMOKE_REUSE=1"
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", 9190))
+        s.bind(("127.0.0.1", settings.port("prometheus")))
         s.listen()
         r = invoke("up", "--mode", "native")
     assert r.returncode == 1
-    assert f"error: port 127.0.0.1:9190 (prometheus, ports.prometheus) is already in use by pid {os.getpid()} (" in r.stderr
+    assert f"error: port 127.0.0.1:{settings.port('prometheus')} (prometheus, ports.prometheus) is already in use by pid {os.getpid()} (" in r.stderr
     assert not supervisor.Supervisor().running()
 
 
@@ -34,7 +34,7 @@ def test_crash_at_start_names_component_port_and_log(tmp_path):
     r = invoke("up", "--mode", "native", env={"PLANO_TEMPO_BIN": str(fake)})
     try:
         assert r.returncode == 1
-        assert "error: tempo (port 9200) exited at start" in r.stderr
+        assert f"error: tempo (port {settings.port('tempo')}) exited at start" in r.stderr
         assert "logs/tempo.log" in r.stderr
         assert "tempo: config error: this binary always fails" in r.stderr
     finally:
@@ -59,8 +59,8 @@ def test_up_status_versions_down():
     r = invoke("versions", "--mode", "native")
     assert r.returncode == 0, r.stdout + r.stderr
     rows = {line.split()[0]: line.split()[1:] for line in r.stdout.splitlines()[2:]}
-    assert rows["collector"] == ["0.161.0", "0.161.0"]
-    assert rows["prometheus"] == ["3.14.0", "3.14.0"]
+    for name in ("collector", "prometheus"):
+        assert rows[name] == [settings.version(name)] * 2
 
     # a second `up` keeps the same processes
     r = invoke("up", "--mode", "native")
