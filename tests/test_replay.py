@@ -604,6 +604,27 @@ def test_a_huge_record_is_parsed_as_it_is_encoded(tmp_path, monkeypatch):
     assert spool.scan([one], spool.MemorySpool(), workers=1).spans == MIXED_SPANS
 
 
+def test_a_huge_record_found_unusual_late_is_spooled_once_whole(tmp_path, monkeypatch):
+    """Its chunks go to the spool as they are cut; an unusual part near its end voids them and
+    the record is read again whole (by the exact parser), in a file spool and in memory."""
+    monkeypatch.setattr(otlpjson, "BIG_RECORD", 1000)
+    doc = _merged(MIXED)
+    doc["resourceSpans"][-1]["scopeSpans"][0]["spans"][0]["attributes"].append(
+        {"key": "a", "value": {"arrayValue": {"values": []}}})
+    one = tmp_path / "one.jsonl"
+    one.write_text(json.dumps(doc) + "\n")
+    expected = otlpjson.exact(json.loads(json.dumps(doc)), one, "1")
+    for sp in (spool.Spool(str(tmp_path), cache=False), spool.MemorySpool()):
+        with sp:
+            scan = spool.scan([one], sp, workers=1, max_spans=7)
+            entries = list(sp)
+            assert (scan.records, scan.spans, len(entries)) == (1, MIXED_SPANS, -(-MIXED_SPANS // 7))
+            assert [e.chunk.first for e in entries] == list(range(0, MIXED_SPANS, 7))
+            assert [e.chunk.patch for e in entries] == [None] * len(entries)  # the exact path's chunks
+            assert _spans([ExportTraceServiceRequest.FromString(b"".join(e.chunk.data for e in entries))]) == \
+                _spans([expected])
+
+
 def test_a_huge_record_costs_under_four_times_its_size_not_ten(tmp_path, monkeypatch):
     big = tmp_path / "one.jsonl"
     big.write_text(json.dumps(_merged(_copies(MIXED, tmp_path / "x.jsonl", 10))) + "\n")

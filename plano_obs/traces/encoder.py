@@ -9,7 +9,7 @@ protobuf's exact JSON parser (otlpjson), which also words the errors, and its re
 from __future__ import annotations
 
 import struct
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
@@ -62,38 +62,44 @@ class Encoder:
             resource_spans = data["resourceSpans"]  # type: ignore[index]
             if resource_spans.__class__ is not list:
                 raise Unusual
-            return self._resource_spans(resource_spans, traces)
+            cut = Cutter(self.max_spans, self.max_bytes)
+            for rs in resource_spans:
+                self._resource_span(rs, cut, traces)
+            return cut.done()
         except _WRONG_SHAPE:  # a wrong type somewhere
             raise Unusual from None
 
-    def chunks_from(self, resource_spans: Iterable[object], traces: dict[bytes, int] | None = None) -> list[Chunk]:
+    def chunks_from(self, resource_spans: Iterable[object], traces: dict[bytes, int] | None = None) -> Iterator[Chunk]:
         """The same for a record's resourceSpans given one by one (a huge record, parsed as it
-        is encoded: otlpjson.Big)."""
+        is encoded: otlpjson.Big), each chunk given as soon as it is cut, so the record's chunks
+        are never all in memory. Unusual may come after some chunks: they are then void."""
+        cut = Cutter(self.max_spans, self.max_bytes)
         try:
-            return self._resource_spans(resource_spans, traces)
+            for rs in resource_spans:
+                self._resource_span(rs, cut, traces)
+                while cut.out:
+                    yield cut.out.pop(0)
+            yield from cut.done()
         except _WRONG_SHAPE:
             raise Unusual from None
 
-    def _resource_spans(self, resource_spans: Iterable[object], traces: dict | None) -> list[Chunk]:
-        cut = Cutter(self.max_spans, self.max_bytes)
+    def _resource_span(self, rs: object, cut: Cutter, traces: dict | None) -> None:
+        if rs.__class__ is not dict or not rs.keys() <= _RS_KEYS:  # type: ignore[attr-defined]
+            raise Unusual
+        header = self._resource(rs)  # type: ignore[arg-type]
+        scope_spans = rs.get("scopeSpans", [])  # type: ignore[attr-defined]
+        if scope_spans.__class__ is not list:
+            raise Unusual
         span = self._span
-        for rs in resource_spans:
-            if rs.__class__ is not dict or not rs.keys() <= _RS_KEYS:  # type: ignore[attr-defined]
+        for k, ss in enumerate(scope_spans):
+            if ss.__class__ is not dict or not ss.keys() <= _SS_KEYS:
                 raise Unusual
-            header = self._resource(rs)  # type: ignore[arg-type]
-            scope_spans = rs.get("scopeSpans", [])  # type: ignore[attr-defined]
-            if scope_spans.__class__ is not list:
+            spans = ss.get("spans", [])
+            if spans.__class__ is not list:
                 raise Unusual
-            for k, ss in enumerate(scope_spans):
-                if ss.__class__ is not dict or not ss.keys() <= _SS_KEYS:
-                    raise Unusual
-                spans = ss.get("spans", [])
-                if spans.__class__ is not list:
-                    raise Unusual
-                cut.group(header, self._scope(ss), new_resource=k == 0)
-                for d in spans:
-                    span(d, cut, traces)
-        return cut.done()
+            cut.group(header, self._scope(ss), new_resource=k == 0)
+            for d in spans:
+                span(d, cut, traces)
 
     def _span(self, d: dict, cut: Cutter, traces: dict | None) -> None:
         """One Span as ScopeSpans' `spans` field (tag 0x12), with its selector, into `cut`. The

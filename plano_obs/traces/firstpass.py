@@ -14,7 +14,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import orjson
 
@@ -22,7 +22,7 @@ from ..errors import PlanoError
 from . import otlpjson, wire
 from .encoder import Encoder
 
-Encoded = tuple[int, list[wire.Chunk]]  # record number, its chunks
+Encoded = tuple[int, Iterable[wire.Chunk]]  # record number, its chunks
 
 
 def _parse(path: Path, where: str, raw: bytes) -> object:
@@ -32,13 +32,14 @@ def _parse(path: Path, where: str, raw: bytes) -> object:
         return otlpjson.parse_line(path, where, raw)  # json's value, or its error
 
 
-def encode(encoder: Encoder, payload: object, path: Path, where: str, traces: dict | None) -> list[wire.Chunk]:
-    """One record's chunks: `payload` is the line's bytes, its JSON value, or a Big record."""
+RESTART = wire.Chunk(b"", 0)  # in a huge record's chunks: those given before it are void
+
+
+def encode(encoder: Encoder, payload: object, path: Path, where: str, traces: dict | None) -> Iterable[wire.Chunk]:
+    """One record's chunks: `payload` is the line's bytes, its JSON value, or a Big record (then
+    the chunks come as they are cut, perhaps with a RESTART)."""
     if isinstance(payload, otlpjson.Big):
-        try:
-            return encoder.chunks_from(payload.resource_spans(), traces)
-        except (wire.Unusual, otlpjson.NotSplittable):
-            payload = payload.parse()  # the whole record at once: the usual path, and its error wording
+        return _big(encoder, payload, path, where, traces)
     data = _parse(path, where, payload) if isinstance(payload, bytes) else payload
     try:
         return encoder.chunks(data, traces)
@@ -47,6 +48,16 @@ def encode(encoder: Encoder, payload: object, path: Path, where: str, traces: di
             data = otlpjson.parse_line(path, where, payload)  # json's value: orjson's may differ here
         request = otlpjson.exact(data, path, where)  # words the error, or parses what is unusual
         return wire.message_chunks(request, traces, encoder.max_spans)
+
+
+def _big(encoder: Encoder, big: otlpjson.Big, path: Path, where: str, traces: dict | None) -> Iterator[wire.Chunk]:
+    try:
+        yield from encoder.chunks_from(big.resource_spans(), traces)
+        return
+    except (wire.Unusual, otlpjson.NotSplittable):
+        pass
+    yield RESTART
+    yield from encode(encoder, big.parse(), path, where, traces)  # whole: the usual path, and its error wording
 
 
 def sequential(path: Path, encoder: Encoder, traces: dict | None, digest: otlpjson.Digest | None = None) -> Iterator[Encoded]:

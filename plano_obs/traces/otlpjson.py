@@ -111,20 +111,28 @@ def parse_record(data: object, path: Path, where: str) -> Record:
     return Record(path, where, ExportTraceServiceRequest.FromString(b"".join(c.data for c in chunks)))
 
 
-def _lines(path: Path, stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
-    """(line number, line with its newline); gzip and read errors name the line they hit."""
-    n = 0
-    while True:
+class _Lines:
+    """(line number, line with its newline); gzip and read errors name the line they hit. An
+    iterator object, not a generator: it keeps no line once given (a huge one is let go as soon
+    as its reader has decoded it)."""
+
+    def __init__(self, path: Path, stream: BinaryIO) -> None:
+        self.path, self.stream, self.n = path, stream, 0
+
+    def __iter__(self) -> "_Lines":
+        return self
+
+    def __next__(self) -> tuple[int, bytes]:
         try:
-            line = stream.readline()
+            line = self.stream.readline()
         except EOFError as err:
-            raise OtlpFileError(path, str(n + 1), "the gzip data ends early (the file was cut)") from err
+            raise OtlpFileError(self.path, str(self.n + 1), "the gzip data ends early (the file was cut)") from err
         except (OSError, zlib.error) as err:
-            raise OtlpFileError(path, str(n + 1), f"cannot read: {err}") from err
+            raise OtlpFileError(self.path, str(self.n + 1), f"cannot read: {err}") from err
         if not line:
-            return
-        n += 1
-        yield n, line
+            raise StopIteration
+        self.n += 1
+        return self.n, line
 
 
 def _text(path: Path, n: int, line: bytes) -> str:
@@ -208,7 +216,9 @@ def _raw_records(path: Path, lines: Iterator[tuple[int, bytes]]) -> Iterator[tup
             continue
         if len(raw) >= BIG_RECORD:
             number += 1
-            yield number, str(n), Big(path, str(n), raw)
+            big = Big(path, str(n), raw)
+            del raw  # the text is all the record needs now
+            yield number, str(n), big
             continue
         if number:
             number += 1
@@ -278,7 +288,7 @@ def raw_records(path: Path, digest: Digest | None = None) -> Iterator[tuple[int,
         gzipped = raw.peek(2)[:2] == _GZIP_MAGIC  # peek, not seek: a pipe can be read too
         stream: BinaryIO = gzip.GzipFile(fileobj=raw) if gzipped else raw  # type: ignore[assignment]
         with stream:
-            yield from _raw_records(path, _lines(path, stream))
+            yield from _raw_records(path, _Lines(path, stream))
 
 
 def records(path: Path) -> Iterator[tuple[int, str, object]]:

@@ -45,23 +45,38 @@ class Ids:
             len(old), "big")
 
 
+def usable(chunk: Chunk, shift: int) -> bool:
+    """The chunk has a patch, and its times stay within 0 … 2^64 when shifted."""
+    p = chunk.patch
+    return p is not None and p.low + shift >= 0 and p.high + shift < U64
+
+
+def apply(data: bytes, sel: bytes, shift: int, ids: Ids | None) -> bytes:
+    """`data` with the ids `sel` marks XORed with the keys, and the times it marks shifted (the
+    chunks of a whole request at once: the cost is a few passes over its bytes)."""
+    if not (ids or shift):
+        return data
+    v = int.from_bytes(data, "little")
+    if ids:
+        v ^= int.from_bytes(sel.translate(ids.table), "little")
+    if shift:
+        v += shift * int.from_bytes(sel.translate(_TIMES), "little")
+    return v.to_bytes(len(data), "little")
+
+
+def trace_ids(tids: bytes, ids: Ids | None) -> list[bytes]:
+    """Trace ids laid end to end (a patch's), as sent: each its own bytes."""
+    tids = ids.traces(tids) if ids else tids
+    return [tids[i:i + 16] for i in range(0, len(tids), 16)]
+
+
 def patched(chunk: Chunk, shift: int, ids: Ids | None) -> tuple[bytes, dict[bytes, None], int] | None:
     """(the chunk's bytes rewritten, its trace ids as sent, when its last span has ended), or None
     when the chunk has no patch or a shifted time would leave 0 … 2^64."""
-    p = chunk.patch
-    if p is None or p.low + shift < 0 or p.high + shift >= U64:
+    if not usable(chunk, shift):
         return None
-    data, tids = chunk.data, p.trace_ids
-    if ids or shift:
-        sel = p.selector
-        v = int.from_bytes(data, "little")
-        if ids:
-            v ^= int.from_bytes(sel.translate(ids.table), "little")
-            tids = ids.traces(tids)
-        if shift:
-            v += shift * int.from_bytes(sel.translate(_TIMES), "little")
-        data = v.to_bytes(len(data), "little")
-    return data, dict.fromkeys(tids[i:i + 16] for i in range(0, len(tids), 16)), chunk.end + shift
+    p = chunk.patch
+    return apply(chunk.data, p.selector, shift, ids), dict.fromkeys(trace_ids(p.trace_ids, ids)), chunk.end + shift  # type: ignore[union-attr]
 
 
 def drop_first(req: ExportTraceServiceRequest, n: int) -> None:

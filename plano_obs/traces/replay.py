@@ -29,7 +29,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from ..errors import PlanoError
 from . import wire
 from .book import TraceBook
-from .patch import Ids, drop_first, patched, rewrite
+from .patch import Ids, apply, drop_first, rewrite, trace_ids, usable
 from .sender import PROTOCOLS, Retry, SendError, Sender, Sent, Stopped, send_retrying  # noqa: F401 (re-exported)
 from .spool import Entry, Position, Scan, Spool
 
@@ -87,6 +87,7 @@ class _Request:
     first: Position  # of its first span
     end: Position  # just after its last span
     future: Future | None = None
+    patch: wire.Patch | None = None  # a chunk to patch when its request is sent (`data` is as spooled)
 
 
 def check(speed: float, loops: int, rate: float | None) -> None:
@@ -117,6 +118,8 @@ class _Sending:
         self.batch: list[_Request] = []  # built, not yet submitted
         self.batch_size = [0, 0]  # its spans and bytes
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="otlp-send")
+        self.ids: Ids | None = None  # this loop's keys and shift, for the chunks patched as the batch is sent
+        self.shift = 0
 
     def _job(self, data: bytes) -> Sent:
         try:
@@ -163,8 +166,12 @@ class _Sending:
                 self.sleep(wait)
         traces: dict[bytes, None] = {}
         for r in batch:
-            traces.update(r.traces)
-        req = _Request(b"".join(r.data for r in batch), n, traces, batch[0].first, batch[-1].end)
+            traces.update(dict.fromkeys(trace_ids(r.patch.trace_ids, self.ids)) if r.patch else r.traces)
+        data = b"".join(r.data for r in batch)
+        if any(r.patch for r in batch):  # the request's chunks patched at once
+            sel = b"".join(r.patch.selector if r.patch else bytes(len(r.data)) for r in batch)
+            data = apply(data, sel, self.shift, self.ids)
+        req = _Request(data, n, traces, batch[0].first, batch[-1].end)
         req.future = self.pool.submit(self._job, req.data)
         self.outstanding.append(req)
         self.batch, self.batch_size = [], [0, 0]
@@ -177,11 +184,10 @@ class _Sending:
         chunk, start = entry.chunk, self.start
         first = chunk.first
         partial = resumed and (entry.file, entry.record) == (start.file, start.record) and first < start.span  # type: ignore[union-attr]
-        fast = None if partial or per_trace else patched(chunk, shift, ids)
-        if fast:
-            data, traces, due = fast
-            n = chunk.spans
+        if not (partial or per_trace) and usable(chunk, shift):  # patched when its request is sent
+            data, traces, due, n, patch = chunk.data, {}, chunk.end + shift, chunk.spans, chunk.patch
         else:
+            patch = None
             req = ExportTraceServiceRequest.FromString(chunk.data)
             if partial:
                 drop_first(req, start.span - first)  # type: ignore[union-attr]
@@ -197,7 +203,7 @@ class _Sending:
                     return False
                 self.sleep(wait_s)
         self.batch.append(_Request(data, n, traces, Position(loop, entry.file, entry.record, first),
-                                   Position(loop, entry.file, entry.record, chunk.first + chunk.spans)))
+                                   Position(loop, entry.file, entry.record, chunk.first + chunk.spans), patch=patch))
         self.batch_size[0] += n
         self.batch_size[1] += len(data)
         if self.batch_size[0] >= self.batch_spans or self.batch_size[1] >= BATCH_BYTES:
@@ -219,7 +225,8 @@ class _Sending:
         else:
             def per_trace(t0: int, rec_start: int = timing.start) -> int:
                 return now + int((t0 - rec_start) / speed) - t0
-        ids = Ids() if self.fresh_ids else None
+        ids = self.ids = Ids() if self.fresh_ids else None
+        self.shift = shift  # what flush() patches the batch's chunks with
         for entry in self.spool:
             if resumed and entry.ends_before(self.start):  # type: ignore[arg-type]
                 continue

@@ -52,7 +52,7 @@ class Scan:
 
     def add(self, entry: Entry, start: Position | None) -> None:
         """Counts one spooled chunk (records are counted apart: one may have no spans)."""
-        chunk = entry.chunk
+        chunk = entry.chunk  # its data aside
         self.spans += chunk.spans
         self.full.add(chunk.start, chunk.end)
         if start is None or (entry.file, entry.record) >= (start.file, start.record):
@@ -93,6 +93,20 @@ class Spool:
         seg.end += n
         self.size += n
 
+    def mark(self) -> tuple[int, int, int]:
+        """Where the spool ends now, for `rollback`."""
+        return len(self.segments), self.segments[-1].end if self.segments else 0, self.size
+
+    def rollback(self, mark: tuple[int, int, int]) -> None:
+        """Forgets the entries added since `mark` (a huge record's, when it is read again whole)."""
+        count, end, self.size = mark
+        del self.segments[count:]
+        if self.segments:
+            self.segments[-1].end = end
+        if self._file:
+            self._file.seek(max((seg.end for seg in self.segments if seg.stream is self._file), default=0))
+            self._file.truncate()
+
     def attach(self, segment: Segment) -> None:
         """A file's entries kept elsewhere (the spool cache)."""
         self.segments.append(segment)
@@ -129,6 +143,13 @@ class MemorySpool(Spool):
         self._entries.append(Entry(file, record, chunk))
         self.size += len(chunk.data)
 
+    def mark(self) -> tuple[int, int, int]:
+        return len(self._entries), 0, self.size
+
+    def rollback(self, mark: tuple[int, int, int]) -> None:
+        del self._entries[mark[0]:]
+        self.size = mark[2]
+
     def __iter__(self) -> Iterator[Entry]:
         return iter(self._entries)
 
@@ -141,13 +162,30 @@ def _spool_file(result: Scan, spool: Spool, i: int, encoded: Iterable[firstpass.
     """One file's records into the spool and the scan; returns the file's own counts."""
     summary = spoolcache.Summary()
     for number, chunks in encoded:
+        if chunks.__class__ is not list:  # a huge record's, as they are cut: counted once all are in
+            chunks = _spooled(spool, i, number, chunks)
+        else:
+            for chunk in chunks:
+                spool.add(i, number, chunk)
         for chunk in chunks:
-            spool.add(i, number, chunk)
             result.add(Entry(i, number, chunk), start)
             summary.add(chunk)
         summary.records += 1
     result.records += summary.records
     return summary
+
+
+def _spooled(spool: Spool, i: int, number: int, chunks: Iterable[wire.Chunk]) -> list[wire.Chunk]:
+    """Writes chunks as they come (a RESTART voids those before it); returns them without data."""
+    mark, done = spool.mark(), []
+    for chunk in chunks:
+        if chunk is firstpass.RESTART:
+            spool.rollback(mark)
+            done = []
+            continue
+        spool.add(i, number, chunk)
+        done.append(wire.Chunk(b"", chunk.spans, chunk.first, chunk.start, chunk.end))
+    return done
 
 
 def _from_cache(result: Scan, segment: Segment, summary: spoolcache.Summary, start: Position | None,

@@ -85,13 +85,6 @@ def field(tag: int, payload: bytes) -> bytes:
     return bytes((tag, n)) + payload if n < 0x80 else bytes((tag,)) + varint(n) + payload
 
 
-def _nest(tag: int, head: bytes, parts: list[bytes], sels: list[bytes] | None) -> tuple[bytes, bytes | None]:
-    """A field holding `head` and `parts`, and its selector (the parts' selectors after zeros)."""
-    body = head + b"".join(parts)
-    out = field(tag, body)
-    return out, None if sels is None else bytes(len(out) - len(body) + len(head)) + b"".join(sels)
-
-
 class Cutter:
     """Collects encoded spans under their resource and scope headers, keeping the record's
     structure; cuts a chunk when it is full, repeating the open resource and scope at the start
@@ -129,28 +122,11 @@ class Cutter:
 
     def _cut(self) -> None:
         if self.count:
-            patched = self.patched
-            resources, rsels, scopes, ssels = [], [], [], []
-            current, header = None, b""
-            for number, h, scope_header, spans, sels in self.groups:
-                if not spans:
-                    continue
-                if number != current and scopes:
-                    self._close(resources, rsels, header, scopes, ssels)
-                    scopes, ssels = [], []
-                current, header = number, h
-                scope, sel = _nest(0x12, scope_header, spans, sels if patched else None)
-                spans.clear()  # each level is let go once the next holds it: a huge record's
-                sels.clear()  # chunk is held about twice, not once a level
-                scopes.append(scope)
-                ssels.append(sel)  # type: ignore[arg-type]
-            self._close(resources, rsels, header, scopes, ssels)
+            data, sel = self._join()
             patch = None
-            if patched:
-                patch = Patch(b"".join(rsels), b"".join(self.trace_ids),
-                              min(self.low, self.start), max(self.high, self.end))
-                rsels.clear()
-            self.out.append(Chunk(b"".join(resources), self.count, self.total, self.start, self.end, patch))
+            if self.patched:
+                patch = Patch(sel, b"".join(self.trace_ids), min(self.low, self.start), max(self.high, self.end))
+            self.out.append(Chunk(data, self.count, self.total, self.start, self.end, patch))
             self.total += self.count
         last = self.groups[-1] if self.groups else None
         self.groups, self.count, self.size = [], 0, 0
@@ -159,13 +135,40 @@ class Cutter:
             self.resource -= 1
             self.group(last[1], last[2])  # the same resource and scope go on in the next chunk
 
-    def _close(self, resources: list[bytes], rsels: list[bytes], header: bytes, scopes: list[bytes],
-               ssels: list[bytes]) -> None:
-        resource, sel = _nest(0x0A, header, scopes, ssels if self.patched else None)
-        scopes.clear()
-        ssels.clear()
-        resources.append(resource)
-        rsels.append(sel)  # type: ignore[arg-type]
+    def _join(self) -> tuple[bytes, bytes]:
+        """The open chunk's bytes and selector, each joined once from its pieces: the groups'
+        headers (their lengths worked out first) and the spans."""
+        resources: list[tuple[int, bytes, list]] = []  # (number, header, [(scope header, spans, selectors)])
+        for number, header, scope_header, spans, sels in self.groups:
+            if spans:
+                if not resources or resources[-1][0] != number:
+                    resources.append((number, header, []))
+                resources[-1][2].append((scope_header, spans, sels))
+        parts: list[bytes] = []
+        sel_parts: list[bytes] = []
+        zeros = 0  # selector bytes owed for the headers since the last span
+        for _, header, scopes in resources:
+            heads, size = [], len(header)
+            for scope_header, spans, _ in scopes:
+                n = len(scope_header) + sum(map(len, spans))
+                head = (bytes((0x12, n)) if n < 0x80 else b"\x12" + varint(n)) + scope_header
+                heads.append(head)
+                size += len(head) - len(scope_header) + n
+            head = (bytes((0x0A, size)) if size < 0x80 else b"\x0a" + varint(size)) + header
+            parts.append(head)
+            zeros += len(head)
+            for head, (_, spans, sels) in zip(heads, scopes):
+                parts.append(head)
+                parts += spans
+                if self.patched:
+                    sel_parts.append(bytes(zeros + len(head)))
+                    sel_parts += sels
+                    zeros = 0
+        data = b"".join(parts)
+        del parts  # a huge record's spans are let go before its selector is joined
+        for group in self.groups:
+            group[3].clear()
+        return data, b"".join(sel_parts)
 
     def done(self) -> list[Chunk]:
         self._cut()
