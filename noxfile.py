@@ -51,7 +51,8 @@ def bench(session: nox.Session) -> None:
     """Benchmarks for docs/benchmarks.md and docs/reliability.md: `nox -s bench -- native [--cold]`,
     `-- replay` or `-- cardinality`."""
     _install(session)
-    which, *rest = session.posargs or ["native"]
+    args = list(session.posargs)
+    which, *rest = args if args and not args[0].startswith("-") else ["native", *args]  # `-- --cold`: native
     modules = {"native": "plano_obs.bench.native_stack", "replay": "plano_obs.bench.replay",
                "cardinality": "plano_obs.bench.cardinality"}
     if which not in modules:

@@ -25,7 +25,7 @@
 
     // Envoy exports Plano's WASM counter as plain `ratelimited_rq` (no labels).
     rateLimitedEnvoy(window='$__rate_interval')::
-      'sum(rate(ratelimited_rq[%s]))' % window,
+      'sum(rate(%s[%s]))' % [m.rateLimited, window],
 
     // Per-model 429s come from spans: http.status_code is Plano's only error signal.
     rateLimitedByModel(window='$__rate_interval', filtered=true)::
@@ -49,6 +49,6 @@
       'label_values(%s%s, llm_model)' % [m.calls, llm()],
 
     collectorRefusedSpans(window)::
-      'sum(rate(otelcol_receiver_refused_spans[%s]))' % window,
+      'sum(rate(%s[%s]))' % [m.collectorRefused, window],
   },
 }

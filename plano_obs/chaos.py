@@ -27,9 +27,6 @@ from . import faults, health, native, paths
 from .bench.cardinality import flood
 from .traces import otlpjson
 
-CALLS = "traces_span_metrics_calls_total"
-
-
 @dataclass
 class Row:
     fault: str
@@ -109,7 +106,7 @@ def counted_since(info: dict, t0: float) -> int:
     now = time.time()
     window = int(now - t0) + 30
     r = requests.get(health.url(info, "prometheus", "/api/v1/query"),
-                     params={"query": f"{CALLS}[{window}s]", "time": f"{now:.3f}"}, timeout=10)
+                     params={"query": f"{info['metricNames']['calls']}[{window}s]", "time": f"{now:.3f}"}, timeout=10)
     r.raise_for_status()
     return round(sum(growth([(float(t), float(v)) for t, v in series["values"]], t0)
                      for series in r.json()["data"]["result"]))

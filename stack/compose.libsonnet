@@ -41,7 +41,7 @@
         // Optional (`--profile dev-envoy`): the development Envoy and its mock LLM. Usually the
         // dev Envoy runs on the host, as Plano's does; this is for machines without Python.
         [c.services.envoy]: {
-          image: 'envoyproxy/envoy:v' + c.envoy.version,
+          image: c.images.envoy,
           profiles: ['dev-envoy'],
           command: $.envoy.args('/etc/envoy/envoy.yaml'),
           volumes: ['./envoy.yaml:/etc/envoy/envoy.yaml:ro', '../../.state/wasm/plano-ratelimit.wasm:/etc/envoy/plano-ratelimit.wasm:ro'],
@@ -49,7 +49,7 @@
           depends_on: [c.services.mockLlm],
         },
         [c.services.mockLlm]: {
-          image: 'python:3.12-slim',
+          image: c.images.mockLlm,
           profiles: ['dev-envoy'],
           command: ['python', '/opt/mockllm.py', '--host', '0.0.0.0', '--port', std.toString(c.containerPorts.mockLlm)],
           volumes: ['../../plano_obs/mockllm.py:/opt/mockllm.py:ro'],

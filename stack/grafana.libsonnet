@@ -55,7 +55,7 @@
         name: 'plano',
         orgId: 1,
         folder: c.grafana.folder,
-        folderUid: 'plano',
+        folderUid: c.grafana.folderUid,
         type: 'file',
         disableDeletion: true,
         allowUiUpdates: false,

@@ -54,7 +54,10 @@ function(mode='compose', overrides={})
       metricNames: stack._config.metricNames,
       serviceGraph: stack._config.serviceGraphRules,
       spanMetricsScrapeInterval: stack._config.prometheus.spanMetricsScrapeInterval,
+      spanMetricsFlushInterval: stack._config.spanMetrics.flushInterval,
       stateDisk: stack._config.stateDisk,
+      dashboards: stack._config.dashboards,
+      grafanaFolder: { title: stack._config.grafana.folder, uid: stack._config.grafana.folderUid },
       // the collector's recording file (natively under ${PLANO_STATE_DIR}; in its container in Compose)
       record: { enabled: stack._config.record.enabled, file: stack._config.recordFile },
       envoyAdmin: stack._config.planoTarget('envoyAdmin'),

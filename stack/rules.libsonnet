@@ -4,16 +4,23 @@
   rules+:: {
     local q = $.queries,
     local c = $._config,
-    local w = '5m',
+    local a = c.alerts,
+    local w = a.window,
+    // recording rules, named level:metric:operations after the window
+    local rec = {
+      requests: 'llm_model:plano_llm_requests:rate' + w,
+      errors: 'llm_model:plano_llm_errors:rate' + w,
+      ratelimited: 'llm_model:plano_llm_ratelimited:rate' + w,
+    },
 
     config: {
       groups: [
         {
           name: 'plano-llm.rules',
           rules: [
-            { record: 'llm_model:plano_llm_requests:rate5m', expr: q.llmRequestsByModel(w, filtered=false) },
-            { record: 'llm_model:plano_llm_errors:rate5m', expr: q.llmErrorsByModel(w, filtered=false) },
-            { record: 'llm_model:plano_llm_ratelimited:rate5m', expr: q.rateLimitedByModel(w, filtered=false) },
+            { record: rec.requests, expr: q.llmRequestsByModel(w, filtered=false) },
+            { record: rec.errors, expr: q.llmErrorsByModel(w, filtered=false) },
+            { record: rec.ratelimited, expr: q.rateLimitedByModel(w, filtered=false) },
           ],
         },
         {
@@ -21,18 +28,18 @@
           rules: [
             {
               alert: 'PlanoLlmHighErrorRatio',
-              expr: 'llm_model:plano_llm_errors:rate5m / llm_model:plano_llm_requests:rate5m > 0.05',
-              'for': '5m',
+              expr: '%s / %s > %g' % [rec.errors, rec.requests, a.llmErrorRatio],
+              'for': a.llmErrorFor,
               labels: { severity: 'warning' },
               annotations: {
-                summary: 'More than 5% of LLM calls to {{ $labels.llm_model }} fail upstream.',
+                summary: 'More than %g%% of LLM calls to {{ $labels.llm_model }} fail upstream.' % (a.llmErrorRatio * 100),
                 description: 'Upstream 5xx or failed calls are {{ $value | humanizePercentage }} of requests to {{ $labels.llm_model }}.',
               },
             },
             {
               alert: 'PlanoCollectorRefusingSpans',
               expr: q.collectorRefusedSpans(w) + ' > 0',
-              'for': '2m',
+              'for': a.collectorRefusingFor,
               labels: { severity: 'critical' },
               annotations: {
                 summary: 'The OpenTelemetry Collector is refusing spans.',

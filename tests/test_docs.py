@@ -43,17 +43,15 @@ def test_every_config_knob_is_in_configuration_md():
 
 
 def _invoke_tasks() -> set[str]:
-    out = subprocess.run([sys.executable, "-m", "invoke", "--list", "--list-format", "json"], cwd=paths.ROOT,
+    """Every name `invoke` accepts: tasks as `invoke --list` shows them, and the short name of
+    each collection's default task (`invoke traffic` = `traffic.send`)."""
+    out = subprocess.run([sys.executable, "-m", "invoke", "--list"], cwd=paths.ROOT,
                          capture_output=True, text=True, check=True).stdout
-    tree = json.loads(out)
-
-    def walk(coll: dict, prefix: str) -> set[str]:
-        names = {prefix + t["name"] for t in coll.get("tasks", [])}
-        for sub in coll.get("collections", []):
-            names |= walk(sub, prefix + sub["name"] + ".")
-        return names
-
-    return walk(tree, "")
+    names = set()
+    for name, alias in re.findall(r"^  ([a-z][\w.-]*)(?: \(([^)]*)\))?", out, flags=re.M):
+        names.add(name)
+        names |= {a.strip() for a in alias.split(",") if a.strip()}
+    return names
 
 
 def test_every_task_is_in_tasks_md():
@@ -72,3 +70,47 @@ def test_every_nox_session_is_documented():
     assert {"lint", "tests", "smoke"} <= sessions
     missing = [s for s in sorted(sessions) if f"nox -s {s}" not in text]
     assert not missing, f"nox sessions missing from docs/tasks.md: {missing}"
+
+
+def test_every_module_is_in_the_layout_table():
+    from plano_obs import paths
+    text = (paths.ROOT / "docs" / "development.md").read_text()
+    package = paths.ROOT / "plano_obs"
+    wanted = [f"plano_obs/{p.name}/" for p in package.iterdir() if p.is_dir() and (p / "__init__.py").exists()]
+    wanted += [p.name for p in package.glob("*.py") if p.name != "__init__.py"]
+    missing = [w for w in wanted if f"`plano_obs/{w}`" not in text and f"`{w}`" not in text and f"`{w}" not in text]
+    assert not missing, f"docs/development.md's code layout misses: {missing}"
+
+
+def _nox_sessions() -> set[str]:
+    out = subprocess.run([sys.executable, "-m", "nox", "--list"], cwd=paths.ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    return set(re.findall(r"^[*-] (\S+) ->", out, flags=re.M))
+
+
+def test_every_command_a_doc_names_exists():
+    """`invoke X` and `nox -s Y` in README.md and docs/ name tasks and sessions that exist."""
+    tasks, sessions = _invoke_tasks(), _nox_sessions()
+    aliases = {t.split(".", 1)[1] for t in tasks if "." in t}  # stack.up is also `up`
+    wrong = []
+    for page in [paths.ROOT / "README.md", *sorted((paths.ROOT / "docs").glob("*.md"))]:
+        for code in re.findall(r"`([^`\n]+)`", page.read_text()):
+            for name in re.findall(r"(?:^|&& |; )(?:python3? -m )?invoke ([a-z][\w.-]*)", code):
+                if name not in tasks and name not in aliases:
+                    wrong.append(f"{page.name}: invoke {name}")
+            for name in re.findall(r"nox -s ([a-z]\w*)", code):
+                if name not in sessions:
+                    wrong.append(f"{page.name}: nox -s {name}")
+    assert not wrong, f"docs name commands that do not exist: {sorted(set(wrong))}"
+
+
+def test_every_task_option_is_in_tasks_md():
+    text = (paths.ROOT / "docs" / "tasks.md").read_text() + (paths.ROOT / "docs" / "traces.md").read_text()
+    missing = []
+    for task in sorted(_invoke_tasks()):
+        helped = subprocess.run([sys.executable, "-m", "invoke", "--help", task], cwd=paths.ROOT,
+                                capture_output=True, text=True).stdout
+        for option in re.findall(r"^\s+(?:-\w, )?--([a-z][\w-]*)", helped, flags=re.M):
+            if f"--{option}" not in text:
+                missing.append(f"{task} --{option}")
+    assert not missing, f"task options missing from docs/tasks.md: {missing}"

@@ -39,6 +39,10 @@ ALERT = "PlanoSpanMetricsCardinalityOverflow"
 PORTS = ("otlpHttp", "collectorMetrics", "collectorTelemetry", "collectorHealth", "prometheus")
 
 
+def _calls() -> str:
+    return settings.load("native")["metricNames"]["calls"]
+
+
 def _collector_binary(version: str) -> Path:
     """The build for the current manifest, else the newest cached build (the bench needs only
     components every build has), else a fresh build."""
@@ -179,7 +183,7 @@ class _Run:
 
     def counted(self, spans: int) -> None:
         """Waits until Prometheus has scraped a count of every span sent."""
-        _wait(f"Prometheus to count {spans} spans", lambda: self.query("sum(traces_span_metrics_calls_total)") >= spans,
+        _wait(f"Prometheus to count {spans} spans", lambda: self.query(f"sum({_calls()})") >= spans,
               120, self.logs)
 
     def alert_state(self) -> str:
@@ -193,16 +197,16 @@ class _Run:
         prom_rss, prom_peak = _rss_mib(self.procs["prometheus"].pid)
         job = f'{{job="{SPAN_JOB}"}}'
         return {
-            "calls series": int(self.query("count(traces_span_metrics_calls_total)")),
-            "overflow spans": int(self.query('sum(traces_span_metrics_calls_total{otel_metric_overflow="true"})')),
-            "spans counted": int(self.query("sum(traces_span_metrics_calls_total)")),
+            "calls series": int(self.query(f"count({_calls()})")),
+            "overflow spans": int(self.query(f'sum({_calls()}{{otel_metric_overflow="true"}})')),
+            "spans counted": int(self.query(f"sum({_calls()})")),
             "head series": tsdb["headStats"]["numSeries"],
             "samples/scrape": int(self.query(f"scrape_samples_scraped{job}")),
             "scrape MB (proto)": self.query(f"scrape_body_size_bytes{job}") / 1e6,
             "/metrics MB (text)": len(text) / 1e6,
             "refused spans": int(sum(float(line.split()[-1]) for line in requests.get(
                 self._url("collectorTelemetry", "/metrics"), timeout=10).text.splitlines()
-                if line.startswith("otelcol_receiver_refused_spans"))),
+                if line.startswith(settings.load("native")["metricNames"]["collectorRefused"]))),
             "collector RSS MiB": col_rss, "collector peak MiB": col_peak,
             "Prometheus RSS MiB": prom_rss, "Prometheus peak MiB": prom_peak,
             "overflow alert": self.alert_state(),
@@ -236,7 +240,7 @@ def run(guard: bool, models: int, ports: dict[str, int]) -> dict[str, dict[str, 
         sent += r.send(flood(models))
         send_s = time.monotonic() - start
         r.counted(sent)
-        if r.query('sum(traces_span_metrics_calls_total{otel_metric_overflow="true"})') > 0:
+        if r.query(f'sum({_calls()}{{otel_metric_overflow="true"}})') > 0:
             # the rule is evaluated every evaluation_interval
             _wait(f"{ALERT} to fire", lambda: r.alert_state() == "firing", 60, r.logs)
         time.sleep(10)

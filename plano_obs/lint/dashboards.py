@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import re
 
-from .. import grafana, promql
+from .. import grafana, promql, settings
 
-# Counters that do not follow the _total naming: Envoy exports Plano's WASM counter as is,
-# and the collector's own Prometheus reader (0.161) exports its counters without _total.
-KNOWN_COUNTERS = {"ratelimited_rq", "otelcol_receiver_accepted_spans", "otelcol_receiver_refused_spans",
-                  "otelcol_exporter_sent_spans", "otelcol_exporter_send_failed_spans"}
+
+def known_counters() -> set[str]:
+    """Counters that do not follow the _total naming: Envoy exports Plano's WASM counters as is,
+    and the collector's own Prometheus reader (0.161) exports its counters without _total."""
+    info = settings.load("compose")
+    names = info["metricNames"]
+    return ({m for m, kind in info["wasmMetrics"].items() if kind == "counter"}
+            | {names[k] for k in ("collectorAccepted", "collectorRefused", "collectorSent", "collectorSendFailed")})
 _HARD_WINDOW = re.compile(r"\[(?!\$__)[^\]]*\]")
 
 
@@ -17,11 +21,13 @@ def check(dashboard: dict, datasource_uids: set[str]) -> list[str]:
     """Problems found, one line each, naming the dashboard and panel."""
     where = dashboard.get("uid") or dashboard.get("title") or "<dashboard>"
     problems: list[str] = []
+    counters = known_counters()
     for key in ("uid", "title", "description"):
         if not dashboard.get(key):
             problems.append(f"{where}: dashboard has no {key}")
-    if dashboard.get("uid") and not dashboard["uid"].startswith("plano-"):
-        problems.append(f"{where}: uid must be fixed and start with 'plano-'")
+    prefix = settings.load("compose")["dashboards"]["uidPrefix"]
+    if dashboard.get("uid") and not dashboard["uid"].startswith(prefix):
+        problems.append(f"{where}: uid must be fixed and start with {prefix!r}")
     variables = grafana.variable_values(dashboard)
     for panel in grafana.panels(dashboard):
         title = panel.get("title") or f"id {panel.get('id')}"
@@ -49,7 +55,7 @@ def check(dashboard: dict, datasource_uids: set[str]) -> list[str]:
             problems.append(f"{at}: target {q.ref} does not parse ({err.cause}): {q.expr}")
             continue
         for sel in tree.selectors:
-            if promql.is_counter(sel.name, KNOWN_COUNTERS) and not sel.in_rate:
+            if promql.is_counter(sel.name, counters) and not sel.in_rate:
                 if q.panel.get("type") == "stat" and q.instant:
                     continue  # a running total shown as one number is the counter's point
                 problems.append(f"{at}: target {q.ref} uses counter {sel.name} without rate()/increase()")

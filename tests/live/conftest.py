@@ -21,11 +21,13 @@ MODE = os.environ.get("PLANO_SMOKE_MODE", "native")
 REUSE = os.environ.get("PLANO_SMOKE_REUSE") == "1"
 KEEP = os.environ.get("PLANO_SMOKE_KEEP") == "1"
 
-# A stack this suite starts gets a state folder of its own: no stale samples from an earlier
-# run (Prometheus keeps serving a restarted collector's old counters for 5 minutes), and the
-# user's own .state/ is left alone.
-if not REUSE and MODE == "native" and "PLANO_SMOKE_STATE" not in os.environ:
-    os.environ["PLANO_SMOKE_STATE"] = os.environ["PLANO_STATE_DIR"] = tempfile.mkdtemp(prefix="plano-smoke-")
+
+def pytest_configure(config):
+    """A stack this suite starts gets a state folder of its own: no stale samples from an earlier
+    run (Prometheus keeps serving a restarted collector's old counters for 5 minutes), and the
+    user's own .state/ is left alone. Made when the run starts, not when this file is imported."""
+    if not REUSE and MODE == "native" and "PLANO_SMOKE_STATE" not in os.environ:
+        os.environ["PLANO_SMOKE_STATE"] = os.environ["PLANO_STATE_DIR"] = tempfile.mkdtemp(prefix="plano-smoke-")
 
 
 def invoke(*args: str, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -92,9 +94,10 @@ def prom(live) -> Prometheus:
     return Prometheus(f"http://127.0.0.1:{live['ports']['prometheus']}")
 
 
-def collector_counter(live, name: str) -> float:
-    """A counter from the collector's own telemetry endpoint: exact now, no scrape delay."""
-    return health.collector_counters(live).get(name, 0.0)
+def collector_counter(live, key: str) -> float:
+    """One of the collector's own counters, by its metricNames key (collectorAccepted, …), from
+    its telemetry endpoint: exact now, no scrape delay."""
+    return health.collector_counters(live).get(live["metricNames"][key], 0.0)
 
 
 @pytest.fixture
@@ -104,7 +107,7 @@ def settled(live, prom):
     calls = live["metricNames"]["calls"]
     end = time.monotonic() + 30
     while True:
-        accepted = collector_counter(live, "otelcol_receiver_accepted_spans")
+        accepted = collector_counter(live, "collectorAccepted")
         counted = prom.scalar(f"sum({calls})") or 0.0
         if counted == accepted:
             return

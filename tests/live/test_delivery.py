@@ -24,10 +24,10 @@ def _replay_while_tempo_is_down(live, tmp_path, name: str) -> tuple[str, dict[st
     ids = with_new_ids(FIXTURES["plano-brightstaff.jsonl"], copy, uuid.uuid4().hex)
     want = {ids[t]: n for t, n in spans_per_trace(FIXTURES["plano-brightstaff.jsonl"]).items()}
     supervisor.Supervisor().rpc().stopProcess("tempo")
-    accepted = collector_counter(live, "otelcol_receiver_accepted_spans")
+    accepted = collector_counter(live, "collectorAccepted")
     r = invoke("traces.replay", str(copy), "--speed", "0", "--keep-ids")
     assert r.returncode == 0, r.stderr  # accepted although Tempo is down
-    assert collector_counter(live, "otelcol_receiver_accepted_spans") - accepted == sum(want.values())
+    assert collector_counter(live, "collectorAccepted") - accepted == sum(want.values())
     return tempo, want
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from plano_obs import native
+from plano_obs import native, settings
 from .conftest import MODE, invoke, wait_for
 
 pytestmark = pytest.mark.skipif(MODE != "native", reason="the dev Envoy runs natively (on the host)")
@@ -39,9 +39,10 @@ def _check(*args: str) -> tuple[int, dict]:
 
 
 def test_429s_received_equal_ratelimited_rq_in_prometheus(live, prom):
-    before = _admin_metric(live, "ratelimited_rq")
+    rl = live["metricNames"]["rateLimited"]
+    before = _admin_metric(live, rl)
     # Prometheus must hold a sample from before the traffic, or rate() has nothing to compare
-    wait_for(f"Prometheus ratelimited_rq == {before} (pre-traffic scrape)", lambda: prom.scalar("sum(ratelimited_rq)"),
+    wait_for(f"Prometheus {rl} == {before} (pre-traffic scrape)", lambda: prom.scalar(f"sum({rl})"),
              lambda v: v == before)
     codes = []
     for i in range(12):
@@ -52,11 +53,11 @@ def test_429s_received_equal_ratelimited_rq_in_prometheus(live, prom):
             assert resp.text.startswith("exceeded limit provider=mock, selector=x-plano-observability, tokens_used=")
     limited = codes.count(429)
     assert limited >= 7 and set(codes) <= {200, 429}  # the limit is 5 requests per Envoy start
-    assert _admin_metric(live, "ratelimited_rq") - before == limited
+    assert _admin_metric(live, rl) - before == limited
     total = before + limited
-    wait_for(f"Prometheus ratelimited_rq == {total}", lambda: prom.scalar("sum(ratelimited_rq)"), lambda v: v == total)
+    wait_for(f"Prometheus {rl} == {total}", lambda: prom.scalar(f"sum({rl})"), lambda v: v == total)
     # the dashboard's rate-limit query (with Grafana's $__rate_interval) sees it
-    wait_for("rate(ratelimited_rq) > 0", lambda: prom.scalar("sum(rate(ratelimited_rq[1m]))"), lambda v: v is not None and v > 0)
+    wait_for(f"rate({rl}) > 0", lambda: prom.scalar(f"sum(rate({rl}[1m]))"), lambda v: v is not None and v > 0)
     assert _admin_metric(live, "active_http_calls") == 0
 
 
@@ -69,7 +70,7 @@ def test_check_passes_against_the_dev_envoy(live, prom):
     assert report["admin"] == f"http://127.0.0.1:{live['ports']['envoyAdmin']}"
     assert report["envoy_version"] == live["versions"]["envoy"] and report["envoy_state"] == "LIVE"
     assert report["naming"] == "plain"
-    assert set(report["present"]) == {"ratelimited_rq", "active_http_calls", "request_latency"}
+    assert set(report["present"]) == {live["metricNames"]["rateLimited"], "active_http_calls", "request_latency"}
     r = invoke("envoy.check")
     assert r.returncode == 0 and "✓ Envoy is scraped and exports Plano's metrics" in r.stdout
 
@@ -128,7 +129,7 @@ def test_an_envoy_without_plano_filter_exits_4(tmp_path):
     proc = _start([str(envoy), "-c", str(cfg), "--use-dynamic-base-id", "--concurrency", "1"], tmp_path / "envoy.log")
     code, report = _check_admin_served_by(proc, port)
     assert code == 4
-    assert report["present"] == [] and "ratelimited_rq" in report["missing"]
+    assert report["present"] == [] and set(report["missing"]) == set(settings.load("native")["wasmMetrics"])
     assert "exports none of Plano's WASM metrics" in report["findings"][0]["cause"]
 
 

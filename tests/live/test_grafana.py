@@ -17,7 +17,7 @@ from .conftest import component, invoke, wait_for
 def grafana_api(live):
     base = component(live, "grafana")
     s = requests.Session()
-    s.auth = (live.get("grafanaUser", "admin"), secrets.read(secrets.env_file())[secrets.VARIABLE])
+    s.auth = (live["grafanaUser"], secrets.read(secrets.env_file())[secrets.VARIABLE])
     return base, s
 
 
@@ -59,6 +59,7 @@ def test_freshness_last_span_to_visible_count(live, prom):
     calls = live["metricNames"]["calls"]
     wait_for("the new model counted", lambda: prom.scalar(f'sum({calls}{{llm_model="{model}"}})'), lambda v: v == 3)
     seconds = time.monotonic() - sent
+    flush, scrape = live["spanMetricsFlushInterval"], live["spanMetricsScrapeInterval"]
     print(f"\nfreshness: {seconds:.1f} s from the last span sent to its count in Prometheus "
-          "(connector flush 2 s + scrape interval 5 s)")
+          f"(connector flush {flush} + scrape interval {scrape})")
     assert seconds < 15, f"{seconds:.1f} s breaks the 'panels populate within ~15 s' promise"

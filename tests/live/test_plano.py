@@ -51,7 +51,7 @@ def _expected(live: dict, sent: list[dict]) -> dict[str, Counter]:
                 model, provider = _model(live, agents[agent])
                 calls[(model, provider, "200")] += 1
                 per_agent[agent] += 1
-    return {"calls": calls, "agents": per_agent, "envoy_429": Counter({"ratelimited_rq": envoy_429})}
+    return {"calls": calls, "agents": per_agent, "envoy_429": Counter({"rateLimited": envoy_429})}
 
 
 def _status_class(status: str) -> str:
@@ -72,7 +72,7 @@ def test_every_source_counts_exactly_what_invoke_traffic_sent(plano, prom):
     span_q = f'sum by (llm_model, llm_provider, http_status_code) ({calls}{{service_name="plano(llm)"}})'
     bright_q = "sum by (model, provider, status_class) (brightstaff_llm_upstream_requests_total)"
     agent_q = f'sum by (agent_id) ({calls}{{service_name="plano(agent)"}})'
-    env_q = "sum(ratelimited_rq)"
+    env_q = f"sum({live['metricNames']['rateLimited']})"
     # the Requests Overview's cumulative stat, exactly as Grafana sends it
     (stat,) = [q for q in grafana.queries(900, scrape_seconds()) if q.panel == "Cumulative Request Count"]
     before = {"span": _by(prom, span_q, ("llm_model", "llm_provider", "http_status_code")),
@@ -100,7 +100,7 @@ def test_every_source_counts_exactly_what_invoke_traffic_sent(plano, prom):
         "span metrics per model, provider and status": (span_q, ("llm_model", "llm_provider", "http_status_code"), "span", spans),
         "brightstaff_llm_upstream_requests_total per model, provider and class": (bright_q, ("model", "provider", "status_class"), "bright", dict(bright)),
         "agent calls per agent": (agent_q, ("agent_id",), "agents", {(a,): float(n) for a, n in want["agents"].items()}),
-        "Envoy's ratelimited_rq": (env_q, (), "envoy", {(): float(want["envoy_429"]["ratelimited_rq"])}),
+        "Envoy's rate-limit counter": (env_q, (), "envoy", {(): float(want["envoy_429"]["rateLimited"])}),
         f"panel '{stat.panel}'": (stat.expr, ("llm_model",), "stat", dict(per_model)),
     }
     for what, (expr, labels, key, expected) in checks.items():

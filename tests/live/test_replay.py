@@ -19,8 +19,8 @@ def test_replay_counts_exactly_per_service_model_status_agent_and_listener(live,
         "model": (f'sum by (llm_model) ({calls}{{service_name="plano(llm)"}})', "llm_model"),
     }
     before = {k: _by(prom, q, label) for k, (q, label) in queries.items()}
-    accepted_before = collector_counter(live, "otelcol_receiver_accepted_spans")
-    refused_before = collector_counter(live, "otelcol_receiver_refused_spans")
+    accepted_before = collector_counter(live, "collectorAccepted")
+    refused_before = collector_counter(live, "collectorRefused")
 
     r = invoke("traces.replay", f"{FIXTURES['plano-mixed.jsonl']}", "--speed", "0", "--json")
     assert r.returncode == 0, r.stderr
@@ -42,8 +42,8 @@ def test_replay_counts_exactly_per_service_model_status_agent_and_listener(live,
         want = {k: float(v) for k, v in expected[kind].items()}
         wait_for(f"{kind} counts to grow by {want}", lambda: delta(kind), lambda d: d == want)
     # the collector's own books: every span accepted, none refused
-    assert collector_counter(live, "otelcol_receiver_accepted_spans") - accepted_before == n_mixed + n_direct
-    assert collector_counter(live, "otelcol_receiver_refused_spans") - refused_before == 0
+    assert collector_counter(live, "collectorAccepted") - accepted_before == n_mixed + n_direct
+    assert collector_counter(live, "collectorRefused") - refused_before == 0
 
 
 def test_record_captures_exactly_what_arrived_and_replays(live, prom, tmp_path):
