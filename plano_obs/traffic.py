@@ -58,7 +58,6 @@ def plan(count: int, models: list[str], agent_ids: list[str], tenants: list[str]
         raise TrafficError(f"--requests must be 1 or more, got {count}")
     rng = random.Random(seed)
     out: list[Request] = []
-    cycle = 0
     while len(out) < count:
         entries = list(_MIX)
         if seed is not None:
@@ -75,7 +74,6 @@ def plan(count: int, models: list[str], agent_ids: list[str], tenants: list[str]
                 out.append(Request("agent", "", stream, fault, tenant, named))
             if len(out) == count:
                 break
-        cycle += 1
     return out
 
 

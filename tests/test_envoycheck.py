@@ -2,6 +2,7 @@
 it picks, which of Plano's WASM metrics it finds under which naming, and its exit codes."""
 import http.server
 import json
+import re
 import socket
 import threading
 
@@ -90,3 +91,11 @@ def test_the_configured_address_then_the_candidates_are_tried_in_order(stack_set
     r = envoycheck.check(None, "http://127.0.0.1:1", stack_settings, timeout=0.5, first_scrape_s=0)
     assert r.exit_code == envoycheck.UNREACHABLE
     assert r.findings[0].cause == "no Envoy admin endpoint answered at " + ", ".join(f"http://127.0.0.1:{p}" for p in ports)
+
+
+def test_every_exit_code_is_documented_with_its_meaning():
+    from plano_obs import paths
+    table = dict(re.findall(r"^\| (\d+) \| (.+) \|$", (paths.ROOT / "docs" / "envoy.md").read_text(), flags=re.M))
+    assert set(table) == {str(c) for c in envoycheck.EXIT_CODES}
+    for code, meaning in envoycheck.EXIT_CODES.items():
+        assert table[str(code)].replace("`", "").startswith(meaning.replace("`", "").split(" at ")[0]), code
