@@ -9,7 +9,9 @@ protobuf's exact JSON parser (otlpjson), which also words the errors, and its re
 from __future__ import annotations
 
 import struct
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
+
+import orjson
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
@@ -51,7 +53,8 @@ class Encoder:
         self._span_attrs: dict = {}
         self._other_attrs: dict[int, dict] = {0x0A: {}, 0x1A: {}, 0x22: {}}
         self._names: dict[str, bytes] = {}
-        self._scopes: dict[tuple, bytes] = {}
+        self._headers: dict[bytes, bytes] = {}
+        self._last_id: tuple[object, bytes] = (None, b"")  # the last trace id read, as text and bytes
 
     def chunks(self, data: object, traces: dict[bytes, int] | None = None) -> list[Chunk]:
         """The record's spans as chunks, in order, or Unusual (then `traces` may hold some of the
@@ -86,7 +89,7 @@ class Encoder:
     def _resource_span(self, rs: object, cut: Cutter, traces: dict | None) -> None:
         if rs.__class__ is not dict or not rs.keys() <= _RS_KEYS:  # type: ignore[attr-defined]
             raise Unusual
-        header = self._resource(rs)  # type: ignore[arg-type]
+        header = self._header(rs, "resource", self._resource)  # type: ignore[arg-type]
         scope_spans = rs.get("scopeSpans", [])  # type: ignore[attr-defined]
         if scope_spans.__class__ is not list:
             raise Unusual
@@ -97,7 +100,7 @@ class Encoder:
             spans = ss.get("spans", [])
             if spans.__class__ is not list:
                 raise Unusual
-            cut.group(header, self._scope(ss), new_resource=k == 0)
+            cut.group(header, self._header(ss, "scope", self._scope), new_resource=k == 0)
             for d in spans:
                 span(d, cut, traces)
 
@@ -109,12 +112,21 @@ class Encoder:
         common = d.keys() <= _COMMON_KEYS
         if not common and not d.keys() <= _SPAN_KEYS:
             raise Unusual  # an unknown field: the exact parser names it
-        tid, sid = d["traceId"], d["spanId"]  # KeyError: no id, the exact parser words it
-        if len(tid) != 32 or len(sid) != 16:
+        text_id, sid = d["traceId"], d["spanId"]  # KeyError: no id, the exact parser words it
+        if text_id == self._last_id[0] and text_id.__class__ is str:  # a record's spans share their trace
+            tid = self._last_id[1]
+        else:
+            if len(text_id) != 32:
+                raise Unusual
+            tid = bytes.fromhex(text_id)  # ValueError, TypeError: not hex, not text
+            if len(tid) != 16 or tid == _ZERO16:
+                raise Unusual  # whitespace inside, or the all-zero id OTLP reserves
+            self._last_id = (text_id, tid)
+        if len(sid) != 16:
             raise Unusual
-        tid, sid = bytes.fromhex(tid), bytes.fromhex(sid)  # ValueError, TypeError: not hex, not text
-        if len(tid) != 16 or len(sid) != 8 or tid == _ZERO16 or sid == _ZERO8:
-            raise Unusual  # whitespace inside, or the all-zero id OTLP reserves
+        sid = bytes.fromhex(sid)
+        if len(sid) != 8 or sid == _ZERO8:
+            raise Unusual
         head = b"\x0a\x10" + tid + b"\x12\x08" + sid
         sel_head = _SEL_IDS
         get = d.get
@@ -149,19 +161,19 @@ class Encoder:
             start = digits(start)
         if end.__class__ is not int:
             end = digits(end)
-        parts = [head, _times(0x39, start, 0x41, end)]  # struct.error: below 0 or past 2^64
+        parts = [b"", head, _times(0x39, start, 0x41, end)]  # struct.error: below 0 or past 2^64
         attrs = get("attributes")
         if attrs:
             parts += attributes(attrs, 0x4A, self._span_attrs)
         elif attrs is not None and attrs != []:
             raise Unusual
-        sels = [sel_head, bytes(len(head) - len(sel_head)), _SEL_TIMES]
+        sels = [b"", sel_head, bytes(len(head) - len(sel_head)), _SEL_TIMES]
         if not common:
             self._rest(d, parts, sels, tid, cut)
-        body = b"".join(parts)
-        n = len(body)
-        header = bytes((0x12, n)) if n < 0x80 else b"\x12" + varint(n)
+        n = sum(map(len, parts))
         sels.append(bytes(n - (len(head) + 18 if common else sum(map(len, sels)))))  # what is kept as it is
+        parts[0] = bytes((0x12, n)) if n < 0x80 else b"\x12" + varint(n)  # the field's tag and length
+        sels[0] = bytes(len(parts[0]))
         # the schedule's view: the first start, the last end (a span ending before it starts
         # counts at its start, and its end is the chunk's lowest time), each trace's first start
         if start < cut.start:
@@ -179,7 +191,7 @@ class Encoder:
             first = traces.get(tid)
             if first is None or start < first:
                 traces[tid] = start
-        cut.add(header + body, bytes(len(header)) + b"".join(sels))
+        cut.add(b"".join(parts), b"".join(sels))
 
     def _name(self, v: object) -> bytes:
         b = self._names.get(v)  # type: ignore[arg-type]
@@ -267,6 +279,20 @@ class Encoder:
             out.append((b, bytes(len(b) - len(body)) + ids + bytes(len(body) - len(ids))))
         return out
 
+    def _header(self, d: dict, part: str, encode: Callable[[dict], bytes]) -> bytes:
+        """A resource's or a scope's encoding (with the schema URL beside it), remembered by its
+        JSON text: the same few repeat in every record. Only what reads back as it was is kept
+        (NaN and infinities are written as null)."""
+        key = orjson.dumps((part, d.get(part), d.get("schemaUrl")))
+        b = self._headers.get(key)
+        if b is None:
+            b = encode(d)
+            if orjson.loads(key)[1:] == [d.get(part), d.get("schemaUrl")]:
+                if len(self._headers) >= _CACHE_LIMIT:
+                    self._headers.clear()
+                self._headers[key] = b
+        return b
+
     def _resource(self, rs: dict) -> bytes:
         """ResourceSpans' fields other than its spans: the resource and its schema URL."""
         resource = rs.get("resource")
@@ -285,7 +311,7 @@ class Encoder:
         return header + field(0x1A, text(rs["schemaUrl"])) if rs.get("schemaUrl") else header
 
     def _scope(self, ss: dict) -> bytes:
-        """ScopeSpans' fields other than its spans (cached: a few scopes repeat)."""
+        """ScopeSpans' fields other than its spans."""
         scope = ss.get("scope")
         if not scope:
             if scope is not None and scope != {}:
@@ -295,15 +321,8 @@ class Encoder:
             if scope.__class__ is not dict or not scope.keys() <= _SCOPE_KEYS:
                 raise Unusual
             name, version = scope.get("name"), scope.get("version")
-            cached = self._scopes.get((name, version)) if len(scope) <= 2 and name.__class__ is str else None
-            if cached is None:
-                cached = field(0x0A, text(name)) if name else b""
-                cached += field(0x12, text(version)) if version else b""
-                if len(scope) <= 2 and name.__class__ is str and version.__class__ in (str, type(None)):
-                    if len(self._scopes) >= _CACHE_LIMIT:
-                        self._scopes.clear()
-                    self._scopes[(name, version)] = cached
-            body = cached
+            body = field(0x0A, text(name)) if name else b""
+            body += field(0x12, text(version)) if version else b""
             if "attributes" in scope:
                 body += b"".join(attributes(scope["attributes"], 0x1A, self._other_attrs[0x1A]))
             if "droppedAttributesCount" in scope:

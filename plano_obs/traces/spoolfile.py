@@ -50,13 +50,10 @@ def write_entry(out: BinaryIO, record: int, chunk: wire.Chunk) -> int:
     """Writes one entry; returns its size."""
     p = chunk.patch
     sel, tids, low, high = (p.selector, p.trace_ids, p.low, p.high) if p else (b"", b"", 0, 0)
-    out.write(_ENTRY.pack(record, chunk.first, chunk.spans, len(chunk.data), len(sel), len(tids), chunk.start,
-                          chunk.end, low, high))
-    out.write(chunk.data)
-    if p:
-        out.write(sel)
-        out.write(tids)
-    return ENTRY_SIZE + len(chunk.data) + len(sel) + len(tids)
+    entry = b"".join((_ENTRY.pack(record, chunk.first, chunk.spans, len(chunk.data), len(sel), len(tids), chunk.start,
+                                  chunk.end, low, high), chunk.data, sel, tids))
+    out.write(entry)
+    return len(entry)
 
 
 def read_entries(seg: Segment) -> Iterator[Entry]:
