@@ -214,6 +214,20 @@ def test_the_encoder_writes_what_the_exact_parser_reads():
     assert len(_spans([exact])) == 2
 
 
+def test_values_of_every_size_and_kind_are_written_as_the_exact_parser_reads_them():
+    """Lengths around each varint boundary, remembered and not, under a short and a long key."""
+    values = [{"stringValue": "x" * n} for n in (0, 1, 125, 126, 127, 128, 200, 255, 256, 300, 16383, 16384, 20000)]
+    values += [{"stringValue": "é" * 100}, {"intValue": 3}, {"intValue": "-3"}, {"intValue": "007"}]
+    values += [{"intValue": str(n)} for n in (0, 127, 128, 16383, 16384, 2**35, 2**63 - 1)]
+    values += [{"doubleValue": d} for d in (1.5, 1, -0.0, 1e300)] + [{"boolValue": True}, {"boolValue": False}]
+    attrs = [{"key": key, "value": v} for key in ("k", "k" * 200) for v in values]
+    doc = {"resourceSpans": [{"resource": {"attributes": attrs}, "scopeSpans": [{"scope": {"name": "s"}, "spans": [
+        {"traceId": _T, "spanId": f"{i + 1:016x}", "attributes": attrs} for i in range(3)]}]}]}
+    enc = encoder.Encoder()
+    for _ in range(2):  # the second time from what the first remembered
+        assert _decoded(enc.chunks(json.loads(json.dumps(doc)))) == otlpjson.exact(json.loads(json.dumps(doc)), Path("x"), "1")
+
+
 def test_a_big_record_is_cut_into_chunks_that_repeat_resource_and_scope():
     doc = _every_field()
     spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"]

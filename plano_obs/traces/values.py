@@ -89,22 +89,20 @@ def _any_value(kind: str, raw: object) -> bytes:
 
 def _key(k: object, cache: dict) -> dict:
     """What is remembered for key `k`: under None its encoding, under a string value the whole
-    field, under a length n the field's bytes before a string value of n bytes (-n: an integer's),
-    under (digits,) an integer's whole field."""
+    field, under a length n the field's bytes before a string value of n bytes (-n: an integer's
+    varint of n bytes; float: a double's), under (digits,) an integer's whole field."""
     if len(cache) >= KEYS:
         cache.clear()
     values = cache[k] = {None: field(0x0A, text(k))}
     return values
 
 
-def _prefix(values: dict, n: int, tag: int, kind: int) -> bytes:
-    """The field's bytes before a string value (kind 0x0A) or an integer's varint (0x18) of n bytes."""
-    inner = bytes((kind, n)) if kind == 0x0A else b"\x18"
+def _prefix(values: dict, n: int, tag: int, inner: bytes, name: object) -> bytes:
+    """The field's bytes before a value of n bytes, `inner` its AnyValue head; kept as `name`."""
     value_head = b"\x12" + varint(len(inner) + n) + inner
-    body_size = len(values[None]) + len(value_head) + n
-    p = bytes((tag,)) + varint(body_size) + values[None] + value_head
+    p = bytes((tag,)) + varint(len(values[None]) + len(value_head) + n) + values[None] + value_head
     if len(values) <= VALUES_PER_KEY:
-        values[n if kind == 0x0A else -n] = p
+        values[name] = p
     return p
 
 
@@ -117,10 +115,12 @@ def _other(values: dict, value: dict, tag: int) -> bytes:
             return b
         if raw.isdigit() and raw.isascii() and len(raw) < 19:  # the usual form: digits, below 2^63
             v = varint(int(raw))
-            b = (values.get(-len(v)) or _prefix(values, len(v), tag, 0x18)) + v
+            b = (values.get(-len(v)) or _prefix(values, len(v), tag, b"\x18", -len(v))) + v
             if len(values) <= VALUES_PER_KEY:
                 values[(raw,)] = b
             return b
+    elif kind == "doubleValue" and raw.__class__ is float:
+        return (values.get(float) or _prefix(values, 8, tag, b"\x21", float)) + _double(raw)
     body = values[None] + field(0x12, _any_value(kind, raw))
     n = len(body)
     return (bytes((tag, n)) if n < 0x80 else bytes((tag,)) + varint(n)) + body
@@ -146,7 +146,8 @@ def attributes(items: object, tag: int, cache: dict) -> list[bytes]:
             b = values.get(s)
             if b is None:
                 v = s.encode()  # UnicodeEncodeError (a ValueError): a lone surrogate
-                b = (values.get(len(v)) or _prefix(values, len(v), tag, 0x0A)) + v
+                n = len(v)
+                b = (values.get(n) or _prefix(values, n, tag, b"\x0a" + varint(n), n)) + v
                 if len(values) <= VALUES_PER_KEY:
                     values[s] = b
             append(b)

@@ -67,16 +67,17 @@ class Timing:
 
 
 def varint(n: int) -> bytes:
-    if n < 0x80:
-        return bytes((n,))
     if n < 0x4000:
-        return bytes(((n & 0x7F) | 0x80, n >> 7))
+        return _VARINTS[n]
     out = bytearray()
     while n >= 0x80:
         out.append((n & 0x7F) | 0x80)
         n >>= 7
     out.append(n)
     return bytes(out)
+
+
+_VARINTS = [bytes((n,)) for n in range(0x80)] + [bytes(((n & 0x7F) | 0x80, n >> 7)) for n in range(0x80, 0x4000)]
 
 
 def field(tag: int, payload: bytes) -> bytes:
