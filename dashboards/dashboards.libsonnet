@@ -3,25 +3,29 @@
 (import 'queries.libsonnet') +
 (import 'panels.libsonnet') +
 (import 'requests-overview.libsonnet') +
+(import 'llm-usage.libsonnet') +
 {
   local c = $._config,
   local ds = { type: 'prometheus', uid: c.datasources.prometheus },
 
+  // One query variable per _config.dashboards.variables entry, over the values its label has
+  // in the span metrics; All (any value, also none) by default.
   local variableDefs = {
-    model: {
-      name: 'model',
-      label: 'Model',
+    [name]: {
+      local v = c.dashboards.variables[name],
+      name: name,
+      label: v.title,
       type: 'query',
       datasource: ds,
-      query: { query: $.queries.modelValues(), refId: 'model' },
-      definition: $.queries.modelValues(),
+      query: { query: $.queries.variableValues(name), refId: name },
       refresh: 2,
       includeAll: true,
       multi: true,
       allValue: '.*',
       current: { text: ['All'], value: ['$__all'] },
       sort: 1,
-    },
+    }
+    for name in std.objectFields(c.dashboards.variables)
   },
 
   // Rows of panels, laid out left to right in equal widths, 8 units high.

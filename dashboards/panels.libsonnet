@@ -36,6 +36,22 @@
       fieldConfig+: { defaults+: { min: 0 } },
     },
 
+    // A share of the whole (0–1), with a warning and a critical threshold.
+    share(title, description, targets):: self.timeseries(title, description, 'percentunit', targets) {
+      fieldConfig+: {
+        defaults+: {
+          min: 0,
+          max: 1,
+          thresholds: { mode: 'absolute', steps: [
+            { color: 'green', value: null },
+            { color: 'orange', value: c.alerts.llmErrorRatio },
+            { color: 'red', value: 4 * c.alerts.llmErrorRatio },
+          ] },
+          custom+: { thresholdsStyle: { mode: 'line' } },
+        },
+      },
+    },
+
     // Latency percentiles; exemplars make each point a link to its trace in Tempo.
     latency(title, description, targets, unit='ms'):: self.timeseries(title, description, unit, [t { exemplar: true } for t in targets]),
 

@@ -7,21 +7,33 @@
     local svc = c.plano.services,
     local sel(service, extra='') = '{service_name="%s"%s}' % [service, if extra == '' then '' else ', ' + extra],
     local llm(extra='') = sel(svc.llm, extra),
-    // Grafana's model variable narrows the LLM panels; rules pass no filter.
+    // Grafana's variables narrow the panels (_config.dashboards.variables: each component's
+    // queries honour the variables whose label its spans carry); rules pass no filter.
     local joinMatchers(ms) = std.join(', ', std.filter(function(x) x != '', ms)),
-    local modelFilter(filtered) = if filtered then 'llm_model=~"$model"' else '',
+    local vars = c.dashboards.variables,
+    local varsOf(component) = [
+      '%s=~"$%s"' % [vars[v].label, v]
+      for v in std.objectFields(vars)
+      if std.member(vars[v].services, component)
+    ],
+    local filterOf(component, filtered) = if filtered then joinMatchers(varsOf(component)) else '',
+    local modelFilter(filtered) = filterOf('llm', filtered),
 
     llmRequestsByModel(window='$__rate_interval', filtered=true)::
       'sum by (llm_model) (rate(%s%s[%s]))' % [m.calls, llm(modelFilter(filtered)), window],
 
-    agentRequestsByAgent(window='$__rate_interval')::
-      'sum by (agent_id) (rate(%s%s[%s]))' % [m.calls, sel(svc.agent), window],
+    agentRequestsByAgent(window='$__rate_interval', filtered=true)::
+      'sum by (agent_id) (rate(%s%s[%s]))' % [m.calls, sel(svc.agent, filterOf('agent', filtered)), window],
+
+    orchestratorRequestsByListener(window='$__rate_interval', filtered=true)::
+      'sum by (selection_listener) (rate(%s%s[%s]))' % [m.calls, sel(svc.orchestrator, filterOf('orchestrator', filtered)), window],
 
     // Regex over literal service names: parentheses are escaped for the regex (\\( in
     // a PromQL string). Raw `...` strings would be simpler but not every parser takes them.
     requestsByService(window='$__rate_interval')::
       local names = [std.strReplace(std.strReplace(s, '(', '\\\\('), ')', '\\\\)') for s in [svc.llm, svc.agent, svc.orchestrator]];
-      'sum by (service_name) (rate(%s{service_name=~"%s"}[%s]))' % [m.calls, std.join('|', names), window],
+      local tenant = '%s=~"$tenant"' % vars.tenant.label;
+      'sum by (service_name) (rate(%s{service_name=~"%s", %s}[%s]))' % [m.calls, std.join('|', names), tenant, window],
 
     // Envoy exports Plano's WASM counter as plain `ratelimited_rq` (no labels).
     rateLimitedEnvoy(window='$__rate_interval')::
@@ -45,8 +57,44 @@
     llmRequestsTotal(filtered=true)::
       'sum by (llm_model) (%s%s)' % [m.calls, llm(modelFilter(filtered))],
 
-    modelValues()::
-      'label_values(%s%s, llm_model)' % [m.calls, llm()],
+    // The values of a variable's label, from the span metrics of the components that carry it.
+    variableValues(name)::
+      local v = vars[name];
+      'label_values(%s{service_name=~"%s"}, %s)' % [
+        m.calls,
+        std.join('|', [std.strReplace(std.strReplace(svc[s], '(', '\\('), ')', '\\)') for s in v.services]),
+        v.label,
+      ],
+
+    // --- LLM usage (signal_to_metrics from plano(llm) spans; _config.usage) ---------------
+    // Every usage panel honours the model, provider and tenant variables.
+    local usageSel(extra='') = '{%s}' % joinMatchers(varsOf('llm') + [extra]),
+    // What a counter grew by over the dashboard's range, exactly: now minus the value a range
+    // ago, or all of it for a label set born within the range. (increase() would extrapolate to
+    // the range's edges; a collector restart within the range shows here as less.)
+    local inRange(by, metric, sel) =
+      local now = 'sum by (%s) (%s%s)' % [by, metric, sel];
+      '(%s - %s) or %s' % [now, 'sum by (%s) (%s%s offset $__range)' % [by, metric, sel], now],
+
+    tokensRate(by='llm_model, token_kind')::
+      'sum by (%s) (rate(%s%s[$__rate_interval]))' % [by, m.usageTokens, usageSel()],
+    tokensInRange(by='llm_model, llm_provider, token_kind')::
+      inRange(by, m.usageTokens, usageSel()),
+    costPerHour(by='llm_model')::
+      'sum by (%s) (rate(%s%s[$__rate_interval])) * 3600' % [by, m.usageCost, usageSel('cost_kind="total"')],
+    costInRange(by='tenant_id')::
+      inRange(by, m.usageCost, usageSel('cost_kind="total"')),
+    ttftQuantile(q)::
+      'histogram_quantile(%s, sum by (le, llm_model) (rate(%s%s[$__rate_interval])))' % [q, m.usageTtftBucket, usageSel()],
+    tokensPerSecondQuantile(q)::
+      'histogram_quantile(%s, sum by (le, llm_model) (rate(%s%s[$__rate_interval])))' % [q, m.usageTokensPerSecondBucket, usageSel()],
+    // Shares of a model's calls, from the span metrics (which carry no tenant).
+    llmErrorShare()::
+      '%s / %s' % [self.llmErrorsByModel(), self.llmRequestsByModel()],
+    llmRateLimitedShare()::
+      '%s / %s' % [self.rateLimitedByModel(), self.llmRequestsByModel()],
+    labelValues(label)::
+      'label_values(%s, %s)' % [m.usageTokens, label],
 
     collectorRefusedSpans(window)::
       'sum(rate(%s[%s]))' % [m.collectorRefused, window],

@@ -8,11 +8,12 @@
     'requests-overview': {
       title: 'Plano - Requests Overview',
       description: 'LLM traffic through Plano: request rates per model and agent, rate limits, latency and totals, from trace-derived span metrics and Envoy stats.',
-      variables: ['model'],
+      variables: ['model', 'provider', 'tenant', 'agent', 'listener'],
       rows: [
         [
           p.rate('LLM Requests/sec by Model', 'Requests per second to each upstream model (plano(llm) spans).', [t(q.llmRequestsByModel(), '{{llm_model}}')]),
           p.rate('Agent Requests/sec by Agent', 'Invocations per second of each agent chosen by the orchestrator (plano(agent) spans).', [t(q.agentRequestsByAgent(), '{{agent_id}}')]),
+          p.rate('Orchestrator Requests/sec by Listener', "Requests per second the orchestrator routed to agents, per agent listener (plano(orchestrator) spans' selection.listener).", [t(q.orchestratorRequestsByListener(), '{{selection_listener}}')]),
         ],
         [
           p.rate('Total Requests/sec', 'Requests per second across the LLM, agent and orchestrator components.', [t(q.requestsByService(), '{{service_name}}')]),

@@ -57,12 +57,17 @@ class Selector:
     name: str
     in_rate: bool  # inside rate/irate/increase (so a counter is used correctly)
     range: str | None = None
+    matchers: dict[str, str] = field(default_factory=dict)  # label → value (the last, if repeated)
 
 
 @dataclass
 class Tree:
     selectors: list[Selector] = field(default_factory=list)
     functions: list[str] = field(default_factory=list)
+
+
+def _matchers(vs) -> dict[str, str]:
+    return {m.name: m.value for m in vs.matchers.matchers} if vs.matchers else {}
 
 
 def _walk(node, in_rate: bool, tree: Tree) -> None:
@@ -73,9 +78,9 @@ def _walk(node, in_rate: bool, tree: Tree) -> None:
             _walk(arg, in_rate or name in RATE_FUNCS, tree)
     elif isinstance(node, pp.MatrixSelector):
         vs = node.vector_selector
-        tree.selectors.append(Selector(vs.name or "", in_rate, pp.display_duration(node.range)))
+        tree.selectors.append(Selector(vs.name or "", in_rate, pp.display_duration(node.range), _matchers(vs)))
     elif isinstance(node, pp.VectorSelector):
-        tree.selectors.append(Selector(node.name or "", in_rate))
+        tree.selectors.append(Selector(node.name or "", in_rate, matchers=_matchers(node)))
     elif isinstance(node, pp.BinaryExpr):
         _walk(node.lhs, in_rate, tree)
         _walk(node.rhs, in_rate, tree)

@@ -13,6 +13,7 @@
         batch: core + 'processor/batchprocessor',
         memory_limiter: core + 'processor/memorylimiterprocessor',
         transform: contrib + 'processor/transformprocessor',
+        delta_to_cumulative: contrib + 'processor/deltatocumulativeprocessor',
       },
       exporters: {
         otlp_grpc: core + 'exporter/otlpexporter',
@@ -20,7 +21,10 @@
         file: contrib + 'exporter/fileexporter',
         debug: core + 'exporter/debugexporter',
       },
-      connectors: { span_metrics: contrib + 'connector/spanmetricsconnector' },
+      connectors: {
+        span_metrics: contrib + 'connector/spanmetricsconnector',
+        signal_to_metrics: contrib + 'connector/signaltometricsconnector',
+      },
       extensions: {
         health_check: contrib + 'extension/healthcheckextension',
         file_storage: contrib + 'extension/storage/filestorage',

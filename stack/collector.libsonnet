@@ -62,6 +62,58 @@
       % [isService('llm'), if c.errors.missingStatusIsError then '%s == nil or ' % status else '', status, c.errors.minHttpStatus],
     ],
 
+    // LLM usage metrics from `plano(llm)` spans (_config.usage): one signal_to_metrics entry per
+    // token kind and cost kind (same metric name, told apart by a label that no span carries,
+    // so it always takes its default), a time-to-first-token and an output-rate histogram.
+    local u = c.usage,
+    local isLlm = 'resource.attributes["service.name"] == "%s"' % svc.llm,
+    local has(key) = 'span.attributes["%s"] != nil' % key,
+    local dims(extra) = [{ key: d, default_value: u.missing } for d in u.dimensions] + extra,
+    local resource = { include_resource_attributes: [{ key: 'service.name' }] },
+    usageMetrics:: [m + resource for m in $.collector.usageMetricsBare],
+    usageMetricsBare:: [
+      {
+        name: u.namespace + '.tokens',
+        description: 'Tokens of Plano LLM calls, by kind (input, output, cache_read, cache_write, reasoning)',
+        unit: '{token}',
+        conditions: ['%s and %s' % [isLlm, has(u.tokens[kind])]],
+        attributes: dims([{ key: 'token_kind', default_value: kind }]),
+        sum: { value: 'Int(span.attributes["%s"])' % u.tokens[kind] },
+      }
+      for kind in std.objectFields(u.tokens)
+    ] + [
+      {
+        name: u.namespace + '.cost_usd',
+        description: 'Cost of Plano LLM calls in USD, by kind (input, output, total), where Plano has prices',
+        unit: '{USD}',
+        conditions: ['%s and %s' % [isLlm, has(u.costs[kind])]],
+        attributes: dims([{ key: 'cost_kind', default_value: kind }]),
+        sum: { value: 'Double(span.attributes["%s"])' % u.costs[kind] },
+      }
+      for kind in std.objectFields(u.costs)
+    ] + [
+      {
+        name: u.namespace + '.time_to_first_token',
+        description: 'Time from the request to the first byte of the answer of Plano LLM calls',
+        unit: 'ms',
+        conditions: ['%s and %s' % [isLlm, has(u.ttft)]],
+        attributes: dims([]),
+        histogram: { buckets: u.ttftBuckets, value: 'Double(span.attributes["%s"])' % u.ttft },
+      },
+      {
+        name: u.namespace + '.output_tokens_per_second',
+        description: 'Output tokens per second after the first token, per Plano LLM call',
+        unit: '{token}',
+        conditions: ['%s and %s and %s and %s and span.attributes["%s"] > span.attributes["%s"]'
+                     % [isLlm, has(u.tokens.output), has(u.duration), has(u.ttft), u.duration, u.ttft]],
+        attributes: dims([]),
+        histogram: {
+          buckets: u.tokensPerSecondBuckets,
+          value: 'Double(span.attributes["%s"]) * 1000.0 / Double(span.attributes["%s"] - span.attributes["%s"])' % [u.tokens.output, u.duration, u.ttft],
+        },
+      },
+    ],
+
     config: {
       extensions: {
         health_check: { endpoint: c.listen('collectorHealth') },
@@ -88,8 +140,19 @@
         batch: { timeout: '200ms', send_batch_size: 8192 },
         // Plano's spans, shaped for Tempo's service graph and for failure status.
         'transform/plano': { error_mode: 'ignore', trace_statements: $.collector.planoStatements },
+        // signal_to_metrics emits a delta per request, as non-monotonic sums: token and cost
+        // sums only ever grow, so they are made monotonic (counters, `_total` in Prometheus),
+        // then running totals, as the Prometheus exporter needs.
+        [if c.usage.enabled then 'transform/usage']: {
+          error_mode: 'propagate',
+          metric_statements: ['set(metric.is_monotonic, true) where metric.type == METRIC_DATA_TYPE_SUM'],
+        },
+        [if c.usage.enabled then 'delta_to_cumulative']: { max_stale: c.usage.staleAfter, max_streams: c.usage.maxStreams },
       },
       connectors: {
+        [if c.usage.enabled then 'signal_to_metrics/usage']: {
+          spans: $.collector.usageMetrics,
+        },
         span_metrics: {
           namespace: sm.namespace,
           metrics_flush_interval: sm.flushInterval,
@@ -162,7 +225,7 @@
             // no batch processor here: it would acknowledge spans it then holds in memory;
             // the Tempo exporter batches from its (persistent) queue instead
             processors: ['memory_limiter', 'transform/plano'],
-            exporters: ['otlp_grpc/tempo', 'span_metrics'],
+            exporters: ['otlp_grpc/tempo', 'span_metrics'] + (if c.usage.enabled then ['signal_to_metrics/usage'] else []),
           },
           [if c.record.enabled then 'traces/record']: {
             receivers: ['otlp'],
@@ -172,6 +235,11 @@
           'metrics/span_metrics': {
             receivers: ['span_metrics'],
             processors: ['memory_limiter', 'batch'],
+            exporters: ['prometheus'],
+          },
+          [if c.usage.enabled then 'metrics/usage']: {
+            receivers: ['signal_to_metrics/usage'],
+            processors: ['memory_limiter', 'transform/usage', 'delta_to_cumulative'],
             exporters: ['prometheus'],
           },
         },

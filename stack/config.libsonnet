@@ -150,7 +150,7 @@
       // Set explicitly: the connector's default changed in collector 0.109.
       namespace: 'traces.span.metrics',
       // Span attributes turned into metric labels ('.' becomes '_' in Prometheus).
-      dimensions: ['llm.model', 'llm.provider', 'agent_id', 'selection.listener', 'http.status_code'],
+      dimensions: ['llm.model', 'llm.provider', 'agent_id', 'selection.listener', 'http.status_code', 'tenant.id'],
       // Duration histogram buckets, with units (bare numbers would be nanoseconds).
       buckets: ['5ms', '10ms', '25ms', '50ms', '100ms', '250ms', '500ms', '1s', '2s', '5s', '10s', '30s', '60s'],
       // How often the connector emits; with the scrape interval this bounds freshness.
@@ -174,6 +174,37 @@
       // A source with no span at all for this long is dropped whole (metrics_expiration): a
       // replaced Plano instance's metrics do not stay in memory and in every scrape.
       metricsExpiration: '30m',
+    },
+
+    // LLM usage from spans alone (the collector's signal_to_metrics connector): tokens, cost
+    // and time to first token of each `plano(llm)` call, per model, provider and tenant, for
+    // the "Plano - LLM Usage" dashboard (docs/dashboards.md#llm-usage).
+    usage: {
+      enabled: true,
+      namespace: 'plano.llm',  // Prometheus names: plano_llm_tokens_total, plano_llm_cost_usd_total, …
+      // Token kind (the `token_kind` label) ← the span attribute brightstaff writes it to.
+      tokens: {
+        input: 'llm.usage.prompt_tokens',
+        output: 'llm.usage.completion_tokens',
+        cache_read: 'llm.usage.cached_input_tokens',
+        cache_write: 'llm.usage.cache_creation_tokens',
+        reasoning: 'llm.usage.reasoning_tokens',
+      },
+      // Cost kind (the `cost_kind` label) ← span attribute, in USD; present when Plano has prices.
+      costs: { input: 'llm.usage.input_cost_usd', output: 'llm.usage.output_cost_usd', total: 'llm.usage.total_cost_usd' },
+      ttft: 'llm.time_to_first_token',  // milliseconds
+      duration: 'llm.duration_ms',  // milliseconds: with ttft and output tokens, the output rate
+      // Labels; a span without one gets `missing` (e.g. tenant.id when no tenant header was sent).
+      dimensions: ['llm.model', 'llm.provider', 'tenant.id'],
+      missing: 'none',
+      // Histogram buckets: time to first token (ms) and output tokens per second.
+      ttftBuckets: [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000],
+      tokensPerSecondBuckets: [1, 5, 10, 25, 50, 100, 200, 500, 1000, 5000],
+      // Running totals are kept per label set (deltatocumulative): dropped after this long
+      // without a call, and at most this many (new label sets past it are refused and counted
+      // in the collector's own metrics).
+      staleAfter: '30m',
+      maxStreams: 20000,
     },
 
     // The collector process.
@@ -226,6 +257,16 @@
       refresh: '10s',
       timeFrom: 'now-1h',  // default time range: from here to now
       timezone: 'browser',
+      // Dashboard variables: the label each narrows, and the Plano components whose span metrics
+      // carry it (the LLM usage metrics count as `llm`). Every query of such a component on a
+      // dashboard with the variable must honour it (a lint rule).
+      variables: {
+        model: { label: 'llm_model', title: 'Model', services: ['llm'] },
+        provider: { label: 'llm_provider', title: 'Provider', services: ['llm'] },
+        tenant: { label: 'tenant_id', title: 'Tenant', services: ['llm', 'agent', 'orchestrator'] },
+        agent: { label: 'agent_id', title: 'Agent', services: ['agent'] },
+        listener: { label: 'selection_listener', title: 'Listener', services: ['orchestrator'] },
+      },
     },
 
     // Alerts (stack/rules.libsonnet): the window of their rates and recording rules, and thresholds.
@@ -409,6 +450,12 @@
       collectorRefused: 'otelcol_receiver_refused_spans',
       collectorSent: 'otelcol_exporter_sent_spans',
       collectorSendFailed: 'otelcol_exporter_send_failed_spans',
+      // The LLM usage metrics (_config.usage), as the collector's Prometheus exporter names them.
+      local usage = std.strReplace($._config.usage.namespace, '.', '_'),
+      usageTokens: usage + '_tokens_total',
+      usageCost: usage + '_cost_usd_total',
+      usageTtftBucket: usage + '_time_to_first_token_milliseconds_bucket',
+      usageTokensPerSecondBucket: usage + '_output_tokens_per_second_bucket',
       // Prometheus's own count of failed WAL writes: a full disk, seen once it can write again.
       walWritesFailed: 'prometheus_tsdb_wal_writes_failed_total',
     },

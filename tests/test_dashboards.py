@@ -3,7 +3,7 @@ import copy
 
 import pytest
 
-from plano_obs import promql
+from plano_obs import grafana, promql
 from plano_obs.lint import dashboards as rules
 
 UIDS = {"plano-prometheus", "plano-tempo"}
@@ -18,9 +18,10 @@ def _panel(d, title):
 def test_the_original_six_panels_with_units_and_the_service_graph(dashboard):
     assert dashboard["uid"] == "plano-requests-overview"
     assert dashboard["title"] == "Plano - Requests Overview"
-    assert [p["title"] for p in dashboard["panels"]] == SIX + ["Service Graph"]
+    titles = SIX[:2] + ["Orchestrator Requests/sec by Listener"] + SIX[2:] + ["Service Graph"]
+    assert [p["title"] for p in dashboard["panels"]] == titles
     units = {p["title"]: p["fieldConfig"]["defaults"]["unit"] for p in dashboard["panels"]}
-    assert units == dict(zip(SIX + ["Service Graph"], ["reqps", "reqps", "reqps", "reqps", "ms", "short", "reqps"]))
+    assert units == dict(zip(titles, ["reqps", "reqps", "reqps", "reqps", "reqps", "ms", "short", "reqps"]))
 
 
 def test_service_graph_panel_asks_tempo_for_its_service_map(dashboard):
@@ -51,8 +52,8 @@ def test_queries_use_current_metric_names(dashboard):
 def test_total_requests_regex_matches_the_literal_service_names(dashboard):
     import re
     expr = _panel(dashboard, "Total Requests/sec")["targets"][0]["expr"]
-    tree = promql.parse(promql.substitute(expr))
-    regex = tree.expr.args[0].vector_selector.matchers.matchers[0].value
+    tree = promql.parse(promql.substitute(expr, grafana.variable_values(dashboard)))
+    regex = {m.name: m.value for m in tree.expr.args[0].vector_selector.matchers.matchers}["service_name"]
     pattern = re.compile(f"^(?:{regex})$")  # Prometheus anchors label regexes
     assert pattern.match("plano(llm)") and pattern.match("plano(orchestrator)")
     assert not pattern.match("planollm") and not pattern.match("plano(routing)")
@@ -96,3 +97,35 @@ def test_dashboard_level_fields_are_required(dashboard):
     problems = rules.check(broken, UIDS)
     assert "x1y2: uid must be fixed and start with 'plano-'" in problems
     assert "x1y2: dashboard has no description" in problems
+
+
+def test_a_query_that_ignores_a_variable_its_component_carries_is_caught(dashboard):
+    broken = copy.deepcopy(dashboard)
+    target = _panel(broken, "LLM Requests/sec by Model")["targets"][0]
+    target["expr"] = target["expr"].replace(', tenant_id=~"$tenant"', "")
+    assert rules.check(broken, UIDS) == [
+        "plano-requests-overview / LLM Requests/sec by Model: target A ignores the $tenant variable "
+        '(tenant_id=~"$tenant" on traces_span_metrics_calls_total)']
+    # a selector over several components needs only what all of them carry: no $model on Total
+    total = _panel(dashboard, "Total Requests/sec")["targets"][0]["expr"]
+    assert "$tenant" in total and "$model" not in total
+
+
+@pytest.fixture(scope="module")
+def usage_dashboard():
+    import json
+    from plano_obs import paths
+    return json.loads((paths.GENERATED / "dashboards" / "plano-llm-usage.json").read_text())
+
+
+def test_llm_usage_panels_units_and_variables(usage_dashboard):
+    units = {p["title"]: p["fieldConfig"]["defaults"]["unit"] for p in usage_dashboard["panels"]}
+    assert units == {
+        "Tokens/sec by Model and Kind": "short", "Tokens in Range": "short",
+        "Cost per Hour by Model": "currencyUSD", "Cost in Range by Tenant": "currencyUSD",
+        "Time to First Token p50/p95/p99 by Model": "ms", "Output Tokens/sec per Call p50 by Model": "short",
+        "Upstream Error Share by Model": "percentunit", "Rate-Limited Share by Model": "percentunit"}
+    assert [v["name"] for v in usage_dashboard["templating"]["list"]] == ["model", "provider", "tenant"]
+    assert rules.check(usage_dashboard, UIDS) == []
+    latency = _panel(usage_dashboard, "Time to First Token p50/p95/p99 by Model")
+    assert all(t["exemplar"] for t in latency["targets"])

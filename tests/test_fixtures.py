@@ -1,12 +1,15 @@
 """The fixture tables in docs/fixtures.md say exactly what the files contain."""
 import re
+from collections import Counter
 
-from plano_obs import paths
+from plano_obs import paths, settings
 from plano_obs.traces import otlpjson, replay
-from tests.fixtures.counts import FIXTURES, counts
+from tests.fixtures.counts import FIXTURES, counts, usage
 
 TABLE_KEYS = {"service.name": "service", "plano(llm) by llm.model and http.status_code": "model_status",
-              "plano(agent) by agent_id": "agent", "plano(orchestrator) by selection.listener": "listener"}
+              "plano(agent) by agent_id": "agent", "plano(orchestrator) by selection.listener": "listener",
+              "plano(llm) tokens by kind": "tokens", "plano(llm) cost by kind": "cost",
+              "plano(llm) with a time to first token, by tenant.id": "ttft_tenant"}
 
 
 def _documented() -> dict[str, dict[str, dict[str, int]]]:
@@ -17,14 +20,28 @@ def _documented() -> dict[str, dict[str, dict[str, int]]]:
         tables = out.setdefault(name, {})
         current = None
         for line in section.splitlines():
-            m = re.match(r"^\| (.+?) \| (spans|\d+) \|$", line)
+            m = re.match(r"^\| (.+?) \| (spans|tokens|USD|[\d.]+) \|$", line)
             if not m:
                 continue
-            if m.group(2) == "spans":
+            if m.group(2) in ("spans", "tokens", "USD"):
                 current = TABLE_KEYS[m.group(1)]
                 tables[current] = {}
             else:
-                tables[current][m.group(1)] = int(m.group(2))
+                tables[current][m.group(1)] = float(m.group(2)) if "." in m.group(2) else int(m.group(2))
+    return out
+
+
+def _usage_tables(path) -> dict[str, dict]:
+    info = settings.load()
+    u = usage(path, info["usage"], info["modelProviders"])
+    out: dict[str, Counter] = {"tokens": Counter(), "cost": Counter(), "ttft_tenant": Counter()}
+    for (_, _, _, kind), v in u["tokens"].items():
+        out["tokens"][kind] += v
+    for (_, _, _, kind), v in u["cost"].items():
+        out["cost"][kind] += v
+    for (_, _, tenant), v in u["ttft_count"].items():
+        out["ttft_tenant"][tenant] += v
+    out["cost"] = Counter({k: round(v, 6) for k, v in out["cost"].items()})
     return out
 
 
@@ -32,9 +49,10 @@ def test_documented_counts_match_the_files():
     documented = _documented()
     assert set(documented) == set(FIXTURES)
     for name, path in FIXTURES.items():
-        actual = counts(path)
+        actual = {**counts(path), **_usage_tables(path)}
         for key, table in documented[name].items():
-            assert table == dict(actual[key]), f"{name}: {key}"
+            assert table == {k: v for k, v in actual[key].items() if v}, f"{name}: {key}"
+        assert "tokens" in documented[name], f"{name}: no token table"
 
 
 def test_fixtures_load_and_plan_to_the_same_counts():

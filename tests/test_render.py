@@ -27,7 +27,8 @@ def test_span_metrics_connector_fixes_the_seed_defects(rendered):
     cfg = _yaml(rendered, "compose", "otel-collector.yaml")
     sm = cfg["connectors"]["span_metrics"]
     assert sm["namespace"] == "traces.span.metrics"
-    assert [d["name"] for d in sm["dimensions"]] == ["llm.model", "llm.provider", "agent_id", "selection.listener", "http.status_code"]
+    assert [d["name"] for d in sm["dimensions"]] == ["llm.model", "llm.provider", "agent_id", "selection.listener",
+                                                      "http.status_code", "tenant.id"]
     assert all(b.endswith(("ms", "s")) for b in sm["histogram"]["explicit"]["buckets"])
     assert sm["histogram"]["unit"] == "ms"
     assert sm["exemplars"]["enabled"] is True
@@ -45,8 +46,12 @@ def test_collector_pipelines_wire_traces_to_tempo_and_metrics_to_prometheus(rend
     p = cfg["service"]["pipelines"]
     assert p["traces"]["receivers"] == ["otlp"]
     assert p["traces"]["processors"][0] == "memory_limiter"
-    assert set(p["traces"]["exporters"]) == {"otlp_grpc/tempo", "span_metrics"}
+    assert set(p["traces"]["exporters"]) == {"otlp_grpc/tempo", "span_metrics", "signal_to_metrics/usage"}
     assert p["metrics/span_metrics"] == {"receivers": ["span_metrics"], "processors": ["memory_limiter", "batch"], "exporters": ["prometheus"]}
+    # the usage connector's deltas become monotonic running totals before the Prometheus exporter
+    assert p["metrics/usage"] == {"receivers": ["signal_to_metrics/usage"],
+                                  "processors": ["memory_limiter", "transform/usage", "delta_to_cumulative"],
+                                  "exporters": ["prometheus"]}
     assert cfg["exporters"]["otlp_grpc/tempo"]["endpoint"] == "tempo:4317"
     assert cfg["service"]["extensions"] == ["health_check", "file_storage/queue"]
 

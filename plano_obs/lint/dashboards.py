@@ -59,4 +59,43 @@ def check(dashboard: dict, datasource_uids: set[str]) -> list[str]:
                 if q.panel.get("type") == "stat" and q.instant:
                     continue  # a running total shown as one number is the counter's point
                 problems.append(f"{at}: target {q.ref} uses counter {sel.name} without rate()/increase()")
-    return problems
+    return problems + variable_problems(dashboard)
+
+
+def _services_of(selector: promql.Selector, info: dict) -> set[str]:
+    """The Plano components (plano.services keys) a selector reads: from its service_name
+    matcher for span metrics; the LLM usage metrics are the `llm` component's."""
+    services, names = info["planoServices"], info["metricNames"]
+    if selector.name in {names["usageTokens"], names["usageCost"], names["usageTtftBucket"], names["usageTokensPerSecondBucket"]}:
+        return {"llm"}
+    if selector.name not in {names["calls"], names["durationBucket"], names["durationCount"]}:
+        return set()
+    wanted = selector.matchers.get("service_name", "").replace("\\", "")
+    return {key for key, service in services.items() if service in wanted.split("|")}
+
+
+def variable_problems(dashboard: dict) -> list[str]:
+    """Every query of a component honours each of the dashboard's variables whose label that
+    component's spans carry (_config.dashboards.variables): `label=~"$variable"`. A selector
+    over several components needs only the variables all of them carry."""
+    info = settings.load("compose")
+    rules = info["dashboards"]["variables"]
+    present = [v["name"] for v in dashboard.get("templating", {}).get("list", [])]
+    where = dashboard.get("uid") or dashboard.get("title") or "<dashboard>"
+    markers = {name: f"__var_{name}__" for name in present}
+    problems = []
+    for q in grafana.targets(dashboard):
+        if q.target.get("queryType") == "serviceMap":
+            continue
+        try:
+            tree = promql.analyse(promql.substitute(q.expr, markers))
+        except promql.PromQLError:
+            continue  # reported by check()
+        for sel in tree.selectors:
+            services = _services_of(sel, info)
+            for name in present:
+                rule = rules.get(name)
+                if rule and services and services <= set(rule["services"]) and sel.matchers.get(rule["label"]) != markers[name]:
+                    problems.append(f"{where} / {q.panel.get('title')}: target {q.ref} ignores the ${name} variable "
+                                    f"({rule['label']}=~\"${name}\" on {sel.name})")
+    return sorted(set(problems))

@@ -17,6 +17,10 @@ INTERNAL, SERVER = Span.SPAN_KIND_INTERNAL, Span.SPAN_KIND_SERVER
 PATH = "/v1/chat/completions"
 # Rough per-model latency (median ms) so percentiles differ by model.
 _SPEED = {"gpt-4o-mini": 450.0, "gpt-4o": 900.0, "claude-sonnet-4": 1200.0, "claude-haiku-4": 500.0}
+# List prices in USD per million input and output tokens (public list prices), so that calls
+# carry Plano's cost attributes as they do when Plano has a price source.
+_PRICES = {"gpt-4o-mini": (0.15, 0.60), "gpt-4o": (2.50, 10.00), "claude-sonnet-4": (3.00, 15.00),
+           "claude-haiku-4": (1.00, 5.00)}
 _PROVIDER_GUESS = (("gpt", "openai"), ("o1", "openai"), ("o3", "openai"), ("claude", "anthropic"),
                    ("gemini", "gemini"), ("mistral", "mistral"), ("llama", "groq"), ("deepseek", "deepseek"))
 
@@ -36,6 +40,9 @@ class Options:
     error_share: float = 0.05  # upstream failures: 5xx, or no status when the call itself failed
     ratelimit_share: float = 0.05  # 429s
     agent_share: float = 0.5  # requests that go through the orchestrator and agents
+    # tenant.id per request (Plano's custom span attribute from a tenant header); none: no attribute
+    tenants: list[str] = field(default_factory=lambda: ["tenant-a", "tenant-b"])
+    cache_share: float = 0.3  # successful calls that read part of their prompt from the provider's cache
     seed: int | None = None
 
     def validate(self) -> None:
@@ -78,6 +85,7 @@ class _Builder:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.by_service: dict[str, list[Span]] = {}
+        self.tenant: str | None = None  # of the request being built
 
     def id(self, n: int) -> bytes:
         return self.rng.getrandbits(n * 8).to_bytes(n, "big")
@@ -119,6 +127,10 @@ def _llm(b: _Builder, opts: Options, trace_id: bytes, parent: Span | None, start
     prompt = rng.randint(40, 2400)
     completion = rng.randint(10, 900) if ok else 0
     ttft = round(ms * rng.uniform(0.15, 0.45)) if ok else None
+    cached = rng.randint(1, prompt) if ok and rng.random() < opts.cache_share else None
+    price = _PRICES.get(model) if ok else None  # costs: only for a 2xx with a known price
+    cost_in = round(prompt * price[0] / 1e6, 9) if price else None
+    cost_out = round(completion * price[1] / 1e6, 9) if price else None
     name = f"POST {PATH} {model}" if rng.random() < 0.7 else f"POST {PATH} {requested.split('/')[-1]}-latest -> {model}"
     attrs = {
         "llm.model": model, "llm.provider": provider, "http.method": "POST", "http.path": PATH,
@@ -127,7 +139,9 @@ def _llm(b: _Builder, opts: Options, trace_id: bytes, parent: Span | None, start
         "llm.time_to_first_token": ttft, "llm.duration_ms": round(ms),
         "llm.response_bytes": completion * 4 if ok else 0,
         "llm.usage.prompt_tokens": prompt if ok else None, "llm.usage.completion_tokens": completion if ok else None,
-        "llm.usage.total_tokens": prompt + completion if ok else None,
+        "llm.usage.total_tokens": prompt + completion if ok else None, "llm.usage.cached_input_tokens": cached,
+        "llm.usage.input_cost_usd": cost_in, "llm.usage.output_cost_usd": cost_out,
+        "llm.usage.total_cost_usd": round(cost_in + cost_out, 9) if price else None, "tenant.id": b.tenant,
         "plano.route.name": "default", "plano.session_id": b.id(8).hex(),
     }
     span = b.span("plano(llm)", trace_id, parent, name, start, end, attrs)
@@ -180,7 +194,7 @@ def _agents(b: _Builder, opts: Options, start: int) -> None:
     orch_start = start + int(1e6)
     orch = b.span("plano(orchestrator)", trace_id, inbound, opts.listener, orch_start, orch_start, {
         "selection.listener": opts.listener, "selection.agent_count": len(chosen),
-        "selection.agents": ",".join(chosen), "selection.determination_ms": f"{select_ms:.2f}"})
+        "selection.agents": ",".join(chosen), "selection.determination_ms": f"{select_ms:.2f}", "tenant.id": b.tenant})
     t = orch_start + int(select_ms * 1e6)
     for agent in chosen:
         f_end = t
@@ -190,7 +204,7 @@ def _agents(b: _Builder, opts: Options, start: int) -> None:
                 "agent_id": name, "agent_url": f"http://127.0.0.1:10510/{name}", "filter_name": name,
                 "bytes_len": rng.randint(200, 4000)})
         ag = b.span("plano(agent)", trace_id, orch, f"{agent} {PATH}", f_end, f_end, {
-            "agent_id": agent, "message_count": rng.randint(1, 12)})
+            "agent_id": agent, "message_count": rng.randint(1, 12), "tenant.id": b.tenant})
         _, llm_end = _llm(b, opts, trace_id, ag, f_end + int(2e6), rng.choice(opts.models))
         ag.end_time_unix_nano = llm_end + int(1e6)
         t = ag.end_time_unix_nano
@@ -206,6 +220,7 @@ def generate(opts: Options, start_ns: int) -> list[ExportTraceServiceRequest]:
     count = max(1, round(opts.rps * opts.duration_s))
     for i in range(count):
         b = _Builder(rng)
+        b.tenant = rng.choice(opts.tenants) if opts.tenants else None
         start = start_ns + int(i / opts.rps * 1e9)
         (_agents if rng.random() < opts.agent_share else _direct)(b, opts, start)
         requests_.append(b.request())

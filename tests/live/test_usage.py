@@ -1,0 +1,87 @@
+"""The LLM Usage metrics and dashboard, exactly: after one replay of the mixed fixture (tokens,
+cache reads, costs, time to first token, two tenants), every token and cost sum per model,
+provider, tenant and kind, every time-to-first-token bucket, and the "in range" panels as
+Grafana would query them equal what the file holds (tests/fixtures/counts.py reads it)."""
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+
+import requests
+
+from plano_obs import grafana, promql
+from tests.fixtures.counts import FIXTURES, usage
+from .conftest import invoke, scrape_seconds, wait_for
+
+
+def _by(prom, expr: str, labels: tuple[str, ...], at: float | None = None) -> Counter:
+    params = {"query": expr} if at is None else {"query": expr, "time": f"{at:.3f}"}
+    r = requests.get(f"{prom.base}/api/v1/query", params=params, timeout=10)
+    r.raise_for_status()
+    return Counter({tuple(s["metric"].get(k, "") for k in labels): float(s["value"][1]) for s in r.json()["data"]["result"]})
+
+
+def _delta(after: Counter, before: Counter) -> Counter:
+    return Counter({k: v - before.get(k, 0.0) for k, v in after.items() if v - before.get(k, 0.0)})
+
+
+def _panel_expr(title: str, range_s: int) -> str:
+    import json
+    from plano_obs import paths
+    dash = json.loads((paths.GENERATED / "dashboards" / "plano-llm-usage.json").read_text())
+    (target,) = [t for t in grafana.targets(dash) if t.panel["title"] == title]
+    return promql.substitute(target.expr, grafana.variable_values(dash), grafana.macros(range_s, scrape_seconds()))
+
+
+def test_tokens_cost_and_ttft_equal_the_file(live, prom, settled):
+    names, u = live["metricNames"], live["usage"]
+    want = usage(FIXTURES["plano-mixed.jsonl"], u, live["modelProviders"])
+    key = ("llm_model", "llm_provider", "tenant_id")
+    queries = {
+        "tokens": (f"sum by (llm_model, llm_provider, tenant_id, token_kind) ({names['usageTokens']})", key + ("token_kind",)),
+        "cost": (f"sum by (llm_model, llm_provider, tenant_id, cost_kind) ({names['usageCost']})", key + ("cost_kind",)),
+        "ttft_count": (f"sum by (llm_model, llm_provider, tenant_id) ({names['usageTtftBucket']}{{le=\"+Inf\"}})", key),
+        "ttft_le": (f"sum by (llm_model, llm_provider, tenant_id, le) ({names['usageTtftBucket']})", key + ("le",)),
+    }
+    before = {k: _by(prom, q, labels) for k, (q, labels) in queries.items()}
+    start = time.time()
+    # the "in range" panels need a scrape from before the replay as their baseline
+    wait_for("a span-metrics scrape after the baseline", lambda: prom.query(
+        f'timestamp(up{{job="otel-collector-spanmetrics"}}) > {start:.3f}'), lambda r: len(r) == 1)
+    r = invoke("traces.replay", str(FIXTURES["plano-mixed.jsonl"]), "--speed", "0")
+    assert r.returncode == 0, r.stderr
+
+    total_tokens = sum(want["tokens"].values())
+    wait_for(f"{total_tokens} tokens counted", lambda: sum(_delta(_by(prom, *queries["tokens"]), before["tokens"]).values()),
+             lambda v: v == total_tokens)
+    wait_for("every time-to-first-token bucket counted",
+             lambda: _delta(_by(prom, *queries["ttft_le"]), before["ttft_le"]),
+             lambda d: sum(d.values()) == sum(want["ttft_le"].values()))
+    now = time.time()
+
+    assert _delta(_by(prom, *queries["tokens"]), before["tokens"]) == want["tokens"]
+    assert _delta(_by(prom, *queries["ttft_count"]), before["ttft_count"]) == want["ttft_count"]
+    ttft_le = _delta(_by(prom, *queries["ttft_le"]), before["ttft_le"])
+    assert {k[:3] + (float(k[3]),): v for k, v in ttft_le.items() if k[3] != "+Inf"} == \
+        {k[:3] + (float(k[3]),): v for k, v in want["ttft_le"].items()}
+    cost = _delta(_by(prom, *queries["cost"]), before["cost"])
+    assert set(cost) == set(want["cost"])
+    assert all(math.isclose(cost[k], want["cost"][k], rel_tol=1e-9) for k in cost), (cost, want["cost"])
+
+    # the panels, as Grafana asks them, over a range that starts just before the replay
+    range_s = math.ceil(now - start) + 1
+    tokens_panel = _by(prom, _panel_expr("Tokens in Range", range_s), ("llm_model", "llm_provider", "token_kind"), at=now)
+    per_kind = Counter()
+    for (model, provider, _, kind), v in want["tokens"].items():
+        per_kind[(model, provider, kind)] += v
+    assert {k: v for k, v in tokens_panel.items() if v} == per_kind
+    cost_panel = _by(prom, _panel_expr("Cost in Range by Tenant", range_s), ("tenant_id",), at=now)
+    per_tenant = Counter()
+    for (_, _, tenant, kind), v in want["cost"].items():
+        if kind == "total":
+            per_tenant[(tenant,)] += v
+    assert set(k for k, v in cost_panel.items() if v) == set(per_tenant)
+    assert all(math.isclose(cost_panel[k], per_tenant[k], rel_tol=1e-9) for k in per_tenant)
+    print(f"\nLLM usage: {total_tokens} tokens, ${sum(per_tenant.values()):.6f}, "
+          f"{sum(want['ttft_count'].values())} calls with a time to first token — all exact")
