@@ -4,6 +4,8 @@
 (import 'panels.libsonnet') +
 (import 'requests-overview.libsonnet') +
 (import 'llm-usage.libsonnet') +
+(import 'brightstaff-queries.libsonnet') +
+(import 'brightstaff.libsonnet') +
 {
   local c = $._config,
   local ds = { type: 'prometheus', uid: c.datasources.prometheus },

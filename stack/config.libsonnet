@@ -261,8 +261,9 @@
       // carry it (the LLM usage metrics count as `llm`). Every query of such a component on a
       // dashboard with the variable must honour it (a lint rule).
       variables: {
-        model: { label: 'llm_model', title: 'Model', services: ['llm'] },
-        provider: { label: 'llm_provider', title: 'Provider', services: ['llm'] },
+        // `brightstaff`: the same label in brightstaff's own LLM metrics (plano.brightstaffLlmMetrics)
+        model: { label: 'llm_model', title: 'Model', services: ['llm'], brightstaff: 'model' },
+        provider: { label: 'llm_provider', title: 'Provider', services: ['llm'], brightstaff: 'provider' },
         tenant: { label: 'tenant_id', title: 'Tenant', services: ['llm', 'agent', 'orchestrator'] },
         agent: { label: 'agent_id', title: 'Agent', services: ['agent'] },
         listener: { label: 'selection_listener', title: 'Listener', services: ['orchestrator'] },
@@ -392,6 +393,14 @@
       envoyAdmin: { compose: 'host.docker.internal:19901', native: '127.0.0.1:19901' },
       // brightstaff's own Prometheus endpoint (:9092/metrics inside Plano).
       brightstaff: { compose: 'host.docker.internal:%d' % $._config.ports.brightstaffMetrics, native: '127.0.0.1:%d' % $._config.ports.brightstaffMetrics },
+      // brightstaff's own metric families labelled by provider and model (its /metrics).
+      brightstaffLlmMetrics: [
+        'brightstaff_llm_upstream_requests_total',
+        'brightstaff_llm_upstream_duration_seconds_bucket',
+        'brightstaff_llm_time_to_first_token_seconds_bucket',
+        'brightstaff_llm_tokens_total',
+        'brightstaff_prompt_cache_requests_total',
+      ],
       // Span attributes brightstaff writes twice with the same value; the collector keeps one.
       duplicatedKeys: ['service.name.override'],
       // The provider of each model a client may name without its provider prefix (Plano's

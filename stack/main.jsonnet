@@ -52,6 +52,7 @@ function(mode='compose', overrides={})
       devPlano: stack._config.devPlano,
       modelProviders: stack._config.plano.modelProviders,
       planoServices: stack._config.plano.services,
+      brightstaffLlmMetrics: stack._config.plano.brightstaffLlmMetrics,
       metricNames: stack._config.metricNames,
       serviceGraph: stack._config.serviceGraphRules,
       spanMetricsScrapeInterval: stack._config.prometheus.spanMetricsScrapeInterval,

@@ -129,3 +129,32 @@ def test_llm_usage_panels_units_and_variables(usage_dashboard):
     assert rules.check(usage_dashboard, UIDS) == []
     latency = _panel(usage_dashboard, "Time to First Token p50/p95/p99 by Model")
     assert all(t["exemplar"] for t in latency["targets"])
+
+
+def test_brightstaff_dashboard_covers_upstreams_panels_with_units(usage_dashboard):
+    import json
+    from plano_obs import paths
+    dash = json.loads((paths.GENERATED / "dashboards" / "plano-brightstaff.json").read_text())
+    assert rules.check(dash, UIDS) == []
+    units = {p["title"]: p["fieldConfig"]["defaults"]["unit"] for p in dash["panels"]}
+    # upstream's rows: HTTP RED, LLM upstream, routing, process; plus Plano's WASM metrics
+    assert units["HTTP Requests/sec by Handler"] == "reqps" and units["HTTP 5xx Share by Handler"] == "percentunit"
+    assert units["HTTP Latency p50/p95/p99 by Handler"] == "s" and units["Process Resident Memory"] == "bytes"
+    assert units["Session Cache Hit Share"] == "percentunit" and units["Envoy Request Latency p50/p95 (WASM)"] == "ms"
+    families = {s.name for t in grafana.targets(dash)
+                for s in promql.analyse(promql.substitute(t.expr, grafana.variable_values(dash))).selectors}
+    assert {"brightstaff_http_requests_total", "brightstaff_http_request_duration_seconds_bucket",
+            "brightstaff_http_in_flight_requests", "brightstaff_llm_upstream_requests_total",
+            "brightstaff_llm_upstream_duration_seconds_bucket", "brightstaff_llm_time_to_first_token_seconds_bucket",
+            "brightstaff_llm_tokens_total", "brightstaff_llm_tokens_usage_missing_total",
+            "brightstaff_router_decisions_total", "brightstaff_router_decision_duration_seconds_bucket",
+            "brightstaff_router_skips_total", "brightstaff_routing_service_requests_total",
+            "brightstaff_session_cache_events_total", "brightstaff_prompt_cache_requests_total",
+            "process_resident_memory_bytes", "process_cpu_seconds_total", "request_latency_bucket",
+            "active_http_calls"} <= families
+    broken = copy.deepcopy(dash)
+    target = _panel(broken, "LLM Upstream Calls/sec by Model and Status")["targets"][0]
+    target["expr"] = target["expr"].replace('model=~"$model", ', "")
+    assert rules.check(broken, UIDS) == [
+        "plano-brightstaff / LLM Upstream Calls/sec by Model and Status: target A ignores the $model variable "
+        '(model=~"$model" on brightstaff_llm_upstream_requests_total)']

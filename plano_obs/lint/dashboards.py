@@ -94,8 +94,14 @@ def variable_problems(dashboard: dict) -> list[str]:
         for sel in tree.selectors:
             services = _services_of(sel, info)
             for name in present:
-                rule = rules.get(name)
-                if rule and services and services <= set(rule["services"]) and sel.matchers.get(rule["label"]) != markers[name]:
+                rule = rules.get(name) or {}
+                if sel.name in info["brightstaffLlmMetrics"] and rule.get("brightstaff"):
+                    label = rule["brightstaff"]  # brightstaff's own LLM metrics name the label so
+                elif services and services <= set(rule.get("services", ())):
+                    label = rule["label"]
+                else:
+                    continue
+                if sel.matchers.get(label) != markers[name]:
                     problems.append(f"{where} / {q.panel.get('title')}: target {q.ref} ignores the ${name} variable "
-                                    f"({rule['label']}=~\"${name}\" on {sel.name})")
+                                    f"({label}=~\"${name}\" on {sel.name})")
     return sorted(set(problems))

@@ -125,3 +125,35 @@ def test_one_model_one_series_with_its_provider(plano, prom):
     wait_for(f"the traffic's span metrics as {dict(want)}", lambda: dict(_delta(_by(prom, query, ("llm_model", "llm_provider")), before)),
              lambda d: d == dict(want), deadline_s=30)
     assert {m for m, _ in want} == {_model(live, m)[0] for m in live["devPlano"]["models"]}
+
+
+def test_tokens_and_ttft_from_spans_equal_brightstaffs_own(plano, prom):
+    """Two independent sources of the same calls: the LLM usage metrics the collector derives
+    from real brightstaff's spans, and brightstaff's own counters. Tokens per provider, model and
+    kind, and the number of calls with a time to first token, must agree exactly."""
+    live = plano
+    names = live["metricNames"]
+    kinds = {"input": "prompt", "output": "completion"}  # the usage kinds brightstaff names so
+    span_q = (f'sum by (llm_provider, llm_model, token_kind) ({names["usageTokens"]}'
+              f'{{token_kind=~"{"|".join(kinds)}"}})')
+    bright_q = f'sum by (provider, model, kind) (brightstaff_llm_tokens_total{{kind=~"{"|".join(kinds.values())}"}})'
+    ttft_span_q = f'sum by (llm_provider, llm_model) ({names["usageTtftBucket"]}{{le="+Inf"}})'
+    ttft_bright_q = 'sum by (provider, model) (brightstaff_llm_time_to_first_token_seconds_count)'
+    queries = {"span": (span_q, ("llm_provider", "llm_model", "token_kind")), "bright": (bright_q, ("provider", "model", "kind")),
+               "ttft_span": (ttft_span_q, ("llm_provider", "llm_model")), "ttft_bright": (ttft_bright_q, ("provider", "model"))}
+    before = {k: _by(prom, q, labels) for k, (q, labels) in queries.items()}
+    r = invoke("traffic", "--requests", "12", "--json")
+    assert r.returncode == 0, r.stderr
+    ok = sum(1 for x in json.loads(r.stdout) if x["status"] == 200)
+
+    def deltas() -> dict[str, Counter]:
+        return {k: _delta(_by(prom, q, labels), before[k]) for k, (q, labels) in queries.items()}
+
+    def agree(d: dict[str, Counter]) -> bool:
+        renamed = Counter({(p, m, kinds[k]): v for (p, m, k), v in d["span"].items()})
+        return bool(d["bright"]) and renamed == d["bright"] and d["ttft_span"] == d["ttft_bright"]
+
+    final = wait_for("span-derived tokens and TTFT counts equal brightstaff's", deltas, agree, deadline_s=30)
+    assert sum(final["ttft_bright"].values()) >= ok  # every successful call had a first token
+    print(f"\nreal brightstaff: {sum(final['bright'].values()):.0f} tokens and "
+          f"{sum(final['ttft_bright'].values()):.0f} first tokens, equal from spans and from /metrics")
