@@ -90,7 +90,9 @@ def _replayed(sp: spool.MemorySpool, scan: spool.Scan, speed: float, loops: int,
 
 
 @pytest.mark.parametrize("speed", [0, 1])
-def test_the_replay_sends_the_same_spans_patched_or_rewritten(speed, monkeypatch):
+@pytest.mark.parametrize("patch_bytes", [patch.PATCH_BYTES, 1000])  # 1000: a request patched in many runs
+def test_the_replay_sends_the_same_spans_patched_or_rewritten(speed, patch_bytes, monkeypatch):
+    monkeypatch.setattr(patch, "PATCH_BYTES", patch_bytes)
     sp = spool.MemorySpool()
     scan = spool.scan([MIXED], sp, max_spans=7)
     unpatched, mixed = spool.MemorySpool(), spool.MemorySpool()  # mixed: every other chunk without its patch

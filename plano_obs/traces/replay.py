@@ -29,7 +29,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from ..errors import PlanoError
 from . import wire
 from .book import TraceBook
-from .patch import Ids, apply, drop_first, rewrite, trace_ids, usable
+from .patch import Ids, apply_all, drop_first, rewrite, trace_ids, usable
 from .sender import PROTOCOLS, Retry, SendError, Sender, Sent, Stopped, send_retrying  # noqa: F401 (re-exported)
 from .spool import Entry, Position, Scan, Spool
 
@@ -167,10 +167,7 @@ class _Sending:
         traces: dict[bytes, None] = {}
         for r in batch:
             traces.update(dict.fromkeys(trace_ids(r.patch.trace_ids, self.ids)) if r.patch else r.traces)
-        data = b"".join(r.data for r in batch)
-        if any(r.patch for r in batch):  # the request's chunks patched at once
-            sel = b"".join(r.patch.selector if r.patch else bytes(len(r.data)) for r in batch)
-            data = apply(data, sel, self.shift, self.ids)
+        data = apply_all([(r.data, r.patch.selector if r.patch else None) for r in batch], self.shift, self.ids)
         req = _Request(data, n, traces, batch[0].first, batch[-1].end)
         req.future = self.pool.submit(self._job, req.data)
         self.outstanding.append(req)
