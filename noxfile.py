@@ -49,14 +49,14 @@ def smoke(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks for docs/benchmarks.md and docs/reliability.md: `nox -s bench -- native [--cold]`,
-    `-- replay` or `-- cardinality`."""
+    `-- replay`, `-- cardinality` or `-- freshness`."""
     _install(session)
     args = list(session.posargs)
     which, *rest = args if args and not args[0].startswith("-") else ["native", *args]  # `-- --cold`: native
     modules = {"native": "plano_obs.bench.native_stack", "replay": "plano_obs.bench.replay",
-               "cardinality": "plano_obs.bench.cardinality"}
+               "cardinality": "plano_obs.bench.cardinality", "freshness": "plano_obs.bench.freshness"}
     if which not in modules:
-        session.error("Usage: nox -s bench -- native [--cold] | replay [--spans N] | cardinality [--models N]")
+        session.error("Usage: nox -s bench -- native [--cold] | replay [--spans N] | cardinality [--models N] | freshness [--samples N]")
     module = modules[which]
     session.run("python", "-m", module, *rest)
 

@@ -32,7 +32,7 @@ from .. import paths, tools
 from .. import settings
 from ..render import render
 from ..traces import synth
-from .native_stack import _machine
+from .native_stack import machine
 
 SPAN_JOB = "otel-collector-spanmetrics"
 ALERT = "PlanoSpanMetricsCardinalityOverflow"
@@ -272,7 +272,7 @@ def main() -> None:
     if not 29000 <= args.base_port <= 29990:
         used = sorted(settings.load("native")["ports"].values())
         parser.error(f"--base-port must be within 29000-29990 (the dev stack's ports are {used[0]}-{used[-1]})")
-    print(f"machine: {_machine()}", flush=True)
+    print(f"machine: {machine()}", flush=True)
     results = {}
     for i, (name, guard) in enumerate((("no guard", False), ("guard", True))):
         ports = {p: args.base_port + 5 * i + k for k, p in enumerate(PORTS)}

@@ -19,7 +19,7 @@ from pathlib import Path
 from .. import paths, settings, supervisor, tools
 
 
-def _machine() -> str:
+def machine() -> str:
     cpus = os.cpu_count()
     mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024 // 1024
     model = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
@@ -82,7 +82,7 @@ def main() -> None:
     parser.add_argument("--cold", action="store_true", help="also measure cold builds (several minutes)")
     parser.add_argument("--runs", type=int, default=3, help="warm `invoke up` runs")
     args = parser.parse_args()
-    print(f"machine: {_machine()}")
+    print(f"machine: {machine()}")
     if args.cold:
         for name, seconds in cold_builds().items():
             print(f"cold build  {name:<26} {seconds:7.1f} s")

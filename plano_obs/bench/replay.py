@@ -31,7 +31,7 @@ import requests
 
 from .. import health, native, paths, tools
 from ..render import stack_info
-from .native_stack import _machine
+from .native_stack import machine
 
 PER_TRACE = 4  # telemetrygen: one root and 3 children per trace
 SPANS_PER_TRACE = 5.46  # traces.synth at its default mix
@@ -177,7 +177,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="run every sender this many times, interleaved; "
                         "each row shows its median run")
     args = parser.parse_args()
-    print(f"machine: {_machine()}")
+    print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         folder, started_here, own = Path(tmp), False, None
         if args.collector == "own":
