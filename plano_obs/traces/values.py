@@ -110,9 +110,6 @@ def _other(values: dict, value: dict, tag: int) -> bytes:
     """An attribute of another kind: an integer, a double, a bool, or something unusual."""
     (kind, raw), = value.items()
     if kind == "intValue" and raw.__class__ is str:
-        b = values.get((raw,))
-        if b is not None:
-            return b
         if raw.isdigit() and raw.isascii() and len(raw) < 19:  # the usual form: digits, below 2^63
             v = varint(int(raw))
             b = (values.get(-len(v)) or _prefix(values, len(v), tag, b"\x18", -len(v))) + v
@@ -152,5 +149,6 @@ def attributes(items: object, tag: int, cache: dict) -> list[bytes]:
                     values[s] = b
             append(b)
         else:
-            append(_other(values, value, tag))
+            b = values.get((value.get("intValue"),))  # an integer remembered (in digits)
+            append(b if b is not None else _other(values, value, tag))
     return out
