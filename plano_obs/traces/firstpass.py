@@ -84,8 +84,18 @@ def watch_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def _flat(c: wire.Chunk) -> tuple:
+    """A chunk as a tuple: tuples cross to the parent process at half the cost of dataclasses."""
+    p = c.patch
+    return (c.data, c.spans, c.first, c.start, c.end) + ((p.selector, p.trace_ids, p.low, p.high) if p else ())
+
+
+def _chunk(data: bytes, spans: int, first: int, start: int, end: int, *patch: object) -> wire.Chunk:
+    return wire.Chunk(data, spans, first, start, end, wire.Patch(*patch) if patch else None)  # type: ignore[arg-type]
+
+
 def _encode_batch(path: Path, batch: list[tuple[int, str, bytes]], max_spans: int, trace_starts: bool):
-    """In a worker: ([(number, chunks)], trace starts, (where, reason) of a bad record)."""
+    """In a worker: ([(number, chunks as tuples)], trace starts, (where, reason) of a bad record)."""
     global _worker_encoder
     if _worker_encoder is None or _worker_encoder.max_spans != max_spans:
         _worker_encoder = Encoder(max_spans)
@@ -93,7 +103,7 @@ def _encode_batch(path: Path, batch: list[tuple[int, str, bytes]], max_spans: in
     out = []
     try:
         for number, where, raw in batch:
-            out.append((number, encode(_worker_encoder, raw, path, where, traces)))
+            out.append((number, [_flat(c) for c in encode(_worker_encoder, raw, path, where, traces)]))
     except otlpjson.OtlpFileError as err:  # its own class does not pickle: send its parts
         return out, traces, (err.where, err.reason)
     return out, traces, None
@@ -122,7 +132,8 @@ def parallel(path: Path, pool: ProcessPoolExecutor, workers: int, encoder: Encod
                 for tid, t0 in found.items():
                     if tid not in traces or t0 < traces[tid]:
                         traces[tid] = t0
-            yield from done
+            for number, flat in done:
+                yield number, [_chunk(*c) for c in flat]
             if bad:
                 for f in pending:
                     if isinstance(f, Future):
