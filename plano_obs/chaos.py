@@ -68,14 +68,22 @@ def _traffic(folder: Path, seed: int, kind: str | None) -> tuple[Path, dict[str,
     return out, _per_trace(out.read_text().splitlines())
 
 
-def _trace_spans(base: str, tid: str) -> int:
-    try:
-        r = requests.get(f"{base}/api/v2/traces/{tid}", timeout=10)
-        body = r.json() if r.ok else {}
-    except (requests.RequestException, ValueError):
-        return 0
-    batches = body.get("trace", body).get("resourceSpans") or []
-    return sum(len(ss.get("spans", [])) for rs in batches for ss in rs.get("scopeSpans", []))
+def _trace_spans(base: str, tid: str, attempts: int = 4) -> int:
+    """Spans Tempo returns for one trace; 0 only when Tempo says it has none (a lookup that
+    timed out or failed is asked again: a busy Tempo must not read as a lost trace)."""
+    for attempt in range(attempts):
+        try:
+            r = requests.get(f"{base}/api/v2/traces/{tid}", timeout=10 * (attempt + 1))
+            if r.status_code == 404:
+                return 0
+            r.raise_for_status()
+            body = r.json()
+        except (requests.RequestException, ValueError):
+            threading.Event().wait(1.0)
+            continue
+        batches = body.get("trace", body).get("resourceSpans") or []
+        return sum(len(ss.get("spans", [])) for rs in batches for ss in rs.get("scopeSpans", []))
+    raise SystemExit(f"error: Tempo did not answer for trace {tid} after {attempts} tries — see its log")
 
 
 def _settled(measure, target: int, quiet_s: float, deadline_s: float) -> int:
