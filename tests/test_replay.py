@@ -403,9 +403,9 @@ def _send(paths, endpoint, *, protocol="grpc", retry_for=0.0, start=None, loops=
     return summary, clock.slept
 
 
-# The mixed fixture's 40 records hold 3, 3, 10, 3, … spans (one trace each): in requests of at
-# least 50 spans they go out as 50, 54, 57 and 45 spans (records 1–11, 12–23, 24–32, 33–40).
-FIRST_TWO = (50, 54)
+# The mixed fixture's 40 records hold 3, 6, 10, 3, … spans (one trace each): in requests of at
+# least 50 spans they go out as 58, 50, 50, 51 and 22 spans (records 1–9, 10–19, 20–27, 28–36, 37–40).
+FIRST_TWO = (58, 50)
 
 
 def test_unavailable_three_times_then_accepted_is_retried_without_duplicates(collector):
@@ -423,7 +423,7 @@ def test_retries_stop_after_retry_for_and_the_rest_is_unsent(collector):
     assert [len(_spans([r])) for r in svc.requests] == list(FIRST_TWO)
     assert summary.failure.transient and "UNAVAILABLE" in summary.failure.cause
     assert (summary.accepted, summary.rejected, summary.unsent) == (sum(FIRST_TWO), 0, MIXED_SPANS - sum(FIRST_TWO))
-    assert summary.next == spool.Position(1, 0, 24, 0)  # the first record of the failed request
+    assert summary.next == spool.Position(1, 0, 20, 0)  # the first record of the failed request
     unsent_ids = set(_file_ids(MIXED)) - set(_ids(svc.requests))
     assert summary.unsent_traces == len({t for t, _ in unsent_ids})
     assert summary.traces == len({s.trace_id for s in _spans(svc.requests)})
@@ -459,7 +459,7 @@ def test_a_collector_stopped_mid_replay_leaves_an_exact_account(collector):
     summary, _ = _send([MIXED], endpoint, progress=acked.append)
     assert summary.failure and summary.failure.transient and acked == [FIRST_TWO[0]]
     assert (summary.accepted, summary.unsent) == (FIRST_TWO[0], MIXED_SPANS - FIRST_TWO[0])
-    assert summary.next == spool.Position(1, 0, 12, 0)
+    assert summary.next == spool.Position(1, 0, 10, 0)
     assert len(_spans(svc.requests)) == FIRST_TWO[0]
 
 
@@ -489,14 +489,14 @@ def test_resume_inside_a_record_cut_into_chunks(collector, tmp_path, resume_chun
 
 
 def test_resume_in_a_later_loop_finishes_that_loop_only(collector):
-    svc1, endpoint1 = collector(fail=lambda call: UNAVAILABLE if call == 6 else None)  # loop 1: 4 requests
+    svc1, endpoint1 = collector(fail=lambda call: UNAVAILABLE if call == 7 else None)  # loop 1: 5 requests
     first_run, _ = _send([MIXED], endpoint1, loops=2)
-    assert first_run.next == spool.Position(2, 0, 12, 0) and first_run.accepted == MIXED_SPANS + 50
-    assert first_run.unsent_traces == len({t for t, _ in set(_file_ids(MIXED)) - set(_ids(svc1.requests[4:]))})
+    assert first_run.next == spool.Position(2, 0, 10, 0) and first_run.accepted == MIXED_SPANS + FIRST_TWO[0]
+    assert first_run.unsent_traces == len({t for t, _ in set(_file_ids(MIXED)) - set(_ids(svc1.requests[5:]))})
     svc2, endpoint2 = collector()
     rest, _ = _send([MIXED], endpoint2, loops=2, start=first_run.next)
-    assert rest.accepted == MIXED_SPANS - 50
-    assert sorted(_ids(svc1.requests[4:]) + _ids(svc2.requests)) == sorted(_file_ids(MIXED))
+    assert rest.accepted == MIXED_SPANS - FIRST_TWO[0]
+    assert sorted(_ids(svc1.requests[5:]) + _ids(svc2.requests)) == sorted(_file_ids(MIXED))
 
 
 class _HttpCollector(http.server.BaseHTTPRequestHandler):
@@ -687,9 +687,9 @@ def _errors(stderr: str) -> list[str]:
 
 def test_a_failed_replay_prints_one_line_and_its_json_summary_then_resumes(collector, tmp_path):
     # 20 copies of the mixed fixture (800 traces, one a record): requests of 2,000 spans or more
-    # (the default) go out as 2,005 spans (records 1–391), then 2,115 (392–800)
+    # (the default) go out as 2,006 spans (records 1–347), then 2,614 (348–800)
     rec = _copies(MIXED, tmp_path / "rec.jsonl", 20)  # the state file goes next to it
-    total, first_request = 20 * MIXED_SPANS, 2005
+    total, first_request = 20 * MIXED_SPANS, 2006
     state = tmp_path / ".rec.jsonl.replay-state.json"
     svc1, endpoint1 = collector(fail=after(1))
     r = invoke("traces.replay", str(rec), "--endpoint", endpoint1, "--speed", "0", "--keep-ids", "--retry-for", "0", "--json")
@@ -698,21 +698,21 @@ def test_a_failed_replay_prints_one_line_and_its_json_summary_then_resumes(colle
     assert len(_spans(svc1.requests)) == first_request
     assert (out["accepted_spans"], out["rejected_spans"], out["unsent_spans"], out["total_spans"]) == \
         (first_request, 0, total - first_request, total)
-    assert (out["traces"], out["unsent_traces"], out["requests"], out["retries"]) == (391, 409, 1, 0)
-    assert out["resume"] == {"loop": 1, "file": str(rec), "record": 392, "span": 0, "state": str(state)}
+    assert (out["traces"], out["unsent_traces"], out["requests"], out["retries"]) == (347, 453, 1, 0)
+    assert out["resume"] == {"loop": 1, "file": str(rec), "record": 348, "span": 0, "state": str(state)}
     (line,) = _errors(r.stderr)
     assert line == f"error: {out['error']}" == (
         f"error: OTLP/gRPC export to {endpoint1} failed: UNAVAILABLE: the test collector says no; "
-        f"2,005 of 4,120 spans accepted (391 traces), 0 refused, 2,115 not sent (409 traces) from {rec} record 392 — "
+        f"2,006 of 4,620 spans accepted (347 traces), 0 refused, 2,614 not sent (453 traces) from {rec} record 348 — "
         f"is the stack up (`invoke status`)? is the endpoint right (--endpoint)? Then add --resume to send the rest "
         f"(state: {state})")
-    assert json.loads(state.read_text())["next"] == {"loop": 1, "file": str(rec), "record": 392, "span": 0}
+    assert json.loads(state.read_text())["next"] == {"loop": 1, "file": str(rec), "record": 348, "span": 0}
 
     svc2, endpoint2 = collector()
     r = invoke("traces.replay", str(rec), "--endpoint", endpoint2, "--speed", "0", "--keep-ids", "--resume", "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert (out["accepted_spans"], out["unsent_spans"], out["traces"], out["resume"]) == (total - first_request, 0, 409, None)
+    assert (out["accepted_spans"], out["unsent_spans"], out["traces"], out["resume"]) == (total - first_request, 0, 453, None)
     assert sorted(_ids(svc1.requests) + _ids(svc2.requests)) == sorted(_file_ids(rec))  # every span once
     assert not state.exists()  # finished: nothing left to resume
 

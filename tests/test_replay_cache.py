@@ -74,7 +74,7 @@ def test_a_cached_spool_serves_a_resume_and_trace_starts(tmp_path, cache, parses
     warm = [_scan(rec, cache, start=start, trace_starts=True), _scan(rec, cache)]
     assert [_numbers(s) for s, _ in warm] == [_numbers(s) for s, _ in cold] and parses == [rec] * 3
     # from record 50 on (its chunk counts whole, as the cold first pass counts it)
-    assert cold[0][0].rest_spans == 3 * MIXED_SPANS - sum(c.spans for f, r, c in cold[1][1] if r < 50) == 368
+    assert cold[0][0].rest_spans == 3 * MIXED_SPANS - sum(c.spans for f, r, c in cold[1][1] if r < 50) == 404
     assert len(cold[0][0].full.traces) == 3 * MIXED_TRACES
 
 
@@ -87,6 +87,34 @@ def test_a_changed_file_is_parsed_again(tmp_path, cache, parses):
     os.utime(rec, ns=(0, 0))
     changed, _ = _scan(rec, cache)
     assert parses == [rec, rec] and changed.spans == MIXED_SPANS and len(_spools(cache)) == 2
+
+
+def test_an_unchanged_file_is_not_read_again_to_be_hashed(tmp_path, cache, parses, monkeypatch):
+    rec = tmp_path / "rec.jsonl"
+    rec.write_bytes(MIXED.read_bytes())
+    first, _ = _scan(rec, cache)
+    (path, (*stamp, sha)), = json.loads((cache.folder / "known.json").read_text()).items()
+    st = rec.stat()
+    assert (path, stamp) == (str(rec.resolve()), [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns])
+    assert (cache.folder / f"v{spoolcache.VERSION}-2000-{st.st_size}-{sha}.spool").exists()
+
+    def no_hashing(self, data):
+        raise AssertionError("hashed")
+    monkeypatch.setattr(spoolcache.Fingerprint, "update", no_hashing)
+    assert _numbers(_scan(rec, cache)[0]) == _numbers(first) and parses == [rec]
+
+
+def test_an_edit_that_puts_the_modification_time_back_is_seen(tmp_path, cache, parses):
+    rec = tmp_path / "rec.jsonl"
+    rec.write_bytes(MIXED.read_bytes())
+    _scan(rec, cache)
+    before = rec.stat()
+    lines = MIXED.read_text().splitlines()
+    rec.write_text("\n".join(lines[1:] + lines[:1]) + "\n")  # the same size
+    os.utime(rec, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the same mtime: only ctime tells
+    assert rec.stat().st_size == before.st_size and rec.stat().st_mtime_ns == before.st_mtime_ns
+    changed, entries = _scan(rec, cache)
+    assert parses == [rec, rec] and entries[0][2].data != _scan(MIXED, None)[1][0][2].data
 
 
 def test_a_damaged_spool_is_removed_and_the_file_parsed_again(tmp_path, cache, parses):

@@ -250,7 +250,7 @@ def scan(paths: list[Path], spool: Spool, start: Position | None = None, trace_s
                 encoded = firstpass.sequential(path, encoder, traces, digest)
             summary = _spool_file(result, spool, i, encoded, start)
             if cache and digest is not None and spool.segments and spool.segments[-1].file == i:
-                cache.store(digest, max_spans, spool.segments[-1], summary)
+                cache.store(path, digest, max_spans, spool.segments[-1], summary)
     finally:
         if collecting:
             gc.enable()

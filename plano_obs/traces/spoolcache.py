@@ -18,6 +18,7 @@ cannot be written, the replay goes on without it.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import stat
 import struct
@@ -37,6 +38,8 @@ _MAGIC = b"plano-replay-spool\n"
 _HEAD = struct.Struct("<IQQQQQI")  # version, records, spans, start, end, entries' bytes, their CRC-32
 _OFF = ("off", "0", "no", "false")
 _STALE_S = 3600  # a partial spool older than this was left by a replay that died
+_KNOWN = "known.json"  # path → [stamp…, SHA-256] of files hashed while unchanged
+_KNOWN_LIMIT = 1024  # paths remembered, the latest
 
 
 @dataclass
@@ -52,11 +55,16 @@ class Summary:
         self.start, self.end = min(self.start, chunk.start), max(self.end, chunk.end)
 
 
-class Fingerprint:
-    """The SHA-256 and the length of the bytes read."""
+def _stamp(st: os.stat_result) -> list[int]:
+    """What changes whenever a file's bytes do (ctime cannot be set back, unlike mtime)."""
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
-    def __init__(self) -> None:
-        self._hash, self.size = hashlib.sha256(), 0
+
+class Fingerprint:
+    """The SHA-256 and the length of the bytes read, and the file's stamp before they were."""
+
+    def __init__(self, stamp: list[int] | None = None) -> None:
+        self._hash, self.size, self.stamp = hashlib.sha256(), 0, stamp
 
     def update(self, data: bytes) -> None:
         self._hash.update(data)
@@ -76,20 +84,29 @@ class SpoolCache:
     def digest(self, path: Path) -> Fingerprint | None:
         """A fingerprint to feed with the file as it is read; None for what is not a regular file
         (a pipe is read once: it cannot be looked up)."""
-        return Fingerprint() if stat.S_ISREG(os.stat(path).st_mode) else None
+        st = os.stat(path)
+        return Fingerprint(_stamp(st)) if stat.S_ISREG(st.st_mode) else None
 
     def find(self, path: Path, max_spans: int) -> tuple[Segment, Summary] | None:
-        """The cached spool of `path` (opened, its CRC checked), or None."""
+        """The cached spool of `path` (opened, its CRC checked), or None. A file whose stamp is
+        known (known.json: path → stamp and SHA-256) is not read again to be hashed."""
         st = os.stat(path)
-        prefix = self._prefix(max_spans, st.st_size)
-        if not stat.S_ISREG(st.st_mode) or not self.folder.is_dir() or \
-                not any(p.name.startswith(prefix) for p in self.folder.glob(f"{prefix}*.spool")):
-            return None  # nothing of this size: no need to read the file to hash it
-        h = Fingerprint()
-        with open(path, "rb") as f:
-            while block := f.read(1 << 20):
-                h.update(block)
-        name = self.folder / f"{self._prefix(max_spans, h.size)}{h.hexdigest()}.spool"
+        if not stat.S_ISREG(st.st_mode) or not self.folder.is_dir():
+            return None
+        known = self._known().get(str(Path(path).resolve()))
+        if known and known[:5] == _stamp(st):
+            name = self.folder / f"{self._prefix(max_spans, st.st_size)}{known[5]}.spool"
+        else:
+            prefix = self._prefix(max_spans, st.st_size)
+            if not any(self.folder.glob(f"{prefix}*.spool")):
+                return None  # nothing of this size: no need to read the file to hash it
+            h = Fingerprint(_stamp(st))
+            with open(path, "rb") as f:
+                while block := f.read(1 << 20):
+                    h.update(block)
+            name = self.folder / f"{self._prefix(max_spans, h.size)}{h.hexdigest()}.spool"
+            if name.exists():
+                self._remember(path, h)
         try:
             stream = name.open("rb")
         except OSError:
@@ -105,7 +122,28 @@ class SpoolCache:
             pass
         return found
 
-    def store(self, digest: Fingerprint, max_spans: int, segment: Segment, summary: Summary) -> None:
+    def _known(self) -> dict[str, list]:
+        try:
+            return json.loads((self.folder / _KNOWN).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def _remember(self, path: Path, digest: Fingerprint) -> None:
+        """Notes the file's stamp and hash — only when the file did not change while it was read."""
+        try:
+            if digest.stamp != _stamp(os.stat(path)):
+                return
+            known = self._known()
+            known.pop(str(Path(path).resolve()), None)
+            known[str(Path(path).resolve())] = [*digest.stamp, digest.hexdigest()]  # type: ignore[misc]
+            partial = self.folder / f".partial-{os.getpid()}-{_KNOWN}"
+            with open(partial, "w", encoding="utf-8", opener=lambda p, flags: os.open(p, flags, 0o600)) as out:
+                json.dump(dict(list(known.items())[-_KNOWN_LIMIT:]), out)
+            os.replace(partial, self.folder / _KNOWN)
+        except OSError:
+            pass
+
+    def store(self, path: Path, digest: Fingerprint, max_spans: int, segment: Segment, summary: Summary) -> None:
         """Keeps a file's segment (of the replay's spool file) under the hash of what was read."""
         size = segment.end - segment.start
         if len(_MAGIC) + _HEAD.size + size > self.limit:  # larger than the whole folder may be
@@ -121,6 +159,7 @@ class SpoolCache:
                 out.seek(len(_MAGIC))
                 out.write(_HEAD.pack(VERSION, summary.records, summary.spans, summary.start, summary.end, size, crc))
             os.replace(partial, name)
+            self._remember(path, digest)
             self._evict(keep=name)
         except OSError:  # a full disk, a read-only folder: the replay goes on without the cache
             _remove(partial)
