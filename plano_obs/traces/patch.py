@@ -40,9 +40,8 @@ class Ids:
 
     def traces(self, old: bytes) -> bytes:
         """Trace ids laid end to end, each XORed with the key."""
-        k = len(old) // 16
-        return (int.from_bytes(old, "big") ^ int.from_bytes(self.trace_key.to_bytes(16, "big") * k, "big")).to_bytes(
-            len(old), "big")
+        return (int.from_bytes(old, "big") ^ int.from_bytes(self.trace_key.to_bytes(16, "big") * (len(old) // 16),
+                                                            "big")).to_bytes(len(old), "big")
 
 
 def usable(chunk: Chunk, shift: int) -> bool:

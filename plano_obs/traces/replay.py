@@ -21,7 +21,8 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from itertools import groupby
+from typing import Callable, Iterable, NamedTuple
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
@@ -87,7 +88,16 @@ class _Request:
     first: Position  # of its first span
     end: Position  # just after its last span
     future: Future | None = None
-    patch: wire.Patch | None = None  # a chunk to patch when its request is sent (`data` is as spooled)
+
+
+class _Part(NamedTuple):
+    """A chunk in the batch: rewritten already (`traces` set), or to patch when it is sent."""
+    data: bytes
+    spans: int
+    traces: dict[bytes, None] | None
+    patch: wire.Patch | None
+    first: Position  # of its first span
+    end: Position  # just after its last span
 
 
 def check(speed: float, loops: int, rate: float | None) -> None:
@@ -115,7 +125,7 @@ class _Sending:
         self.stop = retry.stop = retry.stop or threading.Event()
         self.started = time.monotonic()
         self.outstanding: deque[_Request] = deque()  # submitted, not yet answered, in order
-        self.batch: list[_Request] = []  # built, not yet submitted
+        self.batch: list[_Part] = []  # built, not yet submitted
         self.batch_size = [0, 0]  # its spans and bytes
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="otlp-send")
         self.ids: Ids | None = None  # this loop's keys and shift, for the chunks patched as the batch is sent
@@ -165,9 +175,13 @@ class _Sending:
             if wait > 0:
                 self.sleep(wait)
         traces: dict[bytes, None] = {}
-        for r in batch:
-            traces.update(dict.fromkeys(trace_ids(r.patch.trace_ids, self.ids)) if r.patch else r.traces)
-        data = apply_all([(r.data, r.patch.selector if r.patch else None) for r in batch], self.shift, self.ids)
+        for patched, parts in groupby(batch, key=lambda p: p.patch is not None):  # the batch's trace ids, in order
+            if patched:
+                traces.update(dict.fromkeys(trace_ids(b"".join(p.patch.trace_ids for p in parts), self.ids)))  # type: ignore[union-attr]
+            else:
+                for p in parts:
+                    traces.update(p.traces)  # type: ignore[arg-type]
+        data = apply_all([(p.data, p.patch.selector if p.patch else None) for p in batch], self.shift, self.ids)
         req = _Request(data, n, traces, batch[0].first, batch[-1].end)
         req.future = self.pool.submit(self._job, req.data)
         self.outstanding.append(req)
@@ -182,7 +196,7 @@ class _Sending:
         first = chunk.first
         partial = resumed and (entry.file, entry.record) == (start.file, start.record) and first < start.span  # type: ignore[union-attr]
         if not (partial or per_trace) and usable(chunk, shift):  # patched when its request is sent
-            data, traces, due, n, patch = chunk.data, {}, chunk.end + shift, chunk.spans, chunk.patch
+            data, traces, due, n, patch = chunk.data, None, chunk.end + shift, chunk.spans, chunk.patch
         else:
             patch = None
             req = ExportTraceServiceRequest.FromString(chunk.data)
@@ -199,8 +213,8 @@ class _Sending:
                 if self.stop.is_set():
                     return False
                 self.sleep(wait_s)
-        self.batch.append(_Request(data, n, traces, Position(loop, entry.file, entry.record, first),
-                                   Position(loop, entry.file, entry.record, chunk.first + chunk.spans), patch=patch))
+        self.batch.append(_Part(data, n, traces, patch, Position(loop, entry.file, entry.record, first),
+                                Position(loop, entry.file, entry.record, chunk.first + chunk.spans)))
         self.batch_size[0] += n
         self.batch_size[1] += len(data)
         if self.batch_size[0] >= self.batch_spans or self.batch_size[1] >= BATCH_BYTES:
