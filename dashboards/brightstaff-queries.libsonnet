@@ -23,27 +23,20 @@
     bsHttpInFlight():: 'sum by (handler) (brightstaff_http_in_flight_requests)',
     // LLM upstream
     bsUpstreamRate():: 'sum by (provider, model, status_class) (%s)' % r('brightstaff_llm_upstream_requests_total', llm()),
-    bsUpstreamErrors()::
-      'sum by (provider, error_class) (%s)' % r('brightstaff_llm_upstream_requests_total', llm('error_class!="none"')),
+    bsUpstreamFailures()::
+      'sum by (provider, status_class, error_class) (%s)'
+      % r('brightstaff_llm_upstream_requests_total', llm('status_class=~"5xx|error"')),
     bsUpstreamLatency(quantile):: q(quantile, 'provider, model', 'brightstaff_llm_upstream_duration_seconds_bucket', llm()),
     bsTtft(quantile):: q(quantile, 'provider, model', 'brightstaff_llm_time_to_first_token_seconds_bucket', llm()),
     bsTokensRate():: 'sum by (provider, model, kind) (%s)' % r('brightstaff_llm_tokens_total', llm()),
-    bsUsageMissing():: 'sum(%s)' % r('brightstaff_llm_tokens_usage_missing_total'),
+    bsUsageMissing():: 'sum by (provider, model) (%s)' % r('brightstaff_llm_tokens_usage_missing_total', llm()),
     // Routing
     bsModelSelection():: 'sum by (selected_model) (%s)' % r('brightstaff_router_decisions_total'),
     bsFallbackShare()::
       'sum by (route) (%s) / sum by (route) (%s)'
       % [r('brightstaff_router_decisions_total', '{fallback="true"}'), r('brightstaff_router_decisions_total')],
     bsRouterLatency(quantile):: q(quantile, 'route', 'brightstaff_router_decision_duration_seconds_bucket'),
-    bsRouterSkips():: 'sum by (reason) (%s)' % r('brightstaff_router_skips_total'),
-    bsRoutingOutcomes():: 'sum by (outcome) (%s)' % r('brightstaff_routing_service_requests_total'),
-    bsSessionCacheHitShare()::
-      'sum(%s) / sum(%s)'
-      % [r('brightstaff_session_cache_events_total', '{outcome="hit"}'), r('brightstaff_session_cache_events_total')],
     bsPromptCache():: 'sum by (provider, model, outcome) (%s)' % r('brightstaff_prompt_cache_requests_total', llm()),
-    // Process
-    bsRss():: 'process_resident_memory_bytes{job="brightstaff"}',
-    bsCpu():: 'rate(process_cpu_seconds_total{job="brightstaff"}[$__rate_interval])',
     // Plano's WASM histograms and gauge on Envoy's admin (no labels)
     wasmQuantile(quantile, name):: 'histogram_quantile(%s, sum by (le) (%s))' % [quantile, r(name + '_bucket')],
     wasmActive():: 'sum(active_http_calls)',

@@ -23,26 +23,19 @@
         ],
         [
           p.rate('LLM Upstream Calls/sec by Model and Status', "brightstaff's calls to LLM providers per provider, model and status class (error: no upstream status).", [t(q.bsUpstreamRate(), '{{provider}} {{model}} {{status_class}}')]),
-          p.rate('LLM Upstream Errors/sec by Provider and Error Class', 'Failed upstream calls per provider and error class (timeout, connect, parse, stream, other).', [t(q.bsUpstreamErrors(), '{{provider}} {{error_class}}')]),
+          p.rate('LLM Upstream Failures/sec by Provider and Class', 'Failed upstream calls per provider: a 5xx answer (error_class none), or no answer (status_class error: timeout, connect, parse, stream, other).', [t(q.bsUpstreamFailures(), '{{provider}} {{status_class}} {{error_class}}')]),
           p.timeseries('LLM Upstream Latency p95 by Model', 'Upstream call duration, 95th percentile, per provider and model (brightstaff_llm_upstream_duration_seconds).', 's', [t(q.bsUpstreamLatency('0.95'), '{{provider}} {{model}}')]),
           p.timeseries('Time to First Token p95 by Model', "Time to the upstream's first byte, 95th percentile, per provider and model (brightstaff_llm_time_to_first_token_seconds).", 's', [t(q.bsTtft('0.95'), '{{provider}} {{model}}')]),
         ],
         [
           p.rate('Tokens/sec by Model and Kind', 'Token throughput per provider, model and kind (prompt, completion, cache_read, cache_write).', [t(q.bsTokensRate(), '{{provider}} {{model}} {{kind}}')], unit='short'),
-          p.rate('Calls Without Usage/sec', 'Upstream answers that reported no token usage (brightstaff_llm_tokens_usage_missing_total): their tokens are missing from every token panel.', [t(q.bsUsageMissing(), 'calls without usage')], unit='short'),
+          p.rate('Calls Without Usage/sec', 'Upstream answers that reported no token usage, per provider and model (brightstaff_llm_tokens_usage_missing_total): their tokens are missing from every token panel.', [t(q.bsUsageMissing(), '{{provider}} {{model}}')], unit='short'),
           p.rate('Prompt Cache Requests/sec by Outcome', 'Provider prompt-cache outcomes per provider and model.', [t(q.bsPromptCache(), '{{provider}} {{model}} {{outcome}}')]),
         ],
         [
           p.rate('Router Decisions/sec by Selected Model', "The router's model selection distribution (brightstaff_router_decisions_total).", [t(q.bsModelSelection(), '{{selected_model}}')]),
           p.share('Router Fallback Share by Route', 'Share of routing decisions per route that fell back to the default model.', [t(q.bsFallbackShare(), '{{route}}')]),
           p.timeseries('Router Decision p95 by Route', 'Time the router took to decide, 95th percentile, per route.', 's', [t(q.bsRouterLatency('0.95'), '{{route}}')]),
-          p.rate('Router Skips/sec by Reason', 'Requests the router did not route, per reason.', [t(q.bsRouterSkips(), '{{reason}}')]),
-        ],
-        [
-          p.rate('/routing Outcomes/sec', 'Outcomes of the /routing/* service (brightstaff_routing_service_requests_total).', [t(q.bsRoutingOutcomes(), '{{outcome}}')]),
-          p.share('Session Cache Hit Share', 'Share of session-cache lookups that hit.', [t(q.bsSessionCacheHitShare(), 'hit share')]),
-          p.timeseries('Process Resident Memory', "brightstaff's resident set size.", 'bytes', [t(q.bsRss(), 'RSS')]),
-          p.timeseries('Process CPU', 'CPU seconds per second brightstaff used (1 = one core).', 'percentunit', [t(q.bsCpu(), 'CPU')]),
         ],
         [
           p.latency('Envoy Request Latency p50/p95 (WASM)', "Plano's WASM request_latency histogram on Envoy's admin (ms).", [

@@ -98,3 +98,14 @@ def analyse(expr: str) -> Tree:
 
 def is_counter(metric: str, counters: set[str] = frozenset()) -> bool:
     return metric.endswith(COUNTER_SUFFIXES) or metric in counters
+
+
+_UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+
+def seconds(duration: str) -> float:
+    """A Prometheus or Go duration ('500ms', '1m30s', '2s') in seconds."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)", duration)
+    if not parts or "".join(n + u for n, u in parts) != duration:
+        raise ValueError(f"not a duration: {duration!r}")
+    return sum(float(n) * _UNIT_S[u] for n, u in parts)

@@ -154,7 +154,7 @@
       // Duration histogram buckets, with units (bare numbers would be nanoseconds).
       buckets: ['5ms', '10ms', '25ms', '50ms', '100ms', '250ms', '500ms', '1s', '2s', '5s', '10s', '30s', '60s'],
       // How often the connector emits; with the scrape interval this bounds freshness.
-      flushInterval: '2s',
+      flushInterval: '1s',
       // Attach trace ids as exemplars, so latency panels link to Tempo.
       exemplars: true,
       // Resource attributes that tell span-metric sources apart (Prometheus's job and instance).
@@ -316,7 +316,7 @@
       // The span-metrics job (and Envoy's, brightstaff's): keeps panels fresh, and must be
       // shorter than spanMetrics.flushInterval, because the connector keeps a flush's exemplars
       // (trace ids) only until its next flush: a slower scrape misses most of a burst's.
-      spanMetricsScrapeInterval: '1s',
+      spanMetricsScrapeInterval: '500ms',
       retention: '15d',  // --storage.tsdb.retention.time
       // Most samples one scrape of a job may return (sample_limit); past it Prometheus drops that
       // whole scrape (up = 0, alert PlanoScrapeSampleLimitHit). A backstop against a target that
@@ -400,6 +400,7 @@
         'brightstaff_llm_time_to_first_token_seconds_bucket',
         'brightstaff_llm_tokens_total',
         'brightstaff_prompt_cache_requests_total',
+        'brightstaff_llm_tokens_usage_missing_total',
       ],
       // Span attributes brightstaff writes twice with the same value; the collector keeps one.
       duplicatedKeys: ['service.name.override'],

@@ -144,8 +144,8 @@ def test_brightstaff_dashboard_covers_upstreams_panels_with_units(usage_dashboar
     units = {p["title"]: p["fieldConfig"]["defaults"]["unit"] for p in dash["panels"]}
     # upstream's rows: HTTP RED, LLM upstream, routing, process; plus Plano's WASM metrics
     assert units["HTTP Requests/sec by Handler"] == "reqps" and units["HTTP 5xx Share by Handler"] == "percentunit"
-    assert units["HTTP Latency p50/p95/p99 by Handler"] == "s" and units["Process Resident Memory"] == "bytes"
-    assert units["Session Cache Hit Share"] == "percentunit" and units["Envoy Request Latency p50/p95 (WASM)"] == "ms"
+    assert units["HTTP Latency p50/p95/p99 by Handler"] == "s" and units["Router Fallback Share by Route"] == "percentunit"
+    assert units["Envoy Request Latency p50/p95 (WASM)"] == "ms" and units["Router Decision p95 by Route"] == "s"
     families = {s.name for t in grafana.targets(dash)
                 for s in promql.analyse(promql.substitute(t.expr, grafana.variable_values(dash))).selectors}
     assert {"brightstaff_http_requests_total", "brightstaff_http_request_duration_seconds_bucket",
@@ -153,10 +153,7 @@ def test_brightstaff_dashboard_covers_upstreams_panels_with_units(usage_dashboar
             "brightstaff_llm_upstream_duration_seconds_bucket", "brightstaff_llm_time_to_first_token_seconds_bucket",
             "brightstaff_llm_tokens_total", "brightstaff_llm_tokens_usage_missing_total",
             "brightstaff_router_decisions_total", "brightstaff_router_decision_duration_seconds_bucket",
-            "brightstaff_router_skips_total", "brightstaff_routing_service_requests_total",
-            "brightstaff_session_cache_events_total", "brightstaff_prompt_cache_requests_total",
-            "process_resident_memory_bytes", "process_cpu_seconds_total", "request_latency_bucket",
-            "active_http_calls"} <= families
+            "brightstaff_prompt_cache_requests_total", "request_latency_bucket", "active_http_calls"} <= families
     assert _problems_without(dash, "LLM Upstream Calls/sec by Model and Status", 'model=~"$model", ') == [
         "plano-brightstaff / LLM Upstream Calls/sec by Model and Status: target A ignores the $model variable "
         '(model=~"$model" on brightstaff_llm_upstream_requests_total)']

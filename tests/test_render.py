@@ -3,7 +3,7 @@ import json
 
 import yaml
 
-from plano_obs import render
+from plano_obs import promql, render
 
 
 def _yaml(rendered, mode, name):
@@ -33,12 +33,12 @@ def test_span_metrics_connector_fixes_the_seed_defects(rendered):
     assert sm["histogram"]["unit"] == "ms"
     assert sm["exemplars"]["enabled"] is True
     # flush + scrape interval must fit in the "panels populate within ~15 s" promise
-    flush = int(sm["metrics_flush_interval"].rstrip("s"))
+    flush = promql.seconds(sm["metrics_flush_interval"])
     prom = _yaml(rendered, "compose", "prometheus.yml")
     job = next(j for j in prom["scrape_configs"] if j["job_name"] == "otel-collector-spanmetrics")
-    assert flush + int(job["scrape_interval"].rstrip("s")) <= 10
+    assert flush + promql.seconds(job["scrape_interval"]) <= 10
     # the connector keeps a flush's exemplars only until the next flush: scrape more often
-    assert int(job["scrape_interval"].rstrip("s")) < flush
+    assert promql.seconds(job["scrape_interval"]) < flush
 
 
 def test_collector_pipelines_wire_traces_to_tempo_and_metrics_to_prometheus(rendered):

@@ -15,7 +15,7 @@ from typing import Callable
 import pytest
 import requests
 
-from plano_obs import health, paths, stack
+from plano_obs import health, paths, promql, stack
 
 MODE = os.environ.get("PLANO_SMOKE_MODE", "native")
 REUSE = os.environ.get("PLANO_SMOKE_REUSE") == "1"
@@ -121,8 +121,7 @@ def settled(live, prom):
 
 def scrape_seconds() -> float:
     """The span-metrics scrape interval, which Grafana's Prometheus datasource uses as timeInterval."""
-    value = stack.info(MODE)["spanMetricsScrapeInterval"]
-    return float(value[:-1]) * {"s": 1, "m": 60}[value[-1]]
+    return promql.seconds(stack.info(MODE)["spanMetricsScrapeInterval"])
 
 
 # Components whose tests must run: CI sets PLANO_SMOKE_REQUIRE=tempo,brightstaff when it has

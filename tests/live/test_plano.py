@@ -66,7 +66,7 @@ def _delta(now: Counter, before: Counter) -> Counter:
     return Counter({k: v - before.get(k, 0) for k, v in now.items() if v - before.get(k, 0)})
 
 
-def test_every_source_counts_exactly_what_invoke_traffic_sent(plano, prom):
+def test_every_source_counts_exactly_what_invoke_traffic_sent(plano, prom, settled):
     live = plano
     calls = live["metricNames"]["calls"]
     span_q = f'sum by (llm_model, llm_provider, http_status_code) ({calls}{{service_name="plano(llm)"}})'
@@ -108,7 +108,7 @@ def test_every_source_counts_exactly_what_invoke_traffic_sent(plano, prom):
                  lambda d: d == expected, deadline_s=30)
 
 
-def test_one_model_one_series_with_its_provider(plano, prom):
+def test_one_model_one_series_with_its_provider(plano, prom, settled):
     """brightstaff writes llm.model twice (requested, then the upstream's dated id) and no
     provider for bare names: without the collector's normalization the same model splits."""
     live = plano
@@ -127,7 +127,7 @@ def test_one_model_one_series_with_its_provider(plano, prom):
     assert {m for m, _ in want} == {_model(live, m)[0] for m in live["devPlano"]["models"]}
 
 
-def test_tokens_and_ttft_from_spans_equal_brightstaffs_own(plano, prom):
+def test_tokens_and_ttft_from_spans_equal_brightstaffs_own(plano, prom, settled):
     """Two independent sources of the same calls: the LLM usage metrics the collector derives
     from real brightstaff's spans, and brightstaff's own counters. Tokens per provider, model and
     kind, and the number of calls with a time to first token, must agree exactly."""
