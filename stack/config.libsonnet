@@ -24,6 +24,8 @@
       // Tools the lint builds from their Go modules (not parts of the stack).
       jsonnetfmt: '0.22.0',  // go-jsonnet's formatter: the Jsonnet style check
       compose: '2.40.3',  // Docker Compose v2: `docker compose config` on the generated file
+      grafanaSchema: '13.2.3',  // npm @grafana/schema (Grafana 13's Dashboard type): the schema check
+      typescript: '5.9.3',  // npm typescript: runs that check (tsc --strict)
     },
 
     // Container images used by the Compose file, derived from the pins above.

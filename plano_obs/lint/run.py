@@ -15,6 +15,7 @@ from ..errors import PlanoError
 from .. import settings
 from ..render import MODES
 from . import dashboards as dashboard_rules
+from . import schema as dashboard_schema
 
 # Pinned formatter options: changing them reformats every file, so they change on purpose only.
 JSONNETFMT_OPTIONS = ["--indent", "2", "--max-blank-lines", "2", "--string-style", "s",
@@ -155,6 +156,15 @@ def check_drift() -> list[str]:
     return [f"generated/{rel} differs from a fresh build — run `invoke build` and commit{note}\n{diff}" for rel, diff in diffs.items()]
 
 
+def check_schema() -> list[str]:
+    """Every dashboard against Grafana's own Dashboard type (@grafana/schema, tsc --strict)."""
+    folder = paths.GENERATED / "dashboards"
+    dashboards = {p.name: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+    versions = settings.version("grafanaSchema", "compose"), settings.version("typescript", "compose")
+    print(f"schema: {len(dashboards)} dashboard(s) against @grafana/schema {versions[0]} (tsc {versions[1]})")
+    return dashboard_schema.check(dashboards)
+
+
 CHECKS: dict[str, Callable[[], list[str]]] = {
     "drift": check_drift,
     "yaml": check_yaml,
@@ -162,6 +172,7 @@ CHECKS: dict[str, Callable[[], list[str]]] = {
     "prometheus": check_prometheus,
     "promql": check_promql,
     "dashboards": check_dashboards,
+    "schema": check_schema,
     "compose": check_compose,
     "collector": check_collector,
 }
