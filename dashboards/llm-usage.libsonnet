@@ -34,6 +34,10 @@
           p.share('Upstream Error Share by Model', 'Share of LLM calls per model that failed upstream (HTTP 5xx, or no status: the call itself failed), from span metrics.', [t(q.llmErrorShare(), '{{llm_model}}')]),
           p.share('Rate-Limited Share by Model', 'Share of LLM calls per model answered 429 (rate limited), from span metrics.', [t(q.llmRateLimitedShare(), '{{llm_model}}')]),
         ],
+        [
+          p.traceTable('Slowest LLM Calls', 'plano(llm) spans in the range that took longer than %s (_config.dashboards.slowCall), from Tempo; a trace id opens the trace.' % $._config.dashboards.slowCall, q.slowLlmCalls()),
+          p.traceTable('Failed LLM Calls', 'plano(llm) spans in the range whose upstream failed (HTTP 5xx or no answer: the collector marks them status error), from Tempo; a trace id opens the trace.', q.failedLlmCalls()),
+        ],
       ],
     },
   },

@@ -64,6 +64,37 @@
       options: { nodes: {}, edges: {} },
     },
 
+    // Traces from Tempo as a table (Grafana links each trace id to its trace view).
+    traceTable(title, description, query):: self.base('table', title, description, 'ms', []) {
+      local tempo = { type: 'tempo', uid: c.datasources.tempo },
+      datasource: tempo,
+      targets: [{ datasource: tempo, queryType: 'traceql', query: query, limit: c.dashboards.traceRows, tableType: 'traces', refId: 'A' }],
+      options: { showHeader: true },
+    },
+
+    // Percent-encoding for URL query values (RFC 3986 unreserved characters kept).
+    local unreserved = std.set(std.stringChars('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~')),
+    local encode(s) = std.join('', [
+      if std.setMember(ch, unreserved) then ch else '%%%02X' % std.codepoint(ch)
+      for ch in std.stringChars(s)
+    ]),
+    // A data link that opens Explore on Tempo with a TraceQL query over the dashboard's time
+    // range. The query names Grafana variables by token (`vars`: token → variable, e.g.
+    // MODEL → __field.labels.llm_model); the URL is percent-encoded around them, and each is
+    // left as ${variable:percentencode} for Grafana to fill in when the link is followed.
+    traceLink(title, query, vars={}):: {
+      local tempo = { type: 'tempo', uid: c.datasources.tempo },
+      local all = vars { FROMTIME: '__from', TOTIME: '__to' },
+      local pane = { datasource: tempo.uid, queries: [{ refId: 'A', datasource: tempo, queryType: 'traceql', query: query }], range: { from: 'FROMTIME', to: 'TOTIME' } },
+      title: title,
+      url: std.foldl(
+        function(url, token) std.strReplace(url, token, '${%s:percentencode}' % all[token]),
+        std.objectFields(all),
+        '/explore?schemaVersion=1&panes=' + encode(std.manifestJsonMinified({ traces: pane }))
+      ),
+    },
+    withLinks(links):: { fieldConfig+: { defaults+: { links: links } } },
+
     // A single number per series, from an instant query.
     stat(title, description, targets, unit='short'):: self.base('stat', title, description, unit, [t { instant: true, range: false } for t in targets]) {
       options: {

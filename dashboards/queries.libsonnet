@@ -96,6 +96,16 @@
     labelValues(label)::
       'label_values(%s, %s)' % [m.usageTokens, label],
 
+    // --- TraceQL (Tempo), for the trace tables and the data links to traces ------------------
+    // The LLM spans of the variables' models and providers (both are always set by the
+    // collector's model normalization).
+    local llmSpans(extra) = '{ resource.service.name = "%s" && span.llm.model =~ "$model" && span.llm.provider =~ "$provider"%s }'
+                            % [svc.llm, if extra == '' then '' else ' && ' + extra],
+    slowLlmCalls():: llmSpans('duration > %s' % c.dashboards.slowCall),
+    failedLlmCalls():: llmSpans('status = error'),
+    // one model's calls: a data link fills in the model of the series clicked
+    modelTraces(model):: '{ resource.service.name = "%s" && span.llm.model = "%s" }' % [svc.llm, model],
+
     collectorRefusedSpans(window)::
       'sum(rate(%s[%s]))' % [m.collectorRefused, window],
   },

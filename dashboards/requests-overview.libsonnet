@@ -11,7 +11,8 @@
       variables: ['model', 'provider', 'tenant', 'agent', 'listener'],
       rows: [
         [
-          p.rate('LLM Requests/sec by Model', 'Requests per second to each upstream model (plano(llm) spans).', [t(q.llmRequestsByModel(), '{{llm_model}}')]),
+          p.rate('LLM Requests/sec by Model', 'Requests per second to each upstream model (plano(llm) spans); a series links to its traces.', [t(q.llmRequestsByModel(), '{{llm_model}}')])
+          + p.withLinks([p.traceLink('Traces of ${__field.labels.llm_model}', q.modelTraces('MODEL'), { MODEL: '__field.labels.llm_model' })]),
           p.rate('Agent Requests/sec by Agent', 'Invocations per second of each agent chosen by the orchestrator (plano(agent) spans).', [t(q.agentRequestsByAgent(), '{{agent_id}}')]),
           p.rate('Orchestrator Requests/sec by Listener', "Requests per second the orchestrator routed to agents, per agent listener (plano(orchestrator) spans' selection.listener).", [t(q.orchestratorRequestsByListener(), '{{selection_listener}}')]),
         ],

@@ -75,8 +75,18 @@ def targets(dashboard: dict, metric_names: dict[str, str] | None = None) -> Iter
             if t.get("queryType") == "serviceMap":
                 for metric, expr in service_map_exprs(metric_names).items():
                     yield Target(panel, t, f"{t.get('refId', '?')}:{metric}", expr, True)
+            elif t.get("queryType") == "traceql":
+                continue  # Tempo's language, not PromQL: traceql() lists these
             else:
                 yield Target(panel, t, t.get("refId", "?"), t.get("expr", ""), bool(t.get("instant")))
+
+
+def traceql(dashboard: dict) -> dict[str, str]:
+    """The TraceQL query of each trace-table panel, by panel title, with the dashboard's
+    variables as "All" (Grafana sends regex variables in TraceQL as in PromQL)."""
+    values = variable_values(dashboard)
+    return {panel["title"]: promql.substitute(t["query"], values)
+            for panel in panels(dashboard) for t in panel.get("targets") or [] if t.get("queryType") == "traceql"}
 
 
 @dataclass

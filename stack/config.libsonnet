@@ -259,6 +259,8 @@
       refresh: '10s',
       timeFrom: 'now-1h',  // default time range: from here to now
       timezone: 'browser',
+      slowCall: '2s',  // the Slowest LLM Calls table lists plano(llm) spans longer than this
+      traceRows: 20,  // rows of each trace table
       // Dashboard variables: the label each narrows, and the Plano components whose span metrics
       // carry it (the LLM usage metrics count as `llm`). Every query of such a component on a
       // dashboard with the variable must honour it (a lint rule).

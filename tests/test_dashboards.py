@@ -129,7 +129,8 @@ def test_llm_usage_panels_units_and_variables(usage_dashboard):
         "Tokens/sec by Model and Kind": "short", "Tokens in Range": "short",
         "Cost per Hour by Model": "currencyUSD", "Cost in Range by Tenant": "currencyUSD",
         "Time to First Token p50/p95/p99 by Model": "ms", "Output Tokens/sec per Call p50 by Model": "short",
-        "Upstream Error Share by Model": "percentunit", "Rate-Limited Share by Model": "percentunit"}
+        "Upstream Error Share by Model": "percentunit", "Rate-Limited Share by Model": "percentunit",
+        "Slowest LLM Calls": "ms", "Failed LLM Calls": "ms"}
     assert [v["name"] for v in usage_dashboard["templating"]["list"]] == ["model", "provider", "tenant"]
     assert rules.check(usage_dashboard, UIDS) == []
     latency = _panel(usage_dashboard, "Time to First Token p50/p95/p99 by Model")
@@ -157,3 +158,26 @@ def test_brightstaff_dashboard_covers_upstreams_panels_with_units(usage_dashboar
     assert _problems_without(dash, "LLM Upstream Calls/sec by Model and Status", 'model=~"$model", ') == [
         "plano-brightstaff / LLM Upstream Calls/sec by Model and Status: target A ignores the $model variable "
         '(model=~"$model" on brightstaff_llm_upstream_requests_total)']
+
+
+def test_trace_tables_query_tempo_and_model_rows_link_to_their_traces(dashboard, usage_dashboard):
+    import json
+    import urllib.parse
+    assert rules.check(usage_dashboard, UIDS) == []
+    tables = grafana.traceql(usage_dashboard)
+    assert tables == {
+        "Slowest LLM Calls": '{ resource.service.name = "plano(llm)" && span.llm.model =~ ".*" && span.llm.provider =~ ".*" && duration > 2s }',
+        "Failed LLM Calls": '{ resource.service.name = "plano(llm)" && span.llm.model =~ ".*" && span.llm.provider =~ ".*" && status = error }'}
+    for title in tables:
+        (target,) = _panel(usage_dashboard, title)["targets"]
+        assert target["datasource"] == {"type": "tempo", "uid": "plano-tempo"} and target["tableType"] == "traces"
+    # the link as Grafana follows it for the series gpt-4o-mini, 1000–2000 ms
+    (link,) = _panel(dashboard, "LLM Requests/sec by Model")["fieldConfig"]["defaults"]["links"]
+    url = link["url"]
+    for var, value in (("__field.labels.llm_model", "gpt-4o-mini"), ("__from", "1000"), ("__to", "2000")):
+        url = url.replace("${%s:percentencode}" % var, urllib.parse.quote(value, safe=""))
+    assert "${" not in url and url.startswith("/explore?")
+    (pane,) = json.loads(urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["panes"][0]).values()
+    assert pane["range"] == {"from": "1000", "to": "2000"}
+    assert pane["queries"] == [{"refId": "A", "datasource": {"type": "tempo", "uid": "plano-tempo"}, "queryType": "traceql",
+                                "query": '{ resource.service.name = "plano(llm)" && span.llm.model = "gpt-4o-mini" }'}]

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.fixtures.counts import FIXTURES, edges, spans_per_trace, traces_where, with_new_ids
+from plano_obs import grafana, paths, promql
+from tests.fixtures.counts import FIXTURES, edges, spans_per_trace, traces_longer, traces_where, with_new_ids
 from .conftest import component, invoke, wait_for
 
 
@@ -114,6 +115,23 @@ def test_traceql_status_error_finds_exactly_the_failed_llm_calls(tempo, replayed
     assert want
     wait_for("TraceQL { status = error } to return the failed calls", lambda: _search(
         tempo, replayed, '{ resource.service.name = "plano(llm)" && status = error }'), lambda got: got == want, deadline_s=60)
+
+
+def test_the_dashboards_trace_tables_list_exactly_the_slow_and_the_failed_calls(tempo, replayed, live):
+    """The LLM Usage dashboard's TraceQL tables, as Grafana sends them (variables at All)."""
+    dash = json.loads((paths.GENERATED / "dashboards" / "plano-llm-usage.json").read_text())
+    tables = grafana.traceql(dash)
+    slow_s = promql.seconds(live["dashboards"]["slowCall"])
+    slow = replayed.new(set().union(*(traces_longer(p, "plano(llm)", slow_s) for p in FIXTURES.values())))
+    failed = set()
+    for path in FIXTURES.values():
+        failed |= traces_where(path, "plano(llm)", "http.status_code", None)
+        for status in (500, 502, 503, 504):
+            failed |= traces_where(path, "plano(llm)", "http.status_code", status)
+    for title, want in (("Slowest LLM Calls", slow), ("Failed LLM Calls", replayed.new(failed))):
+        assert want, f"the fixtures hold no trace for {title}: it would prove nothing"
+        wait_for(f"{title} to list the {len(want)} replayed traces", lambda: _search(tempo, replayed, tables[title]),
+                 lambda got: got == want, deadline_s=60)
 
 
 def test_service_graph_has_one_edge_per_call_with_exact_counts(live, prom, replayed):
