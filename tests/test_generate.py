@@ -20,11 +20,11 @@ def test_committed_files_match_a_fresh_build(out):
 
 def test_an_edited_file_is_reported_with_a_diff(out):
     f = out / "compose" / "prometheus.yml"
-    f.write_text(f.read_text().replace("scrape_interval: 1s", "scrape_interval: 60s"))
+    f.write_text(f.read_text().replace("evaluation_interval: 15s", "evaluation_interval: 60s"))
     diffs = generate.drift(out)
     assert list(diffs) == ["compose/prometheus.yml"]
-    assert "-    scrape_interval: 60s" in diffs["compose/prometheus.yml"]
-    assert "+    scrape_interval: 1s" in diffs["compose/prometheus.yml"]
+    assert "-  evaluation_interval: 60s" in diffs["compose/prometheus.yml"]
+    assert "+  evaluation_interval: 15s" in diffs["compose/prometheus.yml"]
     with pytest.raises(DriftError, match="compose/prometheus.yml") as err:
         generate.check_drift(out)
     assert "invoke build" in err.value.line()
