@@ -100,6 +100,13 @@
       admin: { address: socket(port('envoyAdmin'), listenHost) },
       // histograms reach the admin pages only at a stats flush (default every 5 s)
       stats_flush_interval: '1s',
+      // Envoy's OpenTelemetry tracer sends its spans every 5 s, or at 5 buffered spans: late
+      // enough that a request's plano(outbound) span arrived after the counts it belongs to
+      // were read. Every span is sent within envoy.traceFlushMs.
+      layered_runtime: { layers: [{ name: 'plano_dev', static_layer: {
+        'tracing.opentelemetry.flush_interval_ms': c.envoy.traceFlushMs,
+        'tracing.opentelemetry.min_flush_spans': 1,
+      } }] },
       static_resources: {
         listeners: [listener('plano_dev_ingress', 'envoyListener', [route('mock_llm')], 'plano', c.envoy.requestLimit)]
                    + (if devPlano then [

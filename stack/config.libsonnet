@@ -295,6 +295,7 @@
       // brightstaff picks one with its x-arch-llm-provider header.
       providers: ['openai', 'anthropic'],
       tracing: true,  // send `plano(outbound)` spans to the collector, as Plano's egress does
+      traceFlushMs: 200,  // Envoy sends its buffered spans this often (Envoy's default: 5000)
     },
 
     // Delivery of traces to Tempo (docs/reliability.md). What the collector acknowledges to

@@ -46,9 +46,14 @@ def test_tokens_cost_and_ttft_equal_the_file(live, prom, settled):
     }
     before = {k: _by(prom, q, labels) for k, (q, labels) in queries.items()}
     start = time.time()
-    # the "in range" panels need a scrape from before the replay as their baseline
-    wait_for("a span-metrics scrape after the baseline", lambda: prom.query(
-        f'timestamp(up{{job="otel-collector-spanmetrics"}}) > {start:.3f}'), lambda r: len(r) == 1)
+    # The "in range" panels' baseline: a scrape at `base` after everything earlier was counted,
+    # and another over a second later, before the replay. A whole-second range that ends now
+    # then starts within [base, base + 1 s): at a baseline sample, never before it.
+    def scraped_after(t: float) -> float:
+        r = prom.query(f'timestamp(up{{job="otel-collector-spanmetrics"}}) > {t:.3f}')
+        return float(r[0]["value"][1]) if r else 0.0
+    base = wait_for("a span-metrics scrape after the test started", lambda: scraped_after(start), lambda t: t > 0)
+    wait_for("a second scrape a second later", lambda: scraped_after(base + 1.0), lambda t: t > 0)
     r = invoke("traces.replay", str(FIXTURES["plano-mixed.jsonl"]), "--speed", "0")
     assert r.returncode == 0, r.stderr
 
@@ -70,7 +75,7 @@ def test_tokens_cost_and_ttft_equal_the_file(live, prom, settled):
     assert all(math.isclose(cost[k], want["cost"][k], rel_tol=1e-9) for k in cost), (cost, want["cost"])
 
     # the panels, as Grafana asks them, over a range that starts just before the replay
-    range_s = math.ceil(now - start) + 1
+    range_s = math.floor(now - base)
     tokens_panel = _by(prom, _panel_expr("Tokens in Range", range_s), ("llm_model", "llm_provider", "token_kind"), at=now)
     per_kind = Counter()
     for (model, provider, _, kind), v in want["tokens"].items():
