@@ -4,9 +4,11 @@ encoding, most of a cold replay's time) and sends from the spool the last replay
 A file's spool is found by what the file holds, not by its name: the key is the SHA-256 of its
 bytes, its size and the chunk size (`max_spans`), and the entry's format version. The hash is
 taken of the bytes the first pass actually read (a file that grows meanwhile is cached as it was
-read); looking a file up hashes it only when a cached spool of its very size exists (about 0.1 s
-for 100 MB). Each cached spool holds the file's counts and a CRC of its entries, checked before
-use; a spool that fails the check is removed and the file parsed again.
+read). Looking a file up reads it to hash it (about 0.1 s for 100 MB) only when a cached spool of
+its very size exists and its path is not in known.json with the same stamp — device, inode,
+size, mtime and ctime, which an edit cannot set back — as when it was last hashed unchanged.
+Each cached spool holds the file's counts and a CRC of its entries, checked before use; a spool
+that fails the check is removed and the file parsed again.
 
 The folder holds at most `limit` bytes: the least recently used spools are removed first, and a
 spool larger than the whole limit is not kept. The cache is a speed-up only: when its folder

@@ -68,7 +68,12 @@ class Timing:
 
 def varint(n: int) -> bytes:
     if n < 0x4000:
-        return _VARINTS[n]
+        try:
+            return _VARINTS[n]
+        except IndexError:  # the first call: the table is made (10 ms a replay that parses nothing would pay)
+            _VARINTS[:] = [bytes((i,)) for i in range(0x80)] + \
+                [bytes(((i & 0x7F) | 0x80, i >> 7)) for i in range(0x80, 0x4000)]
+            return _VARINTS[n]
     out = bytearray()
     while n >= 0x80:
         out.append((n & 0x7F) | 0x80)
@@ -77,7 +82,7 @@ def varint(n: int) -> bytes:
     return bytes(out)
 
 
-_VARINTS = [bytes((n,)) for n in range(0x80)] + [bytes(((n & 0x7F) | 0x80, n >> 7)) for n in range(0x80, 0x4000)]
+_VARINTS: list[bytes] = []  # the varints below 2^14
 
 
 def field(tag: int, payload: bytes) -> bytes:
