@@ -60,7 +60,8 @@ def _big(encoder: Encoder, big: otlpjson.Big, path: Path, where: str, traces: di
     yield from encode(encoder, big.parse(), path, where, traces)  # whole: the usual path, and its error wording
 
 
-def sequential(path: Path, encoder: Encoder, traces: dict | None, digest: otlpjson.Digest | None = None) -> Iterator[Encoded]:
+def sequential(path: Path, encoder: Encoder, traces: dict | None,
+               digest: otlpjson.Digest | None = None) -> Iterator[Encoded]:
     for number, where, payload in otlpjson.raw_records(path, digest):
         yield number, encode(encoder, payload, path, where, traces)
 

@@ -16,7 +16,7 @@ from typing import Callable
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from .wire import TIME, TRACE_ID, U64, Chunk
+from .wire import TIME, TRACE_ID, U64, Chunk, Patch
 
 _TIMES = bytes(TIME) + b"\x01" + bytes(255 - TIME)  # the selector's TIME bytes → 1, all others → 0
 
@@ -99,8 +99,8 @@ def patched(chunk: Chunk, shift: int, ids: Ids | None) -> tuple[bytes, dict[byte
     when the chunk has no patch or a shifted time would leave 0 … 2^64."""
     if not usable(chunk, shift):
         return None
-    p = chunk.patch
-    return apply(chunk.data, p.selector, shift, ids), dict.fromkeys(trace_ids(p.trace_ids, ids)), chunk.end + shift  # type: ignore[union-attr]
+    p: Patch = chunk.patch  # type: ignore[assignment]
+    return apply(chunk.data, p.selector, shift, ids), dict.fromkeys(trace_ids(p.trace_ids, ids)), chunk.end + shift
 
 
 def drop_first(req: ExportTraceServiceRequest, n: int) -> None:

@@ -177,7 +177,8 @@ class _Sending:
         traces: dict[bytes, None] = {}
         for patched, parts in groupby(batch, key=lambda p: p.patch is not None):  # the batch's trace ids, in order
             if patched:
-                traces.update(dict.fromkeys(trace_ids(b"".join(p.patch.trace_ids for p in parts), self.ids)))  # type: ignore[union-attr]
+                tids = b"".join(p.patch.trace_ids for p in parts)  # type: ignore[union-attr]
+                traces.update(dict.fromkeys(trace_ids(tids, self.ids)))
             else:
                 for p in parts:
                     traces.update(p.traces)  # type: ignore[arg-type]
