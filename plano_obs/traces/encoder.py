@@ -13,33 +13,27 @@ from typing import Callable, Iterable, Iterator
 
 import orjson
 
-from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from .values import attributes, digits, hex_id, text, uint
-from .wire import (MAX_BYTES, MAX_SPANS, SEL_SPAN_ID, SEL_TIME, SEL_TRACE_ID, Chunk, Cutter, Unusual, field,
-                   varint)
+from .spanparts import SEL_IDS, dropped, rest
+from .values import attributes, digits, text
+from .wire import MAX_BYTES, MAX_SPANS, SEL_SPAN_ID, SEL_TIME, Chunk, Cutter, Unusual, field, varint
 
 _CACHE_LIMIT = 8192  # names and scopes remembered; forgotten when full, so memory stays bounded
 _ZERO16, _ZERO8 = bytes(16), bytes(8)
 _times = struct.Struct("<BQBQ").pack  # start and end, tags included
-_fixed64 = struct.Struct("<Q").pack
-_fixed32 = struct.Struct("<I").pack
 _KINDS = dict(Span.SpanKind.items())
-_CODES = dict(Status.StatusCode.items())
 _KIND_FIELD = [bytes((0x30, k)) for k in range(6)]
 _SPAN_KEYS = frozenset({"traceId", "spanId", "parentSpanId", "traceState", "name", "kind", "startTimeUnixNano",
                         "endTimeUnixNano", "attributes", "droppedAttributesCount", "events", "droppedEventsCount",
                         "links", "droppedLinksCount", "status", "flags"})
 _COMMON_KEYS = frozenset({"traceId", "spanId", "parentSpanId", "traceState", "name", "kind", "startTimeUnixNano",
                           "endTimeUnixNano", "attributes"})
-_EVENT_KEYS = frozenset({"timeUnixNano", "name", "attributes", "droppedAttributesCount"})
-_LINK_KEYS = frozenset({"traceId", "spanId", "traceState", "attributes", "droppedAttributesCount", "flags"})
 _SCOPE_KEYS = frozenset({"name", "version", "attributes", "droppedAttributesCount"})
 _RS_KEYS = frozenset({"resource", "scopeSpans", "schemaUrl"})
 _SS_KEYS = frozenset({"scope", "spans", "schemaUrl"})
 _RESOURCE_KEYS = frozenset({"attributes", "droppedAttributesCount"})
 # selectors of a span's first fields: 0a 10 <trace id> 12 08 <span id> [22 08 <parent id>]
-_SEL_IDS = b"\0\0" + SEL_TRACE_ID + b"\0\0" + SEL_SPAN_ID
 _SEL_PARENT = b"\0\0" + SEL_SPAN_ID
 _SEL_TIMES = b"\0" + SEL_TIME + b"\0" + SEL_TIME
 _WRONG_SHAPE = (KeyError, TypeError, ValueError, AttributeError, struct.error)
@@ -128,7 +122,7 @@ class Encoder:
         if len(sid) != 8 or sid == _ZERO8:
             raise Unusual
         head = b"\x0a\x10" + tid + b"\x12\x08" + sid
-        sel_head = _SEL_IDS
+        sel_head = SEL_IDS
         get = d.get
         if "traceState" in d and d["traceState"] != "":
             ts = field(0x1A, text(d["traceState"]))
@@ -169,7 +163,7 @@ class Encoder:
             raise Unusual
         sels = [b"", sel_head, bytes(len(head) - len(sel_head)), _SEL_TIMES]
         if not common:
-            self._rest(d, parts, sels, tid, cut)
+            rest(d, parts, sels, tid, cut, self._other_attrs)
         n = sum(map(len, parts))
         sels.append(bytes(n - (len(head) + 18 if common else sum(map(len, sels)))))  # what is kept as it is
         parts[0] = bytes((0x12, n)) if n < 0x80 else b"\x12" + varint(n)  # the field's tag and length
@@ -201,84 +195,6 @@ class Encoder:
             b = self._names[v] = field(0x2A, text(v)) if v else b""  # type: ignore[index]
         return b
 
-    def _rest(self, d: dict, parts: list[bytes], sels: list[bytes], tid: bytes, cut: Cutter) -> None:
-        """The span's rarer fields, after its attributes: events and links (with their selectors:
-        event times, and the ids of links within the trace), counts, status, flags."""
-        def add(b: bytes, sel: bytes | None = None) -> None:
-            parts.append(b)
-            sels.append(sel if sel is not None else bytes(len(b)))
-
-        # the selector so far covers the head and the times: the attributes are kept as they are
-        sels.append(bytes(sum(map(len, parts)) - sum(map(len, sels))))
-        add(_dropped(d, "droppedAttributesCount", b"\x50"))
-        if "events" in d:
-            for b, sel in self._events(d["events"], cut):
-                add(b, sel)
-        add(_dropped(d, "droppedEventsCount", b"\x60"))
-        if "links" in d:
-            for b, sel in self._links(d["links"], tid):
-                add(b, sel)
-        add(_dropped(d, "droppedLinksCount", b"\x70"))
-        status = d.get("status")
-        if status:
-            if status.__class__ is not dict or not status.keys() <= {"code", "message"}:
-                raise Unusual
-            body = field(0x12, text(status["message"])) if status.get("message") else b""
-            code = status.get("code", 0)
-            if code.__class__ is str:
-                code = _CODES.get(code)
-            if code.__class__ is not int or not 0 <= code <= 2:
-                raise Unusual
-            if code:
-                body += bytes((0x18, code))
-            add(field(0x7A, body))
-        elif status is not None and status != {}:
-            raise Unusual
-        flags = d.get("flags")
-        if flags:
-            add(b"\x85\x01" + _fixed32(uint(flags, 1 << 32)))
-
-    def _events(self, items: object, cut: Cutter) -> list[tuple[bytes, bytes]]:
-        if items.__class__ is not list:
-            raise Unusual
-        out = []
-        for ev in items:  # type: ignore[attr-defined]
-            if ev.__class__ is not dict or not ev.keys() <= _EVENT_KEYS:
-                raise Unusual
-            t = uint(ev.get("timeUnixNano", 0), 1 << 64)
-            cut.low, cut.high = min(cut.low, t), max(cut.high, t)
-            body = b"\x09" + _fixed64(t)
-            if "name" in ev:
-                body += field(0x12, text(ev["name"])) if ev["name"] != "" else b""
-            if "attributes" in ev:
-                body += b"".join(attributes(ev["attributes"], 0x1A, self._other_attrs[0x1A]))
-            body += _dropped(ev, "droppedAttributesCount", b"\x20")
-            b = field(0x5A, body)
-            out.append((b, bytes(len(b) - len(body)) + b"\0" + SEL_TIME + bytes(len(body) - 9)))
-        return out
-
-    def _links(self, items: object, tid: bytes) -> list[tuple[bytes, bytes]]:
-        """Links, with selectors: a link's ids move with its span's only within the same trace."""
-        if items.__class__ is not list:
-            raise Unusual
-        out = []
-        for link in items:  # type: ignore[attr-defined]
-            if link.__class__ is not dict or not link.keys() <= _LINK_KEYS or "traceId" not in link or "spanId" not in link:
-                raise Unusual
-            linked = hex_id(link["traceId"], 16)
-            body = b"\x0a\x10" + linked + b"\x12\x08" + hex_id(link["spanId"], 8)
-            if link.get("traceState"):
-                body += field(0x1A, text(link["traceState"]))
-            if "attributes" in link:
-                body += b"".join(attributes(link["attributes"], 0x22, self._other_attrs[0x22]))
-            body += _dropped(link, "droppedAttributesCount", b"\x28")
-            if link.get("flags"):
-                body += b"\x35" + _fixed32(uint(link["flags"], 1 << 32))
-            b = field(0x6A, body)
-            ids = _SEL_IDS if linked == tid else bytes(len(_SEL_IDS))
-            out.append((b, bytes(len(b) - len(body)) + ids + bytes(len(body) - len(ids))))
-        return out
-
     def _header(self, d: dict, part: str, encode: Callable[[dict], bytes]) -> bytes:
         """A resource's or a scope's encoding (with the schema URL beside it), remembered by its
         JSON text: the same few repeat in every record. Only what reads back as it was is kept
@@ -304,7 +220,7 @@ class Encoder:
             if attrs:
                 body = b"".join(attributes(attrs, 0x0A, self._other_attrs[0x0A]))
             if "droppedAttributesCount" in resource:
-                body += _dropped(resource, "droppedAttributesCount", b"\x10")
+                body += dropped(resource, "droppedAttributesCount", b"\x10")
         elif resource is not None and resource != {}:
             raise Unusual
         header = field(0x0A, body)
@@ -326,14 +242,6 @@ class Encoder:
             if "attributes" in scope:
                 body += b"".join(attributes(scope["attributes"], 0x1A, self._other_attrs[0x1A]))
             if "droppedAttributesCount" in scope:
-                body += _dropped(scope, "droppedAttributesCount", b"\x20")
+                body += dropped(scope, "droppedAttributesCount", b"\x20")
         header = field(0x0A, body)
         return header + field(0x1A, text(ss["schemaUrl"])) if ss.get("schemaUrl") else header
-
-
-def _dropped(d: dict, key: str, tag: bytes) -> bytes:
-    v = d.get(key)
-    if v is None or v == 0 and v.__class__ is int:
-        return b""
-    n = uint(v, 1 << 32)
-    return tag + varint(n) if n else b""

@@ -20,17 +20,17 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import groupby
-from typing import Callable, Iterable, NamedTuple
+from typing import Callable, NamedTuple
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from ..errors import PlanoError
 from . import wire
-from .book import TraceBook
+from .account import Summary, unsent_traces  # noqa: F401 (re-exported)
 from .patch import Ids, apply_all, drop_first, rewrite, trace_ids, usable
+from .plan import Plan, Trace, plan  # noqa: F401 (re-exported)
 from .sender import PROTOCOLS, Retry, SendError, Sender, Sent, Stopped, send_retrying  # noqa: F401 (re-exported)
 from .spool import Entry, Position, Scan, Spool
 
@@ -41,43 +41,6 @@ IN_FLIGHT = 2
 
 class ReplayError(PlanoError):
     """Options a replay cannot use, or a collector that refused the data."""
-
-
-@dataclass
-class Summary:
-    """What happened to the spans this run set out to send (`total_spans`)."""
-    total_spans: int = 0
-    spans: int = 0  # acknowledged by the collector: accepted, or refused in a partial success
-    rejected: int = 0
-    requests: int = 0
-    retries: int = 0
-    unsent_traces: int = 0
-    elapsed_s: float = 0.0
-    book: TraceBook = field(default_factory=TraceBook)  # accepted traces (as sent), loop by loop
-    failure: SendError | None = None
-    interrupted: bool = False
-    next: Position | None = None  # the first span not acknowledged; None when all were
-
-    @property
-    def traces(self) -> int:
-        return len(self.book)
-
-    @property
-    def trace_ids(self) -> list[str]:
-        """Every accepted trace's id, in hex (a list in memory: for small replays and tests)."""
-        return self.book.hex()
-
-    @property
-    def accepted(self) -> int:
-        return self.spans - self.rejected
-
-    @property
-    def unsent(self) -> int:
-        return self.total_spans - self.spans
-
-    @property
-    def spans_per_s(self) -> float:
-        return self.spans / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
 @dataclass
@@ -286,51 +249,3 @@ def replay(spool: Spool, scan: Scan, sender: Sender, speed: float = 1.0, loops: 
         run.stop.set()
     run.finish()
     return summary
-
-
-def unsent_traces(spool: Spool, at: Position, loops: int) -> int:
-    """Traces with a span not sent: those from `at` to the end of its loop, plus every trace of
-    each loop after it. Read from the spool after a replay stopped early."""
-    def count(after: Position | None) -> int:
-        book = TraceBook()
-        try:
-            for entry in spool:
-                if after and entry.ends_before(after):
-                    continue
-                req = ExportTraceServiceRequest.FromString(entry.chunk.data)
-                if after and (entry.file, entry.record) == (after.file, after.record) and entry.chunk.first < after.span:
-                    drop_first(req, after.span - entry.chunk.first)
-                book.add(0, {s.trace_id: None for rs in req.resource_spans for ss in rs.scope_spans for s in ss.spans})
-            return len(book)
-        finally:
-            book.close()
-    return count(at) + ((loops - at.loop) * count(None) if loops > at.loop else 0)
-
-
-# --- records held in memory -----------------------------------------------------------------
-
-@dataclass
-class Trace:
-    trace_id: bytes
-    spans: list[Span]
-
-
-@dataclass
-class Plan:
-    """Spans of records held in memory, grouped by trace in order of first appearance (the
-    fixtures' tests count with it; a replay streams instead)."""
-    traces: list[Trace]
-
-    @property
-    def span_count(self) -> int:
-        return sum(len(t.spans) for t in self.traces)
-
-
-def plan(records: Iterable) -> Plan:
-    by_trace: dict[bytes, Trace] = {}
-    for rec in records:
-        for rs in rec.request.resource_spans:
-            for ss in rs.scope_spans:
-                for span in ss.spans:
-                    by_trace.setdefault(span.trace_id, Trace(span.trace_id, [])).spans.append(span)
-    return Plan(list(by_trace.values()))
