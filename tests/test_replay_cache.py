@@ -66,6 +66,23 @@ def test_a_file_replayed_again_is_read_from_its_cached_spool(tmp_path, cache, pa
     assert (cache.folder.stat().st_mode & 0o777, (cache.folder / name).stat().st_mode & 0o777) == (0o700, 0o600)
 
 
+def test_files_cached_and_not_are_spooled_in_their_order(tmp_path, cache, parses):
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    lines = MIXED.read_text().splitlines()
+    a.write_text("\n".join(lines[:25]) + "\n")
+    b.write_text("\n".join(lines[25:]) + "\n")
+    _scan(a, cache)  # a is kept; b, and a second a, are read from the cache or parsed
+    with spool.Spool(cache=None) as sp:
+        cold = spool.scan([a, b, a], sp, workers=1)
+        expected = [(e.file, e.record, e.chunk) for e in sp]
+    with spool.Spool(cache=cache) as sp:
+        warm = spool.scan([a, b, a], sp, workers=1)
+        assert [(e.file, e.record, e.chunk) for e in sp] == expected
+    assert _numbers(warm) == _numbers(cold) and warm.spans == MIXED_SPANS + 145 == 376  # a: 145 spans
+    assert [e[0] for e in expected].count(2) == [e[0] for e in expected].count(0)  # a twice, as files 0 and 2
+    assert parses == [a, a, b, a, b]  # the first a, the cold scan's three, then only b (kept now)
+
+
 def test_a_cached_spool_serves_a_resume_and_trace_starts(tmp_path, cache, parses):
     rec = _copies(MIXED, tmp_path / "rec.jsonl", 3)
     start = spool.Position(1, 0, 50, 1)
