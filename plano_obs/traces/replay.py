@@ -10,6 +10,9 @@ replay's clock, so no span lies in the future.
 Ids: fresh ids are the recorded ones XORed with a random key drawn for each loop — the same
 recorded id becomes the same new id in every record and file, without a table of ids in memory.
 
+Times and ids are rewritten by patch.py: in the spooled bytes, a request's chunks at once, or,
+for what a patch cannot serve, in protobuf messages.
+
 Accounting: requests are answered in order. Each answer moves `next`, the first span not
 acknowledged; when a request fails for good, nothing after it is sent, so everything from `next`
 on is unsent, and a resumed replay (--resume) starts there."""
