@@ -14,13 +14,14 @@ import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 
 import orjson
 
 from ..errors import PlanoError
 from . import otlpjson, wire
 from .encoder import Encoder
+from .spoolfile import entry_bytes
 
 Encoded = tuple[int, Iterable[wire.Chunk]]  # record number, its chunks
 
@@ -85,33 +86,36 @@ def watch_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _flat(c: wire.Chunk) -> tuple:
-    """A chunk as a tuple: tuples cross to the parent process at half the cost of dataclasses."""
-    p = c.patch
-    return (c.data, c.spans, c.first, c.start, c.end) + ((p.selector, p.trace_ids, p.low, p.high) if p else ())
-
-
-def _chunk(data: bytes, spans: int, first: int, start: int, end: int, *patch: object) -> wire.Chunk:
-    return wire.Chunk(data, spans, first, start, end, wire.Patch(*patch) if patch else None)  # type: ignore[arg-type]
+class Written(NamedTuple):
+    """A worker's batch: its records' entries laid out as the spool holds them (one bytes object
+    crosses to the parent far cheaper than thousands of chunks), and each record's chunks without
+    their data, to be counted."""
+    entries: bytes
+    records: list[tuple[int, list[wire.Chunk]]]
 
 
 def _encode_batch(path: Path, batch: list[tuple[int, str, bytes]], max_spans: int, trace_starts: bool):
-    """In a worker: ([(number, chunks as tuples)], trace starts, (where, reason) of a bad record)."""
+    """In a worker: (entries, [(number, [(first, spans, start, end) a chunk])], trace starts,
+    (where, reason) of a bad record)."""
     global _worker_encoder
     if _worker_encoder is None or _worker_encoder.max_spans != max_spans:
         _worker_encoder = Encoder(max_spans)
     traces: dict[bytes, int] | None = {} if trace_starts else None
-    out = []
+    entries: list[bytes] = []
+    records = []
+    bad = None
     try:
         for number, where, raw in batch:
-            out.append((number, [_flat(c) for c in encode(_worker_encoder, raw, path, where, traces)]))
+            chunks = encode(_worker_encoder, raw, path, where, traces)
+            entries += [entry_bytes(number, c) for c in chunks]  # type: ignore[union-attr]
+            records.append((number, [(c.first, c.spans, c.start, c.end) for c in chunks]))  # type: ignore[union-attr]
     except otlpjson.OtlpFileError as err:  # its own class does not pickle: send its parts
-        return out, traces, (err.where, err.reason)
-    return out, traces, None
+        bad = (err.where, err.reason)
+    return b"".join(entries), records, traces, bad
 
 
 def parallel(path: Path, pool: ProcessPoolExecutor, workers: int, encoder: Encoder, traces: dict | None,
-             digest: otlpjson.Digest | None = None) -> Iterator[Encoded]:
+             digest: otlpjson.Digest | None = None) -> Iterator[Encoded | Written]:
     pending: deque = deque()  # futures of batches, or records done here, in file order
     batch: list[tuple[int, str, bytes]] = []
     size = 0
@@ -122,19 +126,19 @@ def parallel(path: Path, pool: ProcessPoolExecutor, workers: int, encoder: Encod
             pending.append(pool.submit(_encode_batch, path, batch, encoder.max_spans, traces is not None))
             batch, size = [], 0
 
-    def ready(block: bool) -> Iterator[Encoded]:
+    def ready(block: bool) -> Iterator[Encoded | Written]:
         while pending and (block or len(pending) > 2 * workers):
             item = pending.popleft()
             if not isinstance(item, Future):
                 yield item
                 continue
-            done, found, bad = item.result()
+            entries, records, found, bad = item.result()
             if traces is not None and found:
                 for tid, t0 in found.items():
                     if tid not in traces or t0 < traces[tid]:
                         traces[tid] = t0
-            for number, flat in done:
-                yield number, [_chunk(*c) for c in flat]
+            yield Written(entries, [(number, [wire.Chunk(b"", n, first, start, end) for first, n, start, end in metas])
+                                    for number, metas in records])
             if bad:
                 for f in pending:
                     if isinstance(f, Future):

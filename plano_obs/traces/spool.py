@@ -10,6 +10,7 @@ its first pass."""
 from __future__ import annotations
 
 import gc
+import io
 import multiprocessing
 import os
 import tempfile
@@ -23,7 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from ..errors import PlanoError
 from . import files, firstpass, spoolcache, wire
 from .encoder import Encoder
-from .spoolfile import Entry, Position, Segment, read_entries, write_entry
+from .spoolfile import Entry, Position, Segment, entry_bytes, read_entries
 
 __all__ = ["Entry", "Position", "Scan", "Spool", "MemorySpool", "SpoolError", "scan", "spool_requests"]
 
@@ -81,17 +82,21 @@ class Spool:
         return self._file  # type: ignore[return-value]
 
     def add(self, file: int, record: int, chunk: wire.Chunk) -> None:
+        self.write(file, entry_bytes(record, chunk))
+
+    def write(self, file: int, entries: bytes) -> None:
+        """Entries of `file` already laid out (entry_bytes: a worker's batch)."""
         seg = self.segments[-1] if self.segments else None
         if seg is None or seg.file != file or seg.stream is not self._file:
             f = self._temp()
             seg = Segment(file, f, f.tell(), f.tell())
             self.segments.append(seg)
         try:
-            n = write_entry(seg.stream, record, chunk)
+            seg.stream.write(entries)
         except OSError as err:
             raise SpoolError(self.folder, err.strerror or str(err)) from err
-        seg.end += n
-        self.size += n
+        seg.end += len(entries)
+        self.size += len(entries)
 
     def mark(self) -> tuple[int, int, int]:
         """Where the spool ends now, for `rollback`."""
@@ -143,6 +148,10 @@ class MemorySpool(Spool):
         self._entries.append(Entry(file, record, chunk))
         self.size += len(chunk.data)
 
+    def write(self, file: int, entries: bytes) -> None:
+        for entry in read_entries(Segment(file, io.BytesIO(entries), 0, len(entries))):
+            self.add(file, entry.record, entry.chunk)
+
     def mark(self) -> tuple[int, int, int]:
         return len(self._entries), 0, self.size
 
@@ -157,20 +166,27 @@ class MemorySpool(Spool):
         self._entries = []
 
 
-def _spool_file(result: Scan, spool: Spool, i: int, encoded: Iterable[firstpass.Encoded],
+def _spool_file(result: Scan, spool: Spool, i: int, encoded: Iterable[firstpass.Encoded | firstpass.Written],
                 start: Position | None) -> spoolcache.Summary:
     """One file's records into the spool and the scan; returns the file's own counts."""
     summary = spoolcache.Summary()
-    for number, chunks in encoded:
-        if chunks.__class__ is not list:  # a huge record's, as they are cut: counted once all are in
-            chunks = _spooled(spool, i, number, chunks)
+    for item in encoded:
+        if isinstance(item, firstpass.Written):  # a worker's batch: its entries laid out, its chunks without data
+            spool.write(i, item.entries)
+            records = item.records
         else:
+            number, chunks = item
+            if chunks.__class__ is not list:  # a huge record's, as they are cut: counted once all are in
+                chunks = _spooled(spool, i, number, chunks)
+            else:
+                for chunk in chunks:
+                    spool.add(i, number, chunk)
+            records = [(number, chunks)]
+        for number, chunks in records:
             for chunk in chunks:
-                spool.add(i, number, chunk)
-        for chunk in chunks:
-            result.add(Entry(i, number, chunk), start)
-            summary.add(chunk)
-        summary.records += 1
+                result.add(Entry(i, number, chunk), start)
+                summary.add(chunk)
+            summary.records += 1
     result.records += summary.records
     return summary
 

@@ -46,14 +46,12 @@ class Segment:
     end: int
 
 
-def write_entry(out: BinaryIO, record: int, chunk: wire.Chunk) -> int:
-    """Writes one entry; returns its size."""
+def entry_bytes(record: int, chunk: wire.Chunk) -> bytes:
+    """One entry, as written."""
     p = chunk.patch
     sel, tids, low, high = (p.selector, p.trace_ids, p.low, p.high) if p else (b"", b"", 0, 0)
-    entry = b"".join((_ENTRY.pack(record, chunk.first, chunk.spans, len(chunk.data), len(sel), len(tids), chunk.start,
-                                  chunk.end, low, high), chunk.data, sel, tids))
-    out.write(entry)
-    return len(entry)
+    return b"".join((_ENTRY.pack(record, chunk.first, chunk.spans, len(chunk.data), len(sel), len(tids), chunk.start,
+                                 chunk.end, low, high), chunk.data, sel, tids))
 
 
 def read_entries(seg: Segment) -> Iterator[Entry]:
@@ -65,7 +63,8 @@ def read_entries(seg: Segment) -> Iterator[Entry]:
         record, first, spans, n, n_sel, n_tids, start, stop, low, high = _ENTRY.unpack(read(ENTRY_SIZE))
         if n_sel:
             body = read(n + n_sel + n_tids)
-            chunk = wire.Chunk(body[:n], spans, first, start, stop, wire.Patch(body[n:n + n_sel], body[n + n_sel:], low, high))
+            patch = wire.Patch(body[n:n + n_sel], body[n + n_sel:], low, high)
+            chunk = wire.Chunk(body[:n], spans, first, start, stop, patch)
         else:
             chunk = wire.Chunk(read(n), spans, first, start, stop)
         yield Entry(seg.file, record, chunk)
