@@ -31,12 +31,21 @@ def _range(prom, expr: str, step: float) -> list:
     return r.json()["data"]["result"]
 
 
-def _traffic(live) -> None:
+def _traffic(live, prom) -> None:
     r = invoke("traces.replay", str(FIXTURES["plano-mixed.jsonl"]), "--speed", "0")
     assert r.returncode == 0, r.stderr
     if _brightstaff_runs(live):  # the Brightstaff dashboard's families exist once real Plano has served requests
-        r = invoke("traffic", "--requests", "24")
+        import json
+        from .test_plano import _expected
+        calls = f'sum({live["metricNames"]["calls"]}{{service_name="{live["planoServices"]["llm"]}"}})'
+        before = prom.scalar(calls) or 0.0
+        r = invoke("traffic", "--requests", "24", "--json")
         assert r.returncode == 0, r.stderr
+        # brightstaff batches its spans: wait until every upstream call's span is counted, so
+        # no later test's counts receive them
+        want = sum(_expected(live, json.loads(r.stdout))["calls"].values())
+        wait_for(f"the {want} LLM calls of invoke traffic counted", lambda: (prom.scalar(calls) or 0.0) - before,
+                 lambda d: d == want, deadline_s=30)
     if MODE == "native":  # rate-limited requests through the dev Envoy (its limit is 5 per start)
         for _ in range(8):
             requests.post(f"http://127.0.0.1:{live['ports']['envoyListener']}/v1/chat/completions",
@@ -49,7 +58,7 @@ def test_every_panel_returns_data(live, prom):
     # rate() needs a sample before the traffic: wait for the first scrapes of both jobs
     wait_for("first scrapes", lambda: prom.query('up{job=~"otel-collector-spanmetrics|envoy"} == 1'),
              lambda r: len(r) == (2 if MODE == "native" else 1))
-    _traffic(live)
+    _traffic(live, prom)
     empty: dict[str, str] = {}
     deadline = time.monotonic() + 60
     # without the dev Plano (Compose, or no brightstaff binary) its dashboard has nothing to show
