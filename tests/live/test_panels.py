@@ -32,27 +32,28 @@ def _range(prom, expr: str, step: float) -> list:
 
 
 def _traffic(live, prom) -> None:
+    calls = f'sum({live["metricNames"]["calls"]}{{service_name="{live["planoServices"]["llm"]}"}})'
+    before = prom.scalar(calls) or 0.0
     r = invoke("traces.replay", str(FIXTURES["plano-mixed.jsonl"]), "--speed", "0")
     assert r.returncode == 0, r.stderr
-    if _brightstaff_runs(live):  # the Brightstaff dashboard's families exist once real Plano has served requests
-        import json
-        from .test_plano import _expected
-        calls = f'sum({live["metricNames"]["calls"]}{{service_name="{live["planoServices"]["llm"]}"}})'
-        before = prom.scalar(calls) or 0.0
-        r = invoke("traffic", "--requests", "24", "--json")
-        assert r.returncode == 0, r.stderr
-        # brightstaff batches its spans: wait until every upstream call's span is counted, so
-        # no later test's counts receive them
-        want = sum(_expected(live, json.loads(r.stdout))["calls"].values())
-        wait_for(f"the {want} LLM calls of invoke traffic counted", lambda: (prom.scalar(calls) or 0.0) - before,
-                 lambda d: d == want, deadline_s=30)
+    want = counts(FIXTURES["plano-mixed.jsonl"])["service"]["plano(llm)"]
     if MODE == "native":  # rate-limited requests through the dev Envoy (its limit is 5 per start)
         for _ in range(8):
             requests.post(f"http://127.0.0.1:{live['ports']['envoyListener']}/v1/chat/completions",
                           json={"model": "gpt-4o", "messages": []}, timeout=10)
+    if _brightstaff_runs(live):  # the Brightstaff dashboard's families exist once real Plano has served requests
+        import json
+        from .test_plano import _expected
+        r = invoke("traffic", "--requests", "24", "--json")
+        assert r.returncode == 0, r.stderr
+        want += sum(_expected(live, json.loads(r.stdout))["calls"].values())
+    # brightstaff batches its spans: wait until every LLM call's span is counted, so no later
+    # test's counts receive them
+    wait_for(f"the {want} LLM calls of this traffic counted", lambda: (prom.scalar(calls) or 0.0) - before,
+             lambda d: d == want, deadline_s=30)
 
 
-def test_every_panel_returns_data(live, prom):
+def test_every_panel_returns_data(live, prom, settled):
     queries = grafana.queries(RANGE_S, scrape_seconds())
     assert len(queries) >= 9
     # rate() needs a sample before the traffic: wait for the first scrapes of both jobs
