@@ -202,11 +202,13 @@
       // Histogram buckets: time to first token (ms) and output tokens per second.
       ttftBuckets: [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000],
       tokensPerSecondBuckets: [1, 5, 10, 25, 50, 100, 200, 500, 1000, 5000],
-      // Running totals are kept per label set (deltatocumulative): dropped after this long
-      // without a call, and at most this many (new label sets past it are refused and counted
-      // in the collector's own metrics).
+      // Running totals are kept per stream (one metric and label set; delta_to_cumulative):
+      // dropped after this long without a call, and at most this many, so a flood of distinct
+      // models cannot grow the collector or fail the span-metrics scrape (its sample limit
+      // counts them). Past it, a new stream's values are dropped (about 8 streams a model,
+      // provider and tenant: ~250 of them) while every existing one keeps counting.
       staleAfter: '30m',
-      maxStreams: 20000,
+      maxStreams: 2000,
     },
 
     // The collector process.
@@ -333,9 +335,12 @@
       // + +Inf + sum + count) samples, + 1000 for target_info and headroom. So a burst of label
       // values meets the connector's overflow series, never a failed scrape. Multiply it by the
       // replicas when several Plano instances (service.instance.id) report.
+      // The same job serves the LLM usage metrics: at most usage.maxStreams streams, the largest
+      // a histogram (its buckets, +Inf, sum, count).
       spanMetricsSampleLimit:
-        local sm = $._config.spanMetrics;
-        std.length($._config.plano.services) * (sm.cardinalityLimit + 1) * (std.length(sm.buckets) + 4) + 1000,
+        local sm = $._config.spanMetrics, u = $._config.usage;
+        local usageSamples = u.maxStreams * (std.max(std.length(u.ttftBuckets), std.length(u.tokensPerSecondBuckets)) + 3);
+        std.length($._config.plano.services) * (sm.cardinalityLimit + 1) * (std.length(sm.buckets) + 4) + usageSamples + 1000,
       // Most labels one series may carry (label_limit); past it the whole scrape fails. Our series
       // carry ~20 (set by the config, never by the data); this catches a misconfigured exporter.
       // No label_value_length_limit: one long llm.model value would fail every span-metrics scrape.

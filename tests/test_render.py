@@ -286,13 +286,20 @@ def test_every_scrape_job_has_limits_and_the_span_metrics_job_fits_the_connector
         assert jobs["otel-collector-spanmetrics"]["sample_limit"] > most
 
 
+def _usage_metrics(native: dict) -> list[dict]:
+    return yaml.safe_load(native["native/otel-collector.yaml"])["connectors"]["signal_to_metrics/usage"]["spans"]
+
+
 def test_span_metrics_scrape_limit_follows_an_overridden_connector_limit(override):
     path = override("{ _config+:: { spanMetrics+: { cardinalityLimit: 100 } } }")
     native = render.render("native", path)
     sm = yaml.safe_load(native["native/otel-collector.yaml"])["connectors"]["span_metrics"]
     assert sm["aggregation_cardinality_limit"] == 100
     jobs = {j["job_name"]: j for j in yaml.safe_load(native["native/prometheus.yml"])["scrape_configs"]}
-    assert jobs["otel-collector-spanmetrics"]["sample_limit"] == PLANO_SOURCES * 101 * _span_metrics_samples_per_label_set(sm) + 1000
+    usage = yaml.safe_load(native["native/otel-collector.yaml"])["processors"]["delta_to_cumulative"]["max_streams"]
+    usage_samples = usage * (max(len(m["histogram"]["buckets"]) for m in _usage_metrics(native) if "histogram" in m) + 3)
+    assert jobs["otel-collector-spanmetrics"]["sample_limit"] == \
+        PLANO_SOURCES * 101 * _span_metrics_samples_per_label_set(sm) + usage_samples + 1000
     assert jobs["envoy"]["sample_limit"] == 50000
 
 
