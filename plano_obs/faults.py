@@ -208,7 +208,7 @@ FAULTS: list[Fault] = [
     Fault("down/up", down_up, lambda ctx: "", RESET),
     Fault("port stolen", steal_port, give_port_back, RESET),
     Fault("state disk full", fill_disk, free_disk, skip=needs_tmpfs),
-    Fault("5,000 models", lambda ctx: "one replay of 5,000 distinct llm.model values", lambda ctx: "",
+    Fault("5000 models", lambda ctx: "one replay of 5,000 distinct llm.model values", lambda ctx: "",
           traffic="models"),
 ]
 
