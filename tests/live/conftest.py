@@ -10,6 +10,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from typing import Callable
 
 import pytest
@@ -79,14 +80,24 @@ class Prometheus:
     def __init__(self, base: str) -> None:
         self.base = base
 
-    def query(self, expr: str) -> list[dict]:
-        resp = requests.get(f"{self.base}/api/v1/query", params={"query": expr}, timeout=5)
+    def query(self, expr: str, at: float | None = None) -> list[dict]:
+        params = {"query": expr} if at is None else {"query": expr, "time": f"{at:.3f}"}
+        resp = requests.get(f"{self.base}/api/v1/query", params=params, timeout=5)
         resp.raise_for_status()
         return resp.json()["data"]["result"]
 
     def scalar(self, expr: str) -> float | None:
         result = self.query(expr)
         return float(result[0]["value"][1]) if result else None
+
+    def by(self, expr: str, labels: tuple[str, ...], at: float | None = None) -> Counter:
+        """Each series' value, keyed by the values of `labels` ("" when absent)."""
+        return Counter({tuple(r["metric"].get(k, "") for k in labels): float(r["value"][1]) for r in self.query(expr, at)})
+
+
+def delta(after: Counter, before: Counter) -> Counter:
+    """What grew (or shrank) between two readings; unchanged keys left out."""
+    return Counter({k: v - before.get(k, 0.0) for k, v in after.items() if v - before.get(k, 0.0)})
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from plano_obs import grafana
-from .conftest import component, invoke, scrape_seconds, wait_for
+from .conftest import component, delta, invoke, scrape_seconds, wait_for
 
 # What the upstream answers for each fault `invoke traffic` injects (docs/dev-plano.md): the
 # mock's status, Envoy's 429 from the rate-limit filter, Envoy's 503 when the mock hangs up.
@@ -58,14 +58,6 @@ def _status_class(status: str) -> str:
     return f"{status[0]}xx"
 
 
-def _by(prom, expr: str, labels: tuple[str, ...]) -> Counter:
-    return Counter({tuple(r["metric"].get(k, "") for k in labels): float(r["value"][1]) for r in prom.query(expr)})
-
-
-def _delta(now: Counter, before: Counter) -> Counter:
-    return Counter({k: v - before.get(k, 0) for k, v in now.items() if v - before.get(k, 0)})
-
-
 def test_every_source_counts_exactly_what_invoke_traffic_sent(plano, prom, settled):
     live = plano
     calls = live["metricNames"]["calls"]
@@ -75,10 +67,10 @@ def test_every_source_counts_exactly_what_invoke_traffic_sent(plano, prom, settl
     env_q = f"sum({live['metricNames']['rateLimited']})"
     # the Requests Overview's cumulative stat, exactly as Grafana sends it
     (stat,) = [q for q in grafana.queries(900, scrape_seconds()) if q.panel == "Cumulative Request Count"]
-    before = {"span": _by(prom, span_q, ("llm_model", "llm_provider", "http_status_code")),
-              "bright": _by(prom, bright_q, ("model", "provider", "status_class")),
-              "agents": _by(prom, agent_q, ("agent_id",)), "envoy": _by(prom, env_q, ()),
-              "stat": _by(prom, stat.expr, ("llm_model",))}
+    before = {"span": prom.by(span_q, ("llm_model", "llm_provider", "http_status_code")),
+              "bright": prom.by(bright_q, ("model", "provider", "status_class")),
+              "agents": prom.by(agent_q, ("agent_id",)), "envoy": prom.by(env_q, ()),
+              "stat": prom.by(stat.expr, ("llm_model",))}
 
     r = invoke("traffic", "--requests", str(REQUESTS), "--json")
     assert r.returncode == 0, r.stderr
@@ -104,7 +96,7 @@ def test_every_source_counts_exactly_what_invoke_traffic_sent(plano, prom, settl
         f"panel '{stat.panel}'": (stat.expr, ("llm_model",), "stat", dict(per_model)),
     }
     for what, (expr, labels, key, expected) in checks.items():
-        wait_for(f"{what} to grow by {expected}", lambda: dict(_delta(_by(prom, expr, labels), before[key])),
+        wait_for(f"{what} to grow by {expected}", lambda: dict(delta(prom.by(expr, labels), before[key])),
                  lambda d: d == expected, deadline_s=30)
 
 
@@ -114,7 +106,7 @@ def test_one_model_one_series_with_its_provider(plano, prom, settled):
     live = plano
     calls = live["metricNames"]["calls"]
     query = f'sum by (llm_model, llm_provider) ({calls}{{service_name="plano(llm)"}})'
-    before = _by(prom, query, ("llm_model", "llm_provider"))
+    before = prom.by(query, ("llm_model", "llm_provider"))
     r = invoke("traffic", "--requests", "12", "--json")
     assert r.returncode == 0, r.stderr
     want = Counter()
@@ -122,7 +114,7 @@ def test_one_model_one_series_with_its_provider(plano, prom, settled):
         want[(model, provider)] += float(n)
     # exactly one series per configured model, with its provider: no `openai/…` series, none
     # without provider, none named after the upstream's dated id
-    wait_for(f"the traffic's span metrics as {dict(want)}", lambda: dict(_delta(_by(prom, query, ("llm_model", "llm_provider")), before)),
+    wait_for(f"the traffic's span metrics as {dict(want)}", lambda: dict(delta(prom.by(query, ("llm_model", "llm_provider")), before)),
              lambda d: d == dict(want), deadline_s=30)
     assert {m for m, _ in want} == {_model(live, m)[0] for m in live["devPlano"]["models"]}
 
@@ -141,13 +133,13 @@ def test_tokens_and_ttft_from_spans_equal_brightstaffs_own(plano, prom, settled)
     ttft_bright_q = 'sum by (provider, model) (brightstaff_llm_time_to_first_token_seconds_count)'
     queries = {"span": (span_q, ("llm_provider", "llm_model", "token_kind")), "bright": (bright_q, ("provider", "model", "kind")),
                "ttft_span": (ttft_span_q, ("llm_provider", "llm_model")), "ttft_bright": (ttft_bright_q, ("provider", "model"))}
-    before = {k: _by(prom, q, labels) for k, (q, labels) in queries.items()}
+    before = {k: prom.by(q, labels) for k, (q, labels) in queries.items()}
     r = invoke("traffic", "--requests", "12", "--json")
     assert r.returncode == 0, r.stderr
     ok = sum(1 for x in json.loads(r.stdout) if x["status"] == 200)
 
     def deltas() -> dict[str, Counter]:
-        return {k: _delta(_by(prom, q, labels), before[k]) for k, (q, labels) in queries.items()}
+        return {k: delta(prom.by(q, labels), before[k]) for k, (q, labels) in queries.items()}
 
     def agree(d: dict[str, Counter]) -> bool:
         renamed = Counter({(p, m, kinds[k]): v for (p, m, k), v in d["span"].items()})

@@ -8,22 +8,10 @@ import math
 import time
 from collections import Counter
 
-import requests
 
 from plano_obs import grafana, promql
 from tests.fixtures.counts import FIXTURES, usage
-from .conftest import invoke, scrape_seconds, wait_for
-
-
-def _by(prom, expr: str, labels: tuple[str, ...], at: float | None = None) -> Counter:
-    params = {"query": expr} if at is None else {"query": expr, "time": f"{at:.3f}"}
-    r = requests.get(f"{prom.base}/api/v1/query", params=params, timeout=10)
-    r.raise_for_status()
-    return Counter({tuple(s["metric"].get(k, "") for k in labels): float(s["value"][1]) for s in r.json()["data"]["result"]})
-
-
-def _delta(after: Counter, before: Counter) -> Counter:
-    return Counter({k: v - before.get(k, 0.0) for k, v in after.items() if v - before.get(k, 0.0)})
+from .conftest import delta, invoke, scrape_seconds, wait_for
 
 
 def _panel_expr(title: str, range_s: int) -> str:
@@ -44,7 +32,7 @@ def test_tokens_cost_and_ttft_equal_the_file(live, prom, settled):
         "ttft_count": (f"sum by (llm_model, llm_provider, tenant_id) ({names['usageTtftBucket']}{{le=\"+Inf\"}})", key),
         "ttft_le": (f"sum by (llm_model, llm_provider, tenant_id, le) ({names['usageTtftBucket']})", key + ("le",)),
     }
-    before = {k: _by(prom, q, labels) for k, (q, labels) in queries.items()}
+    before = {k: prom.by(q, labels) for k, (q, labels) in queries.items()}
     start = time.time()
     # The "in range" panels' baseline: a scrape at `base` after everything earlier was counted,
     # and another over a second later, before the replay. A whole-second range that ends now
@@ -58,30 +46,30 @@ def test_tokens_cost_and_ttft_equal_the_file(live, prom, settled):
     assert r.returncode == 0, r.stderr
 
     total_tokens = sum(want["tokens"].values())
-    wait_for(f"{total_tokens} tokens counted", lambda: sum(_delta(_by(prom, *queries["tokens"]), before["tokens"]).values()),
+    wait_for(f"{total_tokens} tokens counted", lambda: sum(delta(prom.by(*queries["tokens"]), before["tokens"]).values()),
              lambda v: v == total_tokens)
     wait_for("every time-to-first-token bucket counted",
-             lambda: _delta(_by(prom, *queries["ttft_le"]), before["ttft_le"]),
+             lambda: delta(prom.by(*queries["ttft_le"]), before["ttft_le"]),
              lambda d: sum(v for k, v in d.items() if k[3] != "+Inf") == sum(want["ttft_le"].values()))
     now = time.time()
 
-    assert _delta(_by(prom, *queries["tokens"]), before["tokens"]) == want["tokens"]
-    assert _delta(_by(prom, *queries["ttft_count"]), before["ttft_count"]) == want["ttft_count"]
-    ttft_le = _delta(_by(prom, *queries["ttft_le"]), before["ttft_le"])
+    assert delta(prom.by(*queries["tokens"]), before["tokens"]) == want["tokens"]
+    assert delta(prom.by(*queries["ttft_count"]), before["ttft_count"]) == want["ttft_count"]
+    ttft_le = delta(prom.by(*queries["ttft_le"]), before["ttft_le"])
     assert {k[:3] + (float(k[3]),): v for k, v in ttft_le.items() if k[3] != "+Inf"} == \
         {k[:3] + (float(k[3]),): v for k, v in want["ttft_le"].items()}
-    cost = _delta(_by(prom, *queries["cost"]), before["cost"])
+    cost = delta(prom.by(*queries["cost"]), before["cost"])
     assert set(cost) == set(want["cost"])
     assert all(math.isclose(cost[k], want["cost"][k], rel_tol=1e-9) for k in cost), (cost, want["cost"])
 
     # the panels, as Grafana asks them, over a range that starts just before the replay
     range_s = math.floor(now - base)
-    tokens_panel = _by(prom, _panel_expr("Tokens in Range", range_s), ("llm_model", "llm_provider", "token_kind"), at=now)
+    tokens_panel = prom.by(_panel_expr("Tokens in Range", range_s), ("llm_model", "llm_provider", "token_kind"), at=now)
     per_kind = Counter()
     for (model, provider, _, kind), v in want["tokens"].items():
         per_kind[(model, provider, kind)] += v
     assert {k: v for k, v in tokens_panel.items() if v} == per_kind
-    cost_panel = _by(prom, _panel_expr("Cost in Range by Tenant", range_s), ("tenant_id",), at=now)
+    cost_panel = prom.by(_panel_expr("Cost in Range by Tenant", range_s), ("tenant_id",), at=now)
     per_tenant = Counter()
     for (_, _, tenant, kind), v in want["cost"].items():
         if kind == "total":
