@@ -2,7 +2,7 @@
 from invoke import Collection
 
 from plano_obs.tasks import build as _build
-from plano_obs.tasks import dashboards, envoy, stack, traces, traffic
+from plano_obs.tasks import dashboards, envoy, images, stack, traces, traffic
 
 ns = Collection()
 ns.add_task(_build.build)
@@ -11,6 +11,7 @@ ns.add_collection(stack.ns)
 ns.add_collection(traces.ns)
 ns.add_collection(envoy.ns)
 ns.add_collection(traffic.ns)
+ns.add_collection(images.ns)
 # The everyday verbs, at the top level too.
 for _t in (stack.up, stack.down, stack.status, stack.logs, stack.versions):
     ns.add_task(_t)

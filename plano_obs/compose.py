@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import subprocess
 
-from . import docker, health, ports, secrets, settings
+from . import docker, health, images, ports, secrets, settings
 from .errors import DockerError
 
 
-def _compose(args: list[str], echo: bool = True, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
+def _compose(args: list[str], echo: bool = True, check: bool = True, capture: bool = False,
+             local_images: bool = False) -> subprocess.CompletedProcess:
     env_file = secrets.env_file()
-    cmd = docker.compose_args(str(env_file) if env_file.exists() else None) + args
+    cmd = docker.compose_args(str(env_file) if env_file.exists() else None, local_images) + args
     if echo:
         print("$ " + " ".join(cmd))
     result = subprocess.run(cmd, text=True, capture_output=capture)
@@ -31,15 +32,63 @@ def running() -> list[str]:
     return result.stdout.split() if result.returncode == 0 else []
 
 
-def up(deadline_s: float) -> dict[str, health.Probe]:
+def _pull_error(tag: str) -> str | None:
+    """None when the engine has the image or pulls it now; otherwise why not, in one line."""
+    if images.present(tag) is not None:
+        return None
+    print(f"$ docker pull {tag}", flush=True)
+    r = subprocess.run(["docker", "pull", "-q", tag], capture_output=True, text=True)
+    if r.returncode == 0:
+        return None
+    return (r.stderr.strip().splitlines() or ["no output"])[-1]
+
+
+def plan(stack: dict, local_images: bool) -> tuple[dict[str, str], dict[str, str]]:
+    """({component: image} to start, {component: why not}) for the services `up` starts.
+
+    With --local-images, a component without a local image (Grafana: it cannot be built here)
+    starts only when its official image is on the engine or can be pulled; otherwise it is
+    left out with the reason, as native mode leaves out a binary it cannot find. Without it,
+    or for a local image that was never built, a missing image is an error naming it."""
+    start, skipped = {}, {}
+    for comp in stack["components"]:
+        if comp in host_side(stack):
+            continue
+        local = local_images and comp in stack["localImages"]
+        tag = stack["localImages"][comp]["tag"] if local else stack["images"][comp]
+        if local:
+            if images.present(tag) is None:
+                raise DockerError(f"image {tag} ({comp}) is not built",
+                                  "run `invoke images.build` (docs/images.md), then `invoke up --mode compose --local-images`")
+            start[comp] = tag
+            continue
+        why = _pull_error(tag)
+        if why is None:
+            start[comp] = tag
+        elif local_images:
+            skipped[comp] = f"image {tag} is not on this engine and cannot be pulled ({why}), and it has no local build"
+        else:
+            raise DockerError(f"image {tag} ({comp}) is not on this engine and cannot be pulled: {why}",
+                              "pull it where a registry answers, or build local images: `invoke images.build`, then "
+                              "`invoke up --mode compose --local-images` (docs/images.md)")
+    return start, skipped
+
+
+def up(deadline_s: float, local_images: bool = False) -> dict[str, health.Probe]:
     docker.require_engine()
     stack = settings.load("compose")
     if not running():
         ports.check_free(stack)
-    _compose(["up", "-d"])
+    start, skipped = plan(stack, local_images)
+    for comp, why in skipped.items():
+        print(f"  {comp:<10} not started: {why}")
+    _compose(["up", "-d", *(stack["services"][c] for c in start)], local_images=local_images)
     # the dev Envoy and the dev Plano run on the host (native), not in Compose
-    services = [c for c in stack["components"] if c not in host_side(stack)]
-    return health.wait_ready(stack, services, deadline_s)
+    probes = health.wait_ready(stack, list(start), deadline_s)
+    late = [f"{p.component} ({p.url}: {p.detail})" for p in probes.values() if not p.ok]
+    if late:
+        raise DockerError(f"not ready after {deadline_s:g}s: {', '.join(late)}", "see `invoke logs SERVICE`")
+    return probes
 
 
 def down(volumes: bool) -> None:

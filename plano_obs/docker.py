@@ -8,6 +8,8 @@ from . import paths
 from .errors import DockerError
 
 COMPOSE_FILE = paths.GENERATED / "compose" / "docker-compose.yaml"
+# Swaps in the images `invoke images.build` makes (`invoke up --mode compose --local-images`).
+LOCAL_IMAGES_FILE = paths.GENERATED / "compose" / "docker-compose.local-images.yaml"
 
 
 def compose_command() -> list[str]:
@@ -17,6 +19,10 @@ def compose_command() -> list[str]:
         if probe.returncode == 0:
             return ["docker", "compose"]
     standalone = shutil.which("docker-compose")
+    if not standalone:  # the Compose CLI the lint builds from its Go module (versions.compose)
+        from . import settings, tools
+        built = tools.compose(settings.version("compose"))
+        standalone = str(built.binary()) if built.ready else None
     if standalone:
         probe = subprocess.run([standalone, "version", "--short"], capture_output=True, text=True)
         if probe.returncode == 0 and not probe.stdout.strip().startswith("1."):
@@ -46,8 +52,10 @@ def require_engine() -> None:
         raise DockerError(problem, "start Docker (e.g. `sudo systemctl start docker`), or use `invoke up --mode native`")
 
 
-def compose_args(env_file: str | None = None) -> list[str]:
+def compose_args(env_file: str | None = None, local_images: bool = False) -> list[str]:
     args = compose_command() + ["-f", str(COMPOSE_FILE)]
+    if local_images:
+        args += ["-f", str(LOCAL_IMAGES_FILE)]
     if env_file:
         args += ["--env-file", env_file]
     return args

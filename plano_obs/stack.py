@@ -35,10 +35,11 @@ def announce_password() -> None:
         print(f"Grafana admin password (shown once; kept in {path}, mode 0600): {new}")
 
 
-def up(mode: str, deadline_s: float, dev_envoy: bool = True, dev_plano: bool = True) -> dict[str, health.Probe]:
+def up(mode: str, deadline_s: float, dev_envoy: bool = True, dev_plano: bool = True,
+       local_images: bool = False) -> dict[str, health.Probe]:
     announce_password()
     if mode == "compose":
-        return compose.up(deadline_s)
+        return compose.up(deadline_s, local_images)
     skip = (() if dev_envoy else native.dev_envoy()) + (() if dev_plano else native.dev_plano())
     components = tuple(c for c in native.start_order() if c not in skip)
     return native.up(deadline_s, components)

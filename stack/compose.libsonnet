@@ -3,29 +3,62 @@
 {
   compose+:: {
     local c = $._config,
+    local h = c.compose,
     local publish(ports) = ['%s:%d:%d' % [c.bindAddress, c.ports[p], c.containerPorts[p]] for p in ports],
+    // Every service: its image's non-root user, a read-only root file system (its volumes and a
+    // /tmp tmpfs are the only writable places), no capabilities, no privilege gain.
+    local hardened(component) = {
+      user: h.users[component],
+      read_only: h.readOnly,
+      cap_drop: h.capDrop,
+      security_opt: h.securityOpt,
+      tmpfs: ['/tmp:size=%dm,mode=1777' % h.tmpfsSizeMb],
+    },
+    // A Docker healthcheck running `test` (exec form: the images have no shell).
+    local healthcheck(test) = {
+      healthcheck: { test: ['CMD'] + test, interval: h.healthInterval, timeout: h.healthTimeout, retries: h.healthRetries },
+    },
+    local healthy(services) = { [s]: { condition: 'service_healthy' } for s in services },
+    local localUrl(port, path) = 'http://127.0.0.1:%d%s' % [c.containerPorts[port], path],
+    // The collector has no health CLI and its official image no shell: only the local image can
+    // check it (with images/healthcheck). Tempo and promtool check themselves, in both images.
+    local checks = {
+      collector: ['/healthcheck', localUrl('collectorHealth', c.components.collector.ready)],
+      tempo: ['/tempo', '-health', '-health.url=' + localUrl('tempo', c.components.tempo.ready)],
+      prometheus: ['/bin/promtool', 'check', 'healthy', '--url=' + localUrl('prometheus', '')],
+    },
+
+    // The override that swaps in the local images (`invoke up --mode compose --local-images`).
+    localImages: {
+      services: {
+        [c.services[k]]: { image: c.localImages[k].tag }
+        for k in std.objectFields(c.localImages)
+      } + {
+        [c.services.collector]+: healthcheck(checks.collector),
+      },
+    },
 
     config: {
       name: 'plano-observability',
       services: {
-        [c.services.collector]: {
+        [c.services.collector]: hardened('collector') {
           image: c.images.collector,
           command: ['--config=/etc/otelcol/config.yaml'],
           volumes: ['./otel-collector.yaml:/etc/otelcol/config.yaml:ro']
                    + (if c.record.enabled then ['collector-record:' + std.split(c.recordFile, '/traces.jsonl')[0]] else [])
                    + (if c.delivery.persistentQueue then ['collector-queue:' + c.queueDir] else []),
           ports: publish(['otlpGrpc', 'otlpHttp', 'collectorMetrics', 'collectorTelemetry', 'collectorHealth']),
-          depends_on: [c.services.tempo],
+          depends_on: healthy([c.services.tempo]),
           restart: 'unless-stopped',
         },
-        [c.services.tempo]: {
+        [c.services.tempo]: hardened('tempo') + healthcheck(checks.tempo) {
           image: c.images.tempo,
           command: ['-config.file=/etc/tempo/tempo.yaml'],
           volumes: ['./tempo.yaml:/etc/tempo/tempo.yaml:ro', 'tempo-data:' + c.dataDir('tempo')],
           ports: publish(['tempo', 'tempoOtlpGrpc']),
           restart: 'unless-stopped',
         },
-        [c.services.prometheus]: {
+        [c.services.prometheus]: hardened('prometheus') + healthcheck(checks.prometheus) {
           image: c.images.prometheus,
           command: $.prometheus.flags('/etc/prometheus/prometheus.yml', c.dataDir('prometheus')),
           volumes: [
@@ -40,7 +73,7 @@
         },
         // Optional (`--profile dev-envoy`): the development Envoy and its mock LLM. Usually the
         // dev Envoy runs on the host, as Plano's does; this is for machines without Python.
-        [c.services.envoy]: {
+        [c.services.envoy]: hardened('envoy') {
           image: c.images.envoy,
           profiles: ['dev-envoy'],
           command: $.envoy.args('/etc/envoy/envoy.yaml'),
@@ -48,13 +81,16 @@
           ports: publish(['envoyAdmin', 'envoyListener']),
           depends_on: [c.services.mockLlm],
         },
-        [c.services.mockLlm]: {
+        [c.services.mockLlm]: hardened('mockLlm') {
           image: c.images.mockLlm,
           profiles: ['dev-envoy'],
           command: ['python', '/opt/mockllm.py', '--host', '0.0.0.0', '--port', std.toString(c.containerPorts.mockLlm)],
           volumes: ['../../plano_obs/mockllm.py:/opt/mockllm.py:ro'],
         },
-        [c.services.grafana]: {
+        // No healthcheck: it could not be tried here (Grafana cannot be obtained on this machine).
+        [c.services.grafana]: hardened('grafana') {
+          // Grafana's image also logs to a file under /var/log/grafana (GF_PATHS_LOGS).
+          tmpfs+: ['/var/log/grafana:size=%dm,mode=1777' % h.tmpfsSizeMb],
           image: c.images.grafana,
           environment: $.grafana.env {
             GF_SECURITY_ADMIN_PASSWORD: '${GRAFANA_ADMIN_PASSWORD:?run `invoke up` once (it generates .secrets/grafana.env) or export GRAFANA_ADMIN_PASSWORD}',
@@ -66,7 +102,7 @@
             'grafana-data:' + c.dataDir('grafana'),
           ],
           ports: publish(['grafana']),
-          depends_on: [c.services.prometheus, c.services.tempo],
+          depends_on: healthy([c.services.prometheus, c.services.tempo]),
           restart: 'unless-stopped',
         },
       },

@@ -39,6 +39,60 @@
       mockLlm: 'python:3.12-slim',
     },
 
+    // Local images (`invoke images.build`, the air-gapped path, docs/images.md): built FROM
+    // scratch from the very binaries native mode runs, with the user, writable folders and
+    // entrypoint of the official image, and tagged `…-local` so they are never taken for it.
+    // `generated/compose/docker-compose.local-images.yaml` swaps them in
+    // (`invoke up --mode compose --local-images`). Grafana has none: it cannot be built here.
+    localImages: {
+      local v = $._config.versions,
+      collector: {
+        tag: 'plano-observability/otelcol:%s-local' % v.collector,
+        // binaries: path in the image -> which binary (plano_obs/images.py finds each)
+        files: { '/otelcol-plano': 'collector', '/healthcheck': 'healthcheck' },
+        entrypoint: ['/otelcol-plano'],
+        cmd: ['--config', '/etc/otelcol-contrib/config.yaml'],
+        user: 10001,  // as otel/opentelemetry-collector-contrib
+        writable: ['/var/lib/otelcol'],  // owned by user (the recording and queue volumes)
+        workdir: '/',
+      },
+      tempo: {
+        tag: 'plano-observability/tempo:%s-local' % v.tempo,
+        files: { '/tempo': 'tempo' },
+        entrypoint: ['/tempo'],
+        cmd: ['-config.file=/etc/tempo.yaml'],
+        user: 10001,  // as grafana/tempo
+        writable: ['/var/tempo'],
+        workdir: '/',
+      },
+      prometheus: {
+        tag: 'plano-observability/prometheus:v%s-local' % v.prometheus,
+        files: { '/bin/prometheus': 'prometheus', '/bin/promtool': 'promtool' },
+        entrypoint: ['/bin/prometheus'],
+        cmd: ['--config.file=/etc/prometheus/prometheus.yml', '--storage.tsdb.path=/prometheus'],
+        user: 65534,  // nobody, as prom/prometheus
+        writable: ['/prometheus'],
+        workdir: '/prometheus',
+      },
+    },
+
+    // How every Compose service is locked down (docs/compose.md#hardening). Each runs as the
+    // non-root user of its image (numeric, so `docker inspect` shows it), on a read-only root
+    // file system with only its volumes and a /tmp tmpfs writable, with every capability
+    // dropped and no privilege gain through setuid binaries.
+    compose: {
+      users: { collector: '10001:10001', tempo: '10001:10001', prometheus: '65534:65534', grafana: '472:0', envoy: '101:101', mockLlm: '65534:65534' },
+      readOnly: true,
+      capDrop: ['ALL'],
+      securityOpt: ['no-new-privileges:true'],
+      tmpfsSizeMb: 64,  // the /tmp tmpfs of each service
+      // Healthcheck timing (Docker 20.10 has no start_interval: the first check runs after one
+      // interval, so a short one makes `depends_on: service_healthy` quick).
+      healthInterval: '2s',
+      healthTimeout: '3s',
+      healthRetries: 30,
+    },
+
     // Host ports. Compose publishes each container port on bindAddress:<this port>;
     // native mode listens on exactly these ports, so both modes look the same from outside.
     ports: {

@@ -41,6 +41,7 @@ function(mode='compose', overrides={})
       bindAddress: stack._config.bindAddress,
       versions: stack._config.versions,
       images: stack._config.images,
+      localImages: stack._config.localImages,
       ports: stack._config.ports,
       services: stack._config.services,
       portOwner: stack._config.portOwner,
@@ -70,6 +71,7 @@ function(mode='compose', overrides={})
   } + (
     if mode == 'compose' then {
       [dir + 'docker-compose.yaml']: yaml(stack.compose.config),
+      [dir + 'docker-compose.local-images.yaml']: yaml(stack.compose.localImages),
     } else {
       [dir + 'processes.json']: json(stack.native.processes),
       [dir + 'plano_config.yaml']: yaml(stack.devPlano.config),

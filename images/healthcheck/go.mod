@@ -1,0 +1,3 @@
+module plano-observability/healthcheck
+
+go 1.24

@@ -1,0 +1,196 @@
+"""Local container images (`invoke images.build`): the collector, Tempo and Prometheus FROM
+scratch, from the very binaries native mode runs, for machines that cannot pull the official
+images (air-gapped, or no registry at all). What each image holds — files, user, writable
+folders, entrypoint, tag — is `_config.localImages` (stack/config.libsonnet); this module only
+finds the binaries, lays out a root file system with exact owners and modes, and asks the
+engine to build it. An image whose inputs did not change is not rebuilt: its label carries the
+digest of everything that went into it."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import native, paths, settings, tools
+from .errors import DockerError, PlanoError
+
+DIGEST_LABEL = "org.plano-observability.inputs-digest"
+HEALTHCHECK_SRC = paths.ROOT / "images" / "healthcheck"
+
+
+class ImageError(PlanoError):
+    """A local image cannot be built (a binary is missing, or the engine refused the build)."""
+
+
+@dataclass
+class Image:
+    component: str
+    tag: str
+    status: str  # built | cached
+    size: int  # bytes, as the engine reports it
+    seconds: float
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def healthcheck_binary() -> Path:
+    """The static HTTP checker of images/healthcheck (our own source), built once per source."""
+    source = "".join(p.read_text() for p in sorted(HEALTHCHECK_SRC.glob("*")) if p.is_file())
+    out = paths.cache_dir() / "bin" / f"healthcheck-{hashlib.sha256(source.encode()).hexdigest()[:10]}"
+    binary = out / "healthcheck"
+    if (out / ".complete").exists():
+        return binary
+    tools.go_version()
+    out.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, CGO_ENABLED="0", GOWORK="off", GOFLAGS="")
+    r = subprocess.run(["go", "build", "-trimpath", "-ldflags", "-s -w", "-o", str(binary), "."],
+                       cwd=HEALTHCHECK_SRC, env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise ImageError(f"building images/healthcheck failed: {(r.stderr or r.stdout).strip().splitlines()[-1:]}",
+                         "check the Go toolchain (`go version`)")
+    (out / ".complete").write_text("images/healthcheck\n")
+    return binary
+
+
+def binaries_for(info: dict) -> dict[str, Path]:
+    """Each binary an image may hold, by the name `_config.localImages.*.files` gives it:
+    found (and built where possible) exactly as native mode finds it."""
+    found = native.resolve_binaries(build=True)
+    prometheus = tools.prometheus(info["versions"]["prometheus"])
+    out: dict[str, Path] = {"healthcheck": healthcheck_binary()}
+    for name in ("collector", "tempo", "prometheus"):
+        b = found[name]
+        if b.path is None:
+            raise ImageError(f"no {name} binary for its local image: {b.source}",
+                             f"make the {name} binary available as native mode needs it (docs/native.md)")
+        out[name] = b.path
+    out["promtool"] = prometheus.binary("promtool")
+    return out
+
+
+def _dockerfile(spec: dict, labels: dict[str, str]) -> str:
+    lines = ["FROM scratch", "ADD rootfs.tar /", f"USER {spec['user']}:{spec['user']}",
+             f"WORKDIR {spec['workdir']}", f"ENTRYPOINT {json.dumps(spec['entrypoint'])}", f"CMD {json.dumps(spec['cmd'])}"]
+    lines += [f"LABEL {k}={json.dumps(v)}" for k, v in sorted(labels.items())]
+    return "\n".join(lines) + "\n"
+
+
+def _rootfs(spec: dict, bins: dict[str, Path], out: Path) -> None:
+    """A tar with exact owners and modes (ADD keeps them, COPY would make everything root's):
+    the binaries (root, 0755), /etc/passwd and /etc/group naming the user, a /tmp, and the
+    writable folders owned by the user, as the official images have them."""
+    uid = int(spec["user"])
+
+    def add_dir(tar: tarfile.TarFile, name: str, owner: int = 0, mode: int = 0o755) -> None:
+        info = tarfile.TarInfo(name.strip("/"))
+        info.type, info.mode, info.uid, info.gid, info.mtime = tarfile.DIRTYPE, mode, owner, owner, 0
+        tar.addfile(info)
+
+    def add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
+        info = tarfile.TarInfo(name.strip("/"))
+        info.size, info.mode, info.mtime = len(data), mode, 0
+        tar.addfile(info, io.BytesIO(data))
+
+    with tarfile.open(out, "w") as tar:
+        made = set()
+        for folder in ["/etc", "/tmp"] + [str(Path(f).parent) for f in spec["files"]] + list(spec["writable"]):
+            for parent in reversed([p for p in Path(folder).parents if str(p) != "/"] + [Path(folder)]):
+                if str(parent) in made or str(parent) == "/":
+                    continue
+                made.add(str(parent))
+                if str(parent) == "/tmp":
+                    add_dir(tar, "/tmp", 0, 0o1777)
+                elif str(parent) in spec["writable"]:
+                    add_dir(tar, str(parent), uid, 0o755)
+                else:
+                    add_dir(tar, str(parent))
+        name = "nobody" if uid == 65534 else "plano"
+        add_bytes(tar, "/etc/passwd", f"root:x:0:0:root:/:/sbin/nologin\n{name}:x:{uid}:{uid}:{name}:/:/sbin/nologin\n".encode())
+        add_bytes(tar, "/etc/group", f"root:x:0:\n{name}:x:{uid}:\n".encode())
+        for target, which in sorted(spec["files"].items()):
+            info = tar.gettarinfo(str(bins[which]), target.strip("/"))
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.mode, info.mtime = 0o755, 0
+            with bins[which].open("rb") as fh:
+                tar.addfile(info, fh)
+
+
+def _docker(args: list[str], **kw) -> subprocess.CompletedProcess:
+    # The engine may be 20.10 and the client have no buildx: the classic builder does FROM scratch + ADD.
+    env = dict(os.environ, DOCKER_BUILDKIT="0")
+    return subprocess.run(["docker", *args], env=env, text=True, capture_output=True, **kw)
+
+
+def present(tag: str) -> dict | None:
+    """The engine's record of an image, or None when it has no such image."""
+    r = _docker(["image", "inspect", tag])
+    return json.loads(r.stdout)[0] if r.returncode == 0 else None
+
+
+def inputs_digest(component: str, spec: dict, bins: dict[str, Path], versions: dict) -> str:
+    digest = hashlib.sha256(json.dumps({"spec": spec, "version": versions.get(component)}, sort_keys=True).encode())
+    for which in sorted(set(spec["files"].values())):
+        digest.update(f"{which}={_sha256(bins[which])}\n".encode())
+    return digest.hexdigest()
+
+
+def build(force: bool = False, only: list[str] | None = None) -> list[Image]:
+    """Builds (or finds, by inputs digest) every local image; returns what it did."""
+    from . import docker
+    docker.require_engine()
+    info = settings.load("compose")
+    specs = info["localImages"]
+    unknown = sorted(set(only or []) - set(specs))
+    if unknown:
+        raise ImageError(f"no local image for {', '.join(unknown)}", f"choose from {', '.join(sorted(specs))}")
+    bins = binaries_for(info)
+    done = []
+    for component in sorted(only or specs):
+        spec = specs[component]
+        start = time.monotonic()
+        digest = inputs_digest(component, spec, bins, info["versions"])
+        existing = present(spec["tag"])
+        if existing and not force and (existing["Config"].get("Labels") or {}).get(DIGEST_LABEL) == digest:
+            done.append(Image(component, spec["tag"], "cached", existing["Size"], time.monotonic() - start))
+            continue
+        labels = {
+            DIGEST_LABEL: digest,
+            "org.opencontainers.image.title": f"{component} (plano-observability local build)",
+            "org.opencontainers.image.version": info["versions"][component],
+            "org.opencontainers.image.description": "Built FROM scratch by `invoke images.build` from the binaries "
+                                                    "native mode runs; not the official image.",
+        }
+        with tempfile.TemporaryDirectory(prefix="plano-image-") as tmp:
+            ctx = Path(tmp)
+            _rootfs(spec, bins, ctx / "rootfs.tar")
+            (ctx / "Dockerfile").write_text(_dockerfile(spec, labels))
+            print(f"$ docker build -t {spec['tag']} ({component}, FROM scratch)", flush=True)
+            r = _docker(["build", "-q", "-t", spec["tag"], str(ctx)])
+        if r.returncode != 0:
+            last = (r.stderr.strip().splitlines() or ["no output"])[-1]
+            raise ImageError(f"building {spec['tag']} failed: {last}", "see `docker build` output above; is the engine healthy?")
+        built = present(spec["tag"])
+        if built is None:
+            raise DockerError(f"{spec['tag']} was built but the engine does not list it", "check `docker images`")
+        done.append(Image(component, spec["tag"], "built", built["Size"], time.monotonic() - start))
+    return done
+
+
+def missing(tags: dict[str, str]) -> dict[str, str]:
+    """{service: tag} of the images the engine does not have."""
+    return {service: tag for service, tag in tags.items() if present(tag) is None}
+
