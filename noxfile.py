@@ -30,17 +30,19 @@ def smoke(session: nox.Session) -> None:
     """Live tests: bring the stack up, test it panel by panel, tear it down.
 
     `-- --reuse` tests the stack that is already up (and leaves it); `-- --keep` leaves the
-    stack this run started; `-- --mode compose` uses Compose. Other args go to pytest."""
+    stack this run started; `-- --mode compose` uses Compose, `-- --local-images` with the images
+    `invoke images.build` made. Other args go to pytest."""
     _install(session, "test")
     args, env = list(session.posargs), {}
-    for flag, var in (("--reuse", "PLANO_SMOKE_REUSE"), ("--keep", "PLANO_SMOKE_KEEP")):
+    for flag, var in (("--reuse", "PLANO_SMOKE_REUSE"), ("--keep", "PLANO_SMOKE_KEEP"),
+                      ("--local-images", "PLANO_SMOKE_LOCAL_IMAGES")):
         if flag in args:
             args.remove(flag)
             env[var] = "1"
     if "--mode" in args:
         i = args.index("--mode")
         if i + 1 >= len(args) or args[i + 1] not in ("native", "compose"):
-            session.error("Usage: nox -s smoke -- [--reuse] [--keep] [--mode native|compose] [PYTEST ARGS]")
+            session.error("Usage: nox -s smoke -- [--reuse] [--keep] [--mode native|compose] [--local-images] [PYTEST ARGS]")
         env["PLANO_SMOKE_MODE"] = args[i + 1]
         del args[i:i + 2]
     session.run("pytest", *(args or ["-q", "-rs", "--durations=12", "tests/live"]), env=env)

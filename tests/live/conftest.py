@@ -21,6 +21,8 @@ from plano_obs import health, paths, promql, stack
 MODE = os.environ.get("PLANO_SMOKE_MODE", "native")
 REUSE = os.environ.get("PLANO_SMOKE_REUSE") == "1"
 KEEP = os.environ.get("PLANO_SMOKE_KEEP") == "1"
+# Compose mode with the images `invoke images.build` made (`nox -s smoke -- --local-images`).
+LOCAL_IMAGES = os.environ.get("PLANO_SMOKE_LOCAL_IMAGES") == "1"
 
 
 def pytest_configure(config):
@@ -63,7 +65,7 @@ def info() -> dict:
 def live(info):
     """The running stack for the whole session."""
     if not REUSE:
-        r = invoke("up", "--mode", MODE)
+        r = invoke("up", "--mode", MODE, *(["--local-images"] if LOCAL_IMAGES else []))
         assert r.returncode == 0, f"invoke up failed:\n{r.stdout}\n{r.stderr}"
     yield info
     if KEEP and not REUSE:
@@ -144,7 +146,9 @@ def component(live: dict, name: str) -> str:
     """Base URL of a running component; skips (or fails, when required) if it is not running."""
     if not health.probe(live, name).ok:
         why = (f"{name} is not running (native mode runs it only when its binary is found: "
-               f"PLANO_{name.upper()}_BIN or PATH; see docs/native.md)")
+               f"PLANO_{name.upper()}_BIN or PATH; see docs/native.md)") if MODE == "native" else (
+               f"{name} is not running in Compose (no image for it on this engine, or it runs on the host "
+               f"in native mode only; `invoke up` said which; see docs/compose.md)")
         if name in REQUIRED:
             pytest.fail(f"{why}, but PLANO_SMOKE_REQUIRE names it")
         pytest.skip(why)
