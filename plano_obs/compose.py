@@ -7,10 +7,16 @@ from . import docker, health, images, ports, secrets, settings
 from .errors import DockerError
 
 
+def command(local_images: bool = False) -> list[str]:
+    """`docker compose` with the project's files and its env file: without the Grafana password
+    there, Compose refuses any command (even `cp`) on the file's `${GRAFANA_ADMIN_PASSWORD:?}`."""
+    env_file = secrets.env_file()
+    return docker.compose_args(str(env_file) if env_file.exists() else None, local_images)
+
+
 def _compose(args: list[str], echo: bool = True, check: bool = True, capture: bool = False,
              local_images: bool = False) -> subprocess.CompletedProcess:
-    env_file = secrets.env_file()
-    cmd = docker.compose_args(str(env_file) if env_file.exists() else None, local_images) + args
+    cmd = command(local_images) + args
     if echo:
         print("$ " + " ".join(cmd))
     result = subprocess.run(cmd, text=True, capture_output=capture)
@@ -59,7 +65,7 @@ def plan(stack: dict, local_images: bool) -> tuple[dict[str, str], dict[str, str
         if local:
             if images.present(tag) is None:
                 raise DockerError(f"image {tag} ({comp}) is not built",
-                                  "run `invoke images.build` (docs/images.md), then `invoke up --mode compose --local-images`")
+                                  "run `invoke images.build` (docs/compose.md#local-images), then `invoke up --mode compose --local-images`")
             start[comp] = tag
             continue
         why = _pull_error(tag)
@@ -70,7 +76,7 @@ def plan(stack: dict, local_images: bool) -> tuple[dict[str, str], dict[str, str
         else:
             raise DockerError(f"image {tag} ({comp}) is not on this engine and cannot be pulled: {why}",
                               "pull it where a registry answers, or build local images: `invoke images.build`, then "
-                              "`invoke up --mode compose --local-images` (docs/images.md)")
+                              "`invoke up --mode compose --local-images` (docs/compose.md#local-images)")
     return start, skipped
 
 

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import docker, paths, settings
+from .. import compose, paths, settings
 from ..errors import PlanoError
 from . import files, otlpjson
 
@@ -44,7 +44,7 @@ def _snapshot(mode: str) -> bytes:
             raise RecordError(f"{f.parent} does not exist", "start the stack with `invoke up` (recording is on by default)")
         return f.read_bytes() if f.exists() else b""
     with tempfile.TemporaryDirectory() as tmp:
-        r = subprocess.run(docker.compose_args() + ["cp", f"{settings.load('compose')['services']['collector']}:{_file('compose')}", tmp + "/t.jsonl"],
+        r = subprocess.run(compose.command() + ["cp", f"{settings.load('compose')['services']['collector']}:{_file('compose')}", tmp + "/t.jsonl"],
                            capture_output=True, text=True)
         if r.returncode != 0:
             if "Could not find the file" in r.stderr or "No such" in r.stderr:
