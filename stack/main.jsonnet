@@ -42,6 +42,7 @@ function(mode='compose', overrides={})
       versions: stack._config.versions,
       images: stack._config.images,
       localImages: stack._config.localImages,
+      composeHardening: stack._config.compose,
       ports: stack._config.ports,
       services: stack._config.services,
       portOwner: stack._config.portOwner,
