@@ -39,7 +39,7 @@
       mockLlm: 'python:3.12-slim',
     },
 
-    // Local images (`invoke images.build`, the air-gapped path, docs/images.md): built FROM
+    // Local images (`invoke images.build`, the air-gapped path, docs/compose.md#local-images): built FROM
     // scratch from the very binaries native mode runs, with the user, writable folders and
     // entrypoint of the official image, and tagged `…-local` so they are never taken for it.
     // `generated/compose/docker-compose.local-images.yaml` swaps them in

@@ -1,4 +1,4 @@
-"""`invoke images.build`: local container images for Compose, the air-gapped path (docs/images.md)."""
+"""`invoke images.build`: local container images for Compose, the air-gapped path (docs/compose.md#local-images)."""
 from __future__ import annotations
 
 from invoke import Collection, Context, task
