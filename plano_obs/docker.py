@@ -1,6 +1,7 @@
 """The Docker engine and the Compose CLI, found and checked before use."""
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 
@@ -12,6 +13,7 @@ COMPOSE_FILE = paths.GENERATED / "compose" / "docker-compose.yaml"
 LOCAL_IMAGES_FILE = paths.GENERATED / "compose" / "docker-compose.local-images.yaml"
 
 
+@functools.lru_cache(maxsize=1)
 def compose_command() -> list[str]:
     """`docker compose` (the v2 plugin) or a standalone `docker-compose` v2."""
     if shutil.which("docker"):
@@ -21,7 +23,7 @@ def compose_command() -> list[str]:
     standalone = shutil.which("docker-compose")
     if not standalone:  # the Compose CLI the lint builds from its Go module (versions.compose)
         from . import settings, tools
-        built = tools.compose(settings.version("compose"))
+        built = tools.compose(settings.version("compose", "compose"))  # the rendering `up` already loaded
         standalone = str(built.binary()) if built.ready else None
     if standalone:
         probe = subprocess.run([standalone, "version", "--short"], capture_output=True, text=True)
