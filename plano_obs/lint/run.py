@@ -128,9 +128,15 @@ def check_compose() -> list[str]:
     except PlanoError:
         cmd = [str(tools.ensure(tools.compose(settings.version("compose"))).binary())]
     env = {"GRAFANA_ADMIN_PASSWORD": "lint-only-not-a-secret", "PATH": "/usr/bin:/bin"}
-    r = _run([*cmd, "-f", str(docker.COMPOSE_FILE), "config", "--quiet"], env=env)
-    print(f"compose config ({' '.join(Path(c).name for c in cmd)}): {'ok' if r.returncode == 0 else 'FAILED'}")
-    return [f"compose config: {(r.stderr or r.stdout).strip()}"] if r.returncode else []
+    problems = []
+    # the default file, and with the override `--local-images` adds (docs/compose.md#local-images)
+    for files in ([docker.COMPOSE_FILE], [docker.COMPOSE_FILE, docker.LOCAL_IMAGES_FILE]):
+        r = _run([*cmd, *(a for f in files for a in ("-f", str(f))), "config", "--quiet"], env=env)
+        names = " + ".join(f.name for f in files)
+        print(f"compose config {names} ({' '.join(Path(c).name for c in cmd)}): {'ok' if r.returncode == 0 else 'FAILED'}")
+        if r.returncode:
+            problems.append(f"compose config {names}: {(r.stderr or r.stdout).strip()}")
+    return problems
 
 
 def check_collector() -> list[str]:

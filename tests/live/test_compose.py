@@ -102,3 +102,17 @@ def test_healthchecks_report_healthy_and_gate_the_start(live, containers):
     # Compose records the start order it enforced: the collector waited for a healthy Tempo.
     depends = containers["collector"]["Config"]["Labels"]["com.docker.compose.depends_on"]
     assert f"{live['services']['tempo']}:service_healthy" in depends, depends
+
+
+def test_a_missing_image_is_one_line_naming_it(live):
+    """`invoke up` checks the images on the real engine before Compose runs: a local image
+    never built is named with its remedy, in one line (here a tag no build made)."""
+    from plano_obs import compose
+    from plano_obs.errors import DockerError
+    missing = "plano-observability/tempo:0.0.0-never-built-local"
+    stack = dict(live, localImages=dict(live["localImages"], tempo=dict(live["localImages"]["tempo"], tag=missing)))
+    with pytest.raises(DockerError) as err:
+        compose.plan(stack, local_images=True)
+    line = err.value.line()
+    assert "\n" not in line
+    assert line.startswith(f"image {missing} (tempo) is not built — run `invoke images.build`"), line
