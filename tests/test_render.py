@@ -18,7 +18,7 @@ def _ports(rendered, mode="native"):
 def test_every_mode_renders_its_files(rendered):
     common = {"otel-collector.yaml", "tempo.yaml", "prometheus.yml", "rules.yml", "envoy.yaml",
               "grafana/provisioning/datasources/plano.yaml", "grafana/provisioning/dashboards/plano.yaml", "stack.json"}
-    assert {p.split("/", 1)[1] for p in rendered["compose"] if p.startswith("compose/")} == common | {"docker-compose.yaml"}
+    assert {p.split("/", 1)[1] for p in rendered["compose"] if p.startswith("compose/")} == common | {"docker-compose.yaml", "docker-compose.local-images.yaml"}
     assert {p.split("/", 1)[1] for p in rendered["native"] if p.startswith("native/")} == common | {"processes.json", "plano_config.yaml"}
     assert rendered["compose"]["dashboards/plano-requests-overview.json"] == rendered["native"]["dashboards/plano-requests-overview.json"]
 
