@@ -1,5 +1,6 @@
 """Replaying the fixtures into the real collector: every span is accepted and counted exactly."""
 import json
+import time
 
 from tests.fixtures.counts import FIXTURES, counts
 from .conftest import collector_counter, invoke, wait_for
@@ -52,12 +53,19 @@ def test_record_captures_exactly_what_arrived_and_replays(live, prom, tmp_path):
     from plano_obs import paths
     from plano_obs.traces import otlpjson
     out = tmp_path / "recorded.jsonl"
-    rec = subprocess.Popen([sys.executable, "-m", "invoke", "traces.record", "--out", str(out), "--duration", "6"],
+    # The window must hold the replay's whole run, start-up included (Python, invoke and the
+    # settings' Jsonnet render take several seconds on a busy 2-core machine; in Compose mode
+    # each snapshot is a `docker compose cp` too): 6 s was too short there.
+    window_s = 20
+    rec = subprocess.Popen([sys.executable, "-m", "invoke", "traces.record", "--out", str(out), "--duration", str(window_s)],
                            cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # send while recording: wait until the recorder has taken its starting point
     wait_for("recorder started", lambda: rec.stdout.readline(), lambda line: "recording traces" in line)
+    started = time.monotonic()
     r = invoke("traces.replay", str(FIXTURES["plano-mixed.jsonl"]), "--speed", "0")
     assert r.returncode == 0, r.stderr
+    took = time.monotonic() - started
+    assert took < window_s, f"the replay took {took:.1f}s, longer than the {window_s}s recording window"
     stdout, stderr = rec.communicate(timeout=60)
     assert rec.returncode == 0, stderr
     n = counts(FIXTURES["plano-mixed.jsonl"])["spans"]["spans"]
