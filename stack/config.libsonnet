@@ -56,6 +56,7 @@
       envoyListener: 19000,  // dev Envoy HTTP listener (send chat completions here)
       mockLlm: 19100,  // the mock LLM upstream behind the dev Envoy
       envoyEgress: 19001,  // dev Envoy egress listener: the dev Plano's upstream calls (Plano's 12001)
+      llmGateway: 19002,  // dev Envoy model listener: clients' requests to brightstaff (Plano's 12000)
       agentEgress: 11000,  // dev Envoy agent listener: brightstaff calls agents here (hard-coded in Plano)
       brightstaff: 19091,  // the dev Plano's brightstaff API (model and agent requests)
       brightstaffMetrics: 9092,  // brightstaff's /metrics (Plano's own default, so the scrape job fits both)
@@ -78,6 +79,7 @@
       envoyListener: 10000,
       mockLlm: 8080,
       envoyEgress: 12001,
+      llmGateway: 12000,
       agentEgress: 11000,
       brightstaff: 9091,
       brightstaffMetrics: 9092,
@@ -140,6 +142,7 @@
       envoyListener: 'envoy',
       mockLlm: 'mockLlm',
       envoyEgress: 'envoy',
+      llmGateway: 'envoy',
       agentEgress: 'envoy',
       brightstaff: 'brightstaff',
       brightstaffMetrics: 'brightstaff',
@@ -383,6 +386,8 @@
         inbound: 'plano(inbound)',
         outbound: 'plano(outbound)',
       },
+      // Plano's Envoy cluster for brightstaff (Envoy's cluster stats carry it as envoy_cluster_name).
+      brightstaffCluster: 'bright_staff',
       // The metrics Plano's WASM filters define, by type; Envoy ≥ 1.20 exports them on its admin
       // /stats/prometheus under these bare names (older ones with envoy_wasmcustom_).
       wasmMetrics: {

@@ -53,6 +53,7 @@ function(mode='compose', overrides={})
       modelProviders: stack._config.plano.modelProviders,
       planoServices: stack._config.plano.services,
       brightstaffLlmMetrics: stack._config.plano.brightstaffLlmMetrics,
+      brightstaffCluster: stack._config.plano.brightstaffCluster,
       metricNames: stack._config.metricNames,
       serviceGraph: stack._config.serviceGraphRules,
       spanMetricsScrapeInterval: stack._config.prometheus.spanMetricsScrapeInterval,
