@@ -66,3 +66,11 @@ def chaos(session: nox.Session) -> None:
     """Fault matrix against a stack it starts: kills and restarts mid-replay, a table of losses."""
     _install(session)
     session.run("python", "-m", "plano_obs.chaos", *session.posargs)
+
+
+@nox.session
+def scale(session: nox.Session) -> None:
+    """The scale-out run (docs/scale-out.md): the collector gateway tier as local processes,
+    proven with exact counts. Other args go to pytest."""
+    _install(session, "test")
+    session.run("pytest", *(session.posargs or ["-q", "-rs", "tests/scale"]))

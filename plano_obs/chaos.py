@@ -68,7 +68,7 @@ def _traffic(folder: Path, seed: int, kind: str | None) -> tuple[Path, dict[str,
     return out, _per_trace(out.read_text().splitlines())
 
 
-def _trace_spans(base: str, tid: str, attempts: int = 4) -> int:
+def trace_spans(base: str, tid: str, attempts: int = 4) -> int:
     """Spans Tempo returns for one trace; 0 only when Tempo says it has none (a lookup that
     timed out or failed is asked again: a busy Tempo must not read as a lost trace)."""
     for attempt in range(attempts):
@@ -103,7 +103,7 @@ def _stored(info: dict, per_trace: dict[str, int]) -> int:
     base = health.url(info, "tempo")
     with ThreadPoolExecutor(8) as pool:
         def measure() -> int:
-            return sum(pool.map(lambda tid: _trace_spans(base, tid), per_trace))
+            return sum(pool.map(lambda tid: trace_spans(base, tid), per_trace))
         return _settled(measure, sum(per_trace.values()), quiet_s=20, deadline_s=180)
 
 

@@ -31,14 +31,17 @@ def _table(rows: list[dict], columns: list[str]) -> None:
 @task(help={"mode": MODE_HELP, "timeout": "seconds to wait for every component to be ready",
             "envoy": "native mode: also run the development Envoy and its mock LLM (--no-envoy when Plano's Envoy is up)",
             "plano": "native mode: also run the development Plano (Plano's brightstaff, when its binary is found, "
-                     "with mock agents); --no-plano when your own Plano runs here"})
+                     "with mock agents); --no-plano when your own Plano runs here",
+            "profile": "full (default), or collector-only: just the collector (and the dev Envoy) against the remote "
+                       "backends of _config.remote"})
 @cli_errors
-def up(c: Context, mode: str = "auto", timeout: float = 120, envoy: bool = True, plano: bool = True) -> None:
+def up(c: Context, mode: str = "auto", timeout: float = 120, envoy: bool = True, plano: bool = True,
+       profile: str = "full") -> None:
     """Build the configs and start the stack (Compose or native), then wait until ready."""
     start = time.monotonic()
     chosen = _mode(mode)
     run_build(None)
-    probes = stack.up(chosen, timeout, dev_envoy=envoy, dev_plano=plano)
+    probes = stack.up(chosen, timeout, dev_envoy=envoy, dev_plano=plano, profile=profile)
     for name, p in probes.items():
         print(f"  {name:<10} ready  {p.url}")
     info = stack.info(chosen)
