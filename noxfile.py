@@ -49,14 +49,15 @@ def smoke(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks for docs/benchmarks.md and docs/reliability.md: `nox -s bench -- native [--cold]`,
-    `-- replay`, `-- cardinality` or `-- freshness`."""
+    `-- replay`, `-- cardinality`, `-- freshness` or `-- knee`."""
     _install(session)
     args = list(session.posargs)
     which, *rest = args if args and not args[0].startswith("-") else ["native", *args]  # `-- --cold`: native
     modules = {"native": "plano_obs.bench.native_stack", "replay": "plano_obs.bench.replay",
-               "cardinality": "plano_obs.bench.cardinality", "freshness": "plano_obs.bench.freshness"}
+               "cardinality": "plano_obs.bench.cardinality", "freshness": "plano_obs.bench.freshness",
+               "knee": "plano_obs.bench.knee"}
     if which not in modules:
-        session.error("Usage: nox -s bench -- native [--cold] | replay [--spans N] | cardinality [--models N] | freshness [--samples N]")
+        session.error("Usage: nox -s bench -- native [--cold] | replay [--spans N] | cardinality [--models N] | freshness [--samples N] | knee [--rates R,R,…]")
     module = modules[which]
     session.run("python", "-m", module, *rest)
 
