@@ -51,16 +51,16 @@ def smoke(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks for docs/benchmarks.md and docs/reliability.md: `nox -s bench -- native [--cold]`,
-    `-- replay`, `-- cardinality`, `-- freshness` or `-- compose`."""
+    `-- replay`, `-- cardinality`, `-- freshness`, `-- knee` or `-- compose`."""
     _install(session)
     args = list(session.posargs)
     which, *rest = args if args and not args[0].startswith("-") else ["native", *args]  # `-- --cold`: native
     modules = {"native": "plano_obs.bench.native_stack", "replay": "plano_obs.bench.replay",
                "cardinality": "plano_obs.bench.cardinality", "freshness": "plano_obs.bench.freshness",
-               "compose": "plano_obs.bench.compose_stack"}
+               "knee": "plano_obs.bench.knee", "compose": "plano_obs.bench.compose_stack"}
     if which not in modules:
         session.error("Usage: nox -s bench -- native [--cold] | replay [--spans N] | cardinality [--models N] | "
-                      "freshness [--samples N] | compose [--runs N]")
+                      "freshness [--samples N] | knee [--rates R,R,…] | compose [--runs N]")
     module = modules[which]
     session.run("python", "-m", module, *rest)
 
@@ -70,3 +70,11 @@ def chaos(session: nox.Session) -> None:
     """Fault matrix against a stack it starts: kills and restarts mid-replay, a table of losses."""
     _install(session)
     session.run("python", "-m", "plano_obs.chaos", *session.posargs)
+
+
+@nox.session
+def scale(session: nox.Session) -> None:
+    """The scale-out run (docs/scale-out.md): the collector gateway tier as local processes,
+    proven with exact counts. Other args go to pytest."""
+    _install(session, "test")
+    session.run("pytest", *(session.posargs or ["-q", "-rs", "tests/scale"]))

@@ -40,5 +40,8 @@
     // Plano's WASM histograms and gauge on Envoy's admin (no labels)
     wasmQuantile(quantile, name):: 'histogram_quantile(%s, sum by (le) (%s))' % [quantile, r(name + '_bucket')],
     wasmActive():: 'sum(active_http_calls)',
+    // Envoy's cluster for brightstaff, by the class of brightstaff's answers
+    envoyToBrightstaff():: 'sum by (envoy_response_code_class) (%s)'
+                           % r('envoy_cluster_upstream_rq_xx', '{envoy_cluster_name="%s"}' % c.plano.brightstaffCluster),
   },
 }

@@ -1,5 +1,6 @@
-// Plano - Brightstaff: brightstaff's own /metrics (HTTP, LLM upstream, routing, process) and
-// Plano's WASM metrics on Envoy's admin, with units, descriptions and the fixed datasource.
+// Plano - Brightstaff: brightstaff's own /metrics (HTTP, LLM upstream, routing) and Plano's
+// eight WASM metrics and the bright_staff cluster on Envoy's admin, with units, descriptions
+// and the fixed datasource.
 {
   grafanaDashboards+:: {
     local p = $.panels,
@@ -38,11 +39,32 @@
           p.timeseries('Router Decision p95 by Route', 'Time the router took to decide, 95th percentile, per route.', 's', [t(q.bsRouterLatency('0.95'), '{{route}}')]),
         ],
         [
-          p.latency('Envoy Request Latency p50/p95 (WASM)', "Plano's WASM request_latency histogram on Envoy's admin (ms).", [
+          p.latency('Envoy Request Latency p50/p95 (WASM)', "Plano's WASM request_latency histogram on Envoy's admin: request headers to the end of the response (ms).", [
             t(q.wasmQuantile('0.5', 'request_latency'), 'p50'),
             t(q.wasmQuantile('0.95', 'request_latency'), 'p95'),
           ]),
+          p.latency('Time to First Token p50/p95 (WASM)', "Plano's WASM time_to_first_token: request headers to the first bytes of a streamed answer (ms).", [
+            t(q.wasmQuantile('0.5', 'time_to_first_token'), 'p50'),
+            t(q.wasmQuantile('0.95', 'time_to_first_token'), 'p95'),
+          ]),
+          p.latency('Time per Output Token p50/p95 (WASM)', "Plano's WASM time_per_output_token: request latency divided by the answer's tokens, in whole ms.", [
+            t(q.wasmQuantile('0.5', 'time_per_output_token'), 'p50'),
+            t(q.wasmQuantile('0.95', 'time_per_output_token'), 'p95'),
+          ]),
+          p.timeseries('Tokens per Second p50/p5 (WASM)', "Plano's WASM tokens_per_second (1000 / time per output token); p5 is the slow tail.", 'short', [
+            t(q.wasmQuantile('0.5', 'tokens_per_second'), 'p50'),
+            t(q.wasmQuantile('0.05', 'tokens_per_second'), 'p5'),
+          ]),
+        ],
+        [
+          p.timeseries('Sequence Lengths p50/p95 (WASM)', "Plano's WASM input_sequence_length and output_sequence_length: tokens per call in and out.", 'short', [
+            t(q.wasmQuantile('0.5', 'input_sequence_length'), 'input p50'),
+            t(q.wasmQuantile('0.95', 'input_sequence_length'), 'input p95'),
+            t(q.wasmQuantile('0.5', 'output_sequence_length'), 'output p50'),
+            t(q.wasmQuantile('0.95', 'output_sequence_length'), 'output p95'),
+          ]),
           p.timeseries('Envoy Active HTTP Calls (WASM)', "Plano's WASM active_http_calls gauge: calls in flight through Envoy.", 'short', [t(q.wasmActive(), 'active')]),
+          p.rate('Envoy → Brightstaff Requests/sec by Status', "Requests Envoy's listeners sent to brightstaff (cluster bright_staff), by the status class brightstaff answered.", [t(q.envoyToBrightstaff(), '{{envoy_response_code_class}}xx')]),
         ],
       ],
     },

@@ -5,6 +5,8 @@
 //   egress  (envoyEgress)    the dev Plano's upstream calls, as Plano's egress listener 12001:
 //                            one cluster per provider, traced as `plano(outbound)`
 //   agents  (agentEgress)    the dev Plano's agent calls, as Plano's listener 11000
+//   model   (llmGateway)     clients' model and agent requests to brightstaff through the
+//                            `bright_staff` cluster, as Plano's listener 12000 (no WASM filter)
 {
   envoy+:: {
     local c = $._config,
@@ -44,7 +46,7 @@
       },
     },
 
-    local listener(name, portName, routes, vmId, limit, tracing=false) = {
+    local listener(name, portName, routes, vmId, limit, tracing=false, wasmFilter=true) = {
       name: name,
       address: socket(port(portName), listenHost),
       filter_chains: [{
@@ -55,8 +57,7 @@
             stat_prefix: name,
             codec_type: 'AUTO',
             route_config: { name: name, virtual_hosts: [{ name: name, domains: ['*'], routes: routes }] },
-            http_filters: [
-              wasm(vmId, limit),
+            http_filters: (if wasmFilter then [wasm(vmId, limit)] else []) + [
               { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
             ],
           } + (if tracing && c.envoy.tracing then {
@@ -113,11 +114,16 @@
                         // no count limit for Plano's traffic; a request carrying x-plano-ratelimit is refused
                         listener('plano_dev_egress', 'envoyEgress', egressRoutes, 'plano_egress', c.envoy.egressRequestLimit, tracing=true),
                         listener('plano_dev_agents', 'agentEgress', [route('agents')], 'plano_agents', c.envoy.egressRequestLimit),
+                        listener('plano_dev_llm', 'llmGateway', [route(c.plano.brightstaffCluster)], null, null, wasmFilter=false),
                       ] else []),
         clusters: [
                     cluster(name, port('mockLlm'), upstream('mockLlm'))
                     for name in ['mock_llm', 'plano'] + c.envoy.providers
-                  ] + (if devPlano then [cluster('agents', port('mockAgents'), upstream('mockAgents'))] else [])
+                  ] + (if devPlano then [
+                         cluster('agents', port('mockAgents'), upstream('mockAgents')),
+                         // Plano's name for brightstaff's cluster (its dashboard's Envoy → brightstaff panel)
+                         cluster(c.plano.brightstaffCluster, port('brightstaff'), upstream('brightstaff')),
+                       ] else [])
                   + (if devPlano && c.envoy.tracing then [
                        local collector = std.split(c.address('otlpGrpc'), ':');
                        cluster('opentelemetry_collector', std.parseInt(collector[1]), collector[0]) {

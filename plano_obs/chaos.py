@@ -46,7 +46,7 @@ class Row:
         return max(self.accepted - self.counted, 0)
 
 
-def _per_trace(lines: list[str]) -> dict[str, int]:
+def per_trace(lines: list[str]) -> dict[str, int]:
     per_trace: dict[str, int] = {}
     for line in lines:
         for rs in json.loads(line)["resourceSpans"]:
@@ -56,7 +56,7 @@ def _per_trace(lines: list[str]) -> dict[str, int]:
     return per_trace
 
 
-def _traffic(folder: Path, seed: int, kind: str | None) -> tuple[Path, dict[str, int]]:
+def traffic_file(folder: Path, seed: int, kind: str | None = None) -> tuple[Path, dict[str, int]]:
     """A fresh file (unique ids per seed) and its span count per trace id."""
     out = folder / f"chaos-{seed}.jsonl"
     if kind == "models":
@@ -65,10 +65,10 @@ def _traffic(folder: Path, seed: int, kind: str | None) -> tuple[Path, dict[str,
         r = faults.invoke("traces.synth", "--seed", str(seed), "--rps", "40", "--duration", "8", "--out", str(out))
         if r.returncode:
             raise SystemExit(f"error: traces.synth failed: {r.stderr.strip()}")
-    return out, _per_trace(out.read_text().splitlines())
+    return out, per_trace(out.read_text().splitlines())
 
 
-def _trace_spans(base: str, tid: str, attempts: int = 4) -> int:
+def trace_spans(base: str, tid: str, attempts: int = 4) -> int:
     """Spans Tempo returns for one trace; 0 only when Tempo says it has none (a lookup that
     timed out or failed is asked again: a busy Tempo must not read as a lost trace)."""
     for attempt in range(attempts):
@@ -86,7 +86,7 @@ def _trace_spans(base: str, tid: str, attempts: int = 4) -> int:
     raise SystemExit(f"error: Tempo did not answer for trace {tid} after {attempts} tries — see its log")
 
 
-def _settled(measure, target: int, quiet_s: float, deadline_s: float) -> int:
+def settled(measure, target: int, quiet_s: float, deadline_s: float) -> int:
     """Polls `measure` until it equals target, or has not changed for quiet_s, or the deadline."""
     end, last, since = time.monotonic() + deadline_s, None, time.monotonic()
     while True:
@@ -98,13 +98,13 @@ def _settled(measure, target: int, quiet_s: float, deadline_s: float) -> int:
         threading.Event().wait(1.0)
 
 
-def _stored(info: dict, per_trace: dict[str, int]) -> int:
+def stored(info: dict, per_trace: dict[str, int]) -> int:
     """Spans Tempo returns for the traces, once the count stops growing."""
     base = health.url(info, "tempo")
     with ThreadPoolExecutor(8) as pool:
         def measure() -> int:
-            return sum(pool.map(lambda tid: _trace_spans(base, tid), per_trace))
-        return _settled(measure, sum(per_trace.values()), quiet_s=20, deadline_s=180)
+            return sum(pool.map(lambda tid: trace_spans(base, tid), per_trace))
+        return settled(measure, sum(per_trace.values()), quiet_s=20, deadline_s=180)
 
 
 def counted_since(info: dict, t0: float) -> int:
@@ -132,7 +132,7 @@ def growth(samples: list[tuple[float, float]], t0: float) -> float:
 
 
 def run_fault(ctx: faults.Context, folder: Path, seed: int, fault: faults.Fault) -> Row:
-    file, per_trace = _traffic(folder, seed, fault.traffic)
+    file, per_trace = traffic_file(folder, seed, fault.traffic)
     row = Row(fault.name, sent=sum(per_trace.values()), uncounted_ok=fault.uncounted_ok)
     t0 = time.time()
     # --retry-for outlasts every fault's gap: the replay keeps sending across restarts
@@ -150,8 +150,8 @@ def run_fault(ctx: faults.Context, folder: Path, seed: int, fault: faults.Fault)
         row.note += "; the replay printed no summary"
     if replay.returncode:
         row.note += f"; replay exit {replay.returncode}: {stderr.strip().splitlines()[-1] if stderr.strip() else ''}"
-    row.stored = _stored(ctx.info, per_trace)
-    row.counted = _settled(lambda: counted_since(ctx.info, t0), row.accepted, quiet_s=8, deadline_s=60)
+    row.stored = stored(ctx.info, per_trace)
+    row.counted = settled(lambda: counted_since(ctx.info, t0), row.accepted, quiet_s=8, deadline_s=60)
     return row
 
 

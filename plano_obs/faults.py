@@ -40,7 +40,7 @@ class Fault:
     restore: Callable[[Context], str]
     # why the span-metrics counts may fall short (None: they must equal what was accepted)
     uncounted_ok: str | None = None
-    # the traffic: None for a fresh synthetic file, else a name understood by chaos._traffic
+    # the traffic: None for a fresh synthetic file, else a name understood by chaos.traffic_file
     traffic: str | None = None
     skip: Callable[[Context], str | None] = lambda ctx: None
 

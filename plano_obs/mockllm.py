@@ -6,6 +6,7 @@ Compose `dev-envoy` profile).
 Plano forwards client headers verbatim, so a client can make the upstream misbehave through it:
   x-mock-status: 429|500|502|503   that status, with an OpenAI-style error body
   x-mock-close: 1                  the connection dropped without an answer
+  x-mock-delay-ms: N               the answer starts N ms later (0..60000), on top of --latency-ms
 The model `Plano-Orchestrator` (brightstaff's agent-selection call) is answered with the routes
 the conversation's last user message names, so a test chooses its agents in plain words."""
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, Iterable, NamedTuple
 from urllib.parse import urlsplit
 
 ANSWER = "This is a mock answer."
+MAX_DELAY_MS = 60_000  # x-mock-delay-ms: at most a minute (Envoy's route timeout)
 ORCHESTRATOR_MODEL = "plano-orchestrator"  # compared case-insensitively
 ERRORS = {  # status -> (message, OpenAI error type), what the real providers answer
     429: ("Rate limit reached for requests", "rate_limit_exceeded"),
@@ -198,10 +200,18 @@ class _Handler(JsonHandler):
         except BadRequest as err:
             self.reject(400, str(err))
 
+    def _delay_s(self) -> float:
+        wanted = self.headers.get("x-mock-delay-ms")
+        if wanted is None:
+            return 0.0
+        if not wanted.isdigit() or int(wanted) > MAX_DELAY_MS:
+            raise BadRequest(f"x-mock-delay-ms {wanted!r} is not a whole number of milliseconds from 0 to {MAX_DELAY_MS}")
+        return int(wanted) / 1000
+
     def _complete(self, request: dict[str, Any]) -> None:
         model = str(request.get("model") or "mock-model")
         messages = request.get("messages") or []
-        time.sleep(self.server.latency_s)
+        time.sleep(self.server.latency_s + self._delay_s())
         if self.headers.get("x-mock-close") == "1":
             self.log_line(model=model, status="closed")
             # Linger 0: the close is a TCP reset, what a crashed upstream looks like.

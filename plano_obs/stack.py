@@ -35,13 +35,31 @@ def announce_password() -> None:
         print(f"Grafana admin password (shown once; kept in {path}, mode 0600): {new}")
 
 
+def profile_components(mode: str, profile: str) -> tuple[str, ...] | None:
+    """The components a profile runs (None: all), after checking it can run: collector-only
+    needs both remote backends, or its collector would export to a Tempo that is not there."""
+    stack = info(mode)
+    profiles = stack["profiles"]
+    if profile not in profiles:
+        raise PlanoError(f"unknown profile {profile!r}", f"one of {', '.join(profiles)} (_config.profiles)")
+    only = profiles[profile]
+    if only is not None and "tempo" not in only:
+        knobs = {"traces": "_config.remote.traces.endpoint", "metrics": "_config.remote.metrics.remoteWriteUrl"}
+        missing = [k for k in knobs if not stack["remoteBackends"][k]]
+        if missing:
+            raise PlanoError(f"--profile {profile} runs no local Tempo or Prometheus, but no remote {' or '.join(missing)} backend is set",
+                             f"set {' and '.join(knobs[k] for k in missing)} in stack/local.libsonnet (docs/scale-out.md#remote-backends)")
+    return None if only is None else tuple(only)
+
+
 def up(mode: str, deadline_s: float, dev_envoy: bool = True, dev_plano: bool = True,
-       local_images: bool = False) -> dict[str, health.Probe]:
+       profile: str = "full", local_images: bool = False) -> dict[str, health.Probe]:
+    only = profile_components(mode, profile)
     announce_password()
     if mode == "compose":
         return compose.up(deadline_s, local_images)
     skip = (() if dev_envoy else native.dev_envoy()) + (() if dev_plano else native.dev_plano())
-    components = tuple(c for c in native.start_order() if c not in skip)
+    components = tuple(c for c in native.start_order() if c not in skip and (only is None or c in only))
     return native.up(deadline_s, components)
 
 

@@ -103,7 +103,7 @@ def send(base_url: str, listener: str, header_prefix: str, reqs: list[Request], 
                     pass
                 req.status = resp.status_code
         except requests.ConnectionError as err:
-            raise TrafficError(f"brightstaff at {base_url} does not answer ({type(err).__name__})",
+            raise TrafficError(f"Plano at {base_url} does not answer ({type(err).__name__})",
                                "start the dev Plano: `invoke up` (needs a brightstaff binary, see docs/dev-plano.md)") from err
         req.seconds = time.monotonic() - start
     return reqs

@@ -1,12 +1,14 @@
 // Validation of a user's override mixin: only `_config` may be overridden, and only
-// with keys that exist, so a typo fails the build instead of being silently ignored.
+// with keys that exist, so a typo fails the build instead of being silently ignored. An
+// object whose default is empty ({}: headers, labels) is a map of the user's own keys.
+local freeMap(d) = std.isObject(d) && std.objectFieldsAll(d) == [];
 local walk(defaults, override, path) =
   std.foldl(
     function(ok, k)
       local here = path + '.' + k;
       if !std.objectHasAll(defaults, k) then
         error 'unknown override key %s (known keys: %s)' % [here, std.join(', ', std.objectFields(defaults))]
-      else if std.isObject(override[k]) && std.isObject(defaults[k]) then
+      else if std.isObject(override[k]) && std.isObject(defaults[k]) && !freeMap(defaults[k]) then
         ok && walk(defaults[k], override[k], here)
       else ok,
     std.objectFieldsAll(override),
@@ -125,6 +127,8 @@ local values(defaults, override, merged, path) =
     local rule = if std.objectHas(rules, here) then rules[here] else std.get(rules, path + '.*');
     if rule != null then rule(here, v)
     else if d == null || std.isFunction(d) then true
+    else if freeMap(d) then sameType(here, d, v)
+                            && std.all([need(std.isString(v[m]), here + '.' + m, v[m], 'a string', 'quote it') for m in std.objectFields(v)])
     else if std.isObject(d) && std.isObject(v) && std.isObject(override[k]) then
       values(d, override[k], v, here) && (if std.objectHas(objectRules, here) then objectRules[here](here, v) else true)
     else sameType(here, d, v)

@@ -1,5 +1,7 @@
-// OpenTelemetry Collector Builder (ocb) manifest for a slim collector holding exactly the
-// component types that the rendered collector config uses, at the pinned release.
+// OpenTelemetry Collector Builder (ocb) manifest for a slim collector holding the component
+// types that the rendered collector config uses, plus those of the remote backends
+// (_config.remote) and the gateway tier, so one binary runs every config the project
+// renders, at the pinned release.
 {
   collectorBuild+:: {
     local c = $._config,
@@ -17,6 +19,8 @@
       },
       exporters: {
         otlp_grpc: core + 'exporter/otlpexporter',
+        otlp_http: core + 'exporter/otlphttpexporter',
+        prometheus_remote_write: contrib + 'exporter/prometheusremotewriteexporter',
         prometheus: contrib + 'exporter/prometheusexporter',
         file: contrib + 'exporter/fileexporter',
         debug: core + 'exporter/debugexporter',
@@ -28,11 +32,16 @@
       extensions: {
         health_check: contrib + 'extension/healthcheckextension',
         file_storage: contrib + 'extension/storage/filestorage',
+        bearertokenauth: contrib + 'extension/bearertokenauthextension',
       },
     },
 
     local typeOf(id) = std.split(id, '/')[0],
-    local used(kind) = std.set([typeOf(id) for id in std.objectFields($.collector.config[kind])]),
+    always:: {
+      exporters: ['otlp_http', 'prometheus_remote_write'],
+      extensions: ['bearertokenauth'],
+    },
+    local used(kind) = std.set([typeOf(id) for id in std.objectFields($.collector.config[kind])] + std.get(self.always, kind, [])),
     local module(kind, type) =
       if std.objectHas(self.modules[kind], type) then self.modules[kind][type]
       else error 'no Go module known for collector %s type "%s": add it to collectorBuild.modules in stack/collector-builder.libsonnet' % [kind, type],

@@ -114,8 +114,41 @@
       },
     ],
 
+    // Remote backends (_config.remote): the exporters, their TLS, authenticator and headers.
+    local remote = c.remote,
+    local remoteTraces = remote.traces.endpoint != '',
+    local remoteMetrics = remote.metrics.remoteWriteUrl != '',
+    local tls(r) = { insecure: r.tls.insecure } + {
+      [k[0]]: r.tls[k[1]]
+      for k in [['ca_file', 'caFile'], ['cert_file', 'certFile'], ['key_file', 'keyFile']]
+      if r.tls[k[1]] != ''
+    },
+    // bearer: the bearertokenauth extension (token from a variable, or a file it re-reads);
+    // basic: an Authorization header from a variable holding base64 of user:password.
+    local authenticator(r, signal) = if r.auth == 'bearer' then { auth: { authenticator: 'bearertokenauth/' + signal } } else {},
+    local headers(r) =
+      local all = r.headers + (if r.auth == 'basic' then { Authorization: 'Basic ${env:%s}' % r.basicEnv } else {});
+      if all == {} then {} else { headers: all },
+    local authExtension(r, signal) =
+      if r.auth == 'bearer' then {
+        ['bearertokenauth/' + signal]: if r.tokenFile != '' then { filename: r.tokenFile } else { token: '${env:%s}' % r.tokenEnv },
+      } else {},
+    local authExtensions = (if remoteTraces then authExtension(remote.traces, 'traces') else {})
+                           + (if remoteMetrics then authExtension(remote.metrics, 'metrics') else {}),
+    // The traces exporter: the local Tempo, or the remote OTLP endpoint.
+    tracesExporter:: if !remoteTraces then 'otlp_grpc/tempo' else { grpc: 'otlp_grpc/traces', http: 'otlp_http/traces' }[remote.traces.protocol],
+    local metricsExporters = ['prometheus'] + (if remoteMetrics then ['prometheus_remote_write/metrics'] else []),
+
+    local oneOf(value, allowed, knob) =
+      std.member(allowed, value) || error '_config.remote.%s must be one of %s, not "%s"' % [knob, std.join(', ', allowed), value],
+    assert oneOf(remote.traces.protocol, ['grpc', 'http'], 'traces.protocol'),
+    assert oneOf(remote.traces.auth, ['none', 'bearer', 'basic'], 'traces.auth'),
+    assert oneOf(remote.metrics.auth, ['none', 'bearer', 'basic'], 'metrics.auth'),
+    assert !(remoteTraces && remote.traces.protocol == 'grpc' && remote.traces.auth != 'none' && remote.traces.tls.insecure)
+           : '_config.remote.traces: gRPC sends credentials only over TLS; set tls.insecure: false (auth is %s)' % remote.traces.auth,
+
     config: {
-      extensions: {
+      extensions: authExtensions {
         health_check: { endpoint: c.listen('collectorHealth') },
         // The sending queue's store: what the collector has acknowledged waits here until
         // Tempo has it, across Tempo outages and collector restarts.
@@ -178,9 +211,9 @@
           flush_interval: '1s',
           rotation: { max_megabytes: c.record.maxMegabytes, max_backups: 1 },
         },
-        'otlp_grpc/tempo': {
-          endpoint: c.address('tempoOtlpGrpc'),
-          tls: { insecure: true },
+        [$.collector.tracesExporter]: {
+          endpoint: if remoteTraces then remote.traces.endpoint else c.address('tempoOtlpGrpc'),
+          tls: if remoteTraces then tls(remote.traces) else { insecure: true },
           // Acknowledged spans are queued (on disk with the persistent queue), batched from the
           // queue, and retried with backoff until Tempo takes them (docs/reliability.md).
           sending_queue: {
@@ -195,6 +228,15 @@
             max_interval: '5s',
             max_elapsed_time: c.delivery.retryFor,
           },
+        } + (if remoteTraces then authenticator(remote.traces, 'traces') + headers(remote.traces) else {}),
+        // Span and usage metrics pushed to a Prometheus remote-write endpoint as well.
+        [if remoteMetrics then 'prometheus_remote_write/metrics']: {
+          http: { endpoint: remote.metrics.remoteWriteUrl, tls: tls(remote.metrics) }
+                + authenticator(remote.metrics, 'metrics') + headers(remote.metrics),
+          [if remote.metrics.externalLabels != {} then 'external_labels']: remote.metrics.externalLabels,
+          // service.name becomes `job`, as on the scrape path; no per-resource target_info series
+          target_info: { enabled: false },
+          retry_on_failure: { enabled: true, initial_interval: '500ms', max_interval: '5s', max_elapsed_time: c.delivery.retryFor },
         },
         prometheus: {
           endpoint: c.listen('collectorMetrics'),
@@ -203,7 +245,7 @@
         },
       },
       service: {
-        extensions: ['health_check'] + (if c.delivery.persistentQueue then ['file_storage/queue'] else []),
+        extensions: ['health_check'] + (if c.delivery.persistentQueue then ['file_storage/queue'] else []) + std.objectFields(authExtensions),
         telemetry: {
           metrics: {
             level: 'normal',
@@ -225,7 +267,7 @@
             // no batch processor here: it would acknowledge spans it then holds in memory;
             // the Tempo exporter batches from its (persistent) queue instead
             processors: ['memory_limiter', 'transform/plano'],
-            exporters: ['otlp_grpc/tempo', 'span_metrics'] + (if c.usage.enabled then ['signal_to_metrics/usage'] else []),
+            exporters: [$.collector.tracesExporter, 'span_metrics'] + (if c.usage.enabled then ['signal_to_metrics/usage'] else []),
           },
           [if c.record.enabled then 'traces/record']: {
             receivers: ['otlp'],
@@ -235,12 +277,12 @@
           'metrics/span_metrics': {
             receivers: ['span_metrics'],
             processors: ['memory_limiter', 'batch'],
-            exporters: ['prometheus'],
+            exporters: metricsExporters,
           },
           [if c.usage.enabled then 'metrics/usage']: {
             receivers: ['signal_to_metrics/usage'],
             processors: ['memory_limiter', 'transform/usage', 'delta_to_cumulative'],
-            exporters: ['prometheus'],
+            exporters: metricsExporters,
           },
         },
       },

@@ -110,6 +110,7 @@
       envoyListener: 19000,  // dev Envoy HTTP listener (send chat completions here)
       mockLlm: 19100,  // the mock LLM upstream behind the dev Envoy
       envoyEgress: 19001,  // dev Envoy egress listener: the dev Plano's upstream calls (Plano's 12001)
+      llmGateway: 19002,  // dev Envoy model listener: clients' requests to brightstaff (Plano's 12000)
       agentEgress: 11000,  // dev Envoy agent listener: brightstaff calls agents here (hard-coded in Plano)
       brightstaff: 19091,  // the dev Plano's brightstaff API (model and agent requests)
       brightstaffMetrics: 9092,  // brightstaff's /metrics (Plano's own default, so the scrape job fits both)
@@ -132,6 +133,7 @@
       envoyListener: 10000,
       mockLlm: 8080,
       envoyEgress: 12001,
+      llmGateway: 12000,
       agentEgress: 11000,
       brightstaff: 9091,
       brightstaffMetrics: 9092,
@@ -194,6 +196,7 @@
       envoyListener: 'envoy',
       mockLlm: 'mockLlm',
       envoyEgress: 'envoy',
+      llmGateway: 'envoy',
       agentEgress: 'envoy',
       brightstaff: 'brightstaff',
       brightstaffMetrics: 'brightstaff',
@@ -364,6 +367,75 @@
       retryFor: '0s',  // how long to retry one batch before dropping it; 0s: until Tempo is back
     },
 
+    // Remote backends (docs/scale-out.md#remote-backends): traces to any OTLP endpoint, span
+    // metrics to any Prometheus remote-write endpoint. An empty endpoint keeps the local one.
+    // Secrets are never written here or into generated files: tokens and passwords come from
+    // environment variables (or a token file) that the collector reads when it starts.
+    local endpoint = {
+      tls: {
+        insecure: false,  // plaintext, no TLS: only for a backend on a trusted network
+        caFile: '',  // CA bundle to trust (empty: the system's)
+        certFile: '',  // client certificate and key, for mutual TLS
+        keyFile: '',
+      },
+      auth: 'none',  // none | bearer | basic
+      // headers sent with every request; a value may be ${env:VAR}, read when the collector starts
+      headers: {},
+    },
+    remote: {
+      traces: endpoint {
+        endpoint: '',  // OTLP endpoint: host:port for grpc, a URL (https://…) for http
+        protocol: 'grpc',  // grpc | http
+        tokenEnv: 'PLANO_TRACES_TOKEN',  // bearer: the token's variable…
+        tokenFile: '',  // …or a file holding it (read by the collector, re-read when it changes)
+        // basic: the variable holding base64 of user:password, sent as `Authorization: Basic …`
+        // (the collector's basicauth extension is not buildable here: docs/scale-out.md)
+        basicEnv: 'PLANO_TRACES_BASIC',
+      },
+      metrics: endpoint {
+        remoteWriteUrl: '',  // e.g. https://mimir.example.com/api/v1/push
+        tokenEnv: 'PLANO_METRICS_TOKEN',
+        tokenFile: '',
+        basicEnv: 'PLANO_METRICS_BASIC',
+        // labels added to every series written; ${env:VAR} values allowed
+        externalLabels: {},
+      },
+    },
+
+    // The collector gateway tier of the local scale-out run (stack/scale.libsonnet,
+    // `nox -s scale`, docs/scale-out.md): agent → Envoy balancer → N gateways.
+    scale: {
+      gateways: 3,
+      maxGateways: 10,  // each gateway port below is a base: gateway i listens on base + i
+      gatewayLabel: 'gateway',  // the label each gateway's remote-written series carry
+      agentConsumers: 4,  // the agent's concurrent requests to the balancer
+      agentBatchSpans: 128,  // spans per request from the agent: small enough to spread over the gateways
+      ports: {
+        agentOtlpGrpc: 32317,  // where Plano sends in the scale-out run
+        agentHealth: 32133,
+        agentTelemetry: 32388,
+        balancer: 32300,  // Envoy: OTLP/gRPC in, one request at a time to a gateway
+        balancerAdmin: 32301,
+        gatewayOtlpGrpc: 32400,
+        gatewayOtlpHttp: 32410,
+        gatewayMetrics: 32420,
+        gatewayTelemetry: 32430,
+        gatewayHealth: 32440,
+        tempo: 32200,
+        tempoGrpc: 32295,
+        tempoOtlpGrpc: 32217,
+        prometheus: 32090,  // scrapes the gateways
+        remotePrometheus: 32091,  // receives their remote writes
+      },
+    },
+
+    // What `invoke up --profile P` runs: every component, or only the collector (and the dev
+    // Envoy with its mock LLM) against remote backends.
+    profiles: {
+      full: null,
+      'collector-only': ['collector', 'mockLlm', 'envoy'],
+    },
+
     // Recording: a dedicated collector pipeline writes every received trace to a rotating
     // OTLP/JSON file; `invoke traces.record` cuts a replayable slice out of it.
     record: {
@@ -437,6 +509,8 @@
         inbound: 'plano(inbound)',
         outbound: 'plano(outbound)',
       },
+      // Plano's Envoy cluster for brightstaff (Envoy's cluster stats carry it as envoy_cluster_name).
+      brightstaffCluster: 'bright_staff',
       // The metrics Plano's WASM filters define, by type; Envoy ≥ 1.20 exports them on its admin
       // /stats/prometheus under these bare names (older ones with envoy_wasmcustom_).
       wasmMetrics: {

@@ -14,6 +14,7 @@ function(mode='compose', overrides={})
     (import 'grafana.libsonnet') +
     (import 'compose.libsonnet') +
     (import 'native.libsonnet') +
+    (import 'scale.libsonnet') +
     (import 'plano.libsonnet') +
     (import '../envoy/envoy.libsonnet') +
     (import '../dashboards/dashboards.libsonnet');
@@ -24,6 +25,8 @@ function(mode='compose', overrides={})
   local json(v) = { format: 'json', value: v };
   local dir = mode + '/';
   local c = stack._config;
+  // The stack with more _config on top (a part of the scale-out run).
+  local part(config) = stack { _config+:: config };
   assert std.set(c.startOrder) == std.objectFields(c.components)
          : '_config.startOrder must name each of _config.components once: %s' % std.join(', ', std.objectFields(c.components));
 
@@ -49,12 +52,15 @@ function(mode='compose', overrides={})
       components: stack._config.components,
       startOrder: stack._config.startOrder,
       componentGroups: stack._config.componentGroups,
+      profiles: stack._config.profiles,
+      remoteBackends: { traces: stack._config.remote.traces.endpoint, metrics: stack._config.remote.metrics.remoteWriteUrl },
       datasources: stack._config.datasources,
       grafanaUser: stack._config.grafana.adminUser,
       devPlano: stack._config.devPlano,
       modelProviders: stack._config.plano.modelProviders,
       planoServices: stack._config.plano.services,
       brightstaffLlmMetrics: stack._config.plano.brightstaffLlmMetrics,
+      brightstaffCluster: stack._config.plano.brightstaffCluster,
       metricNames: stack._config.metricNames,
       serviceGraph: stack._config.serviceGraphRules,
       spanMetricsScrapeInterval: stack._config.prometheus.spanMetricsScrapeInterval,
@@ -76,6 +82,25 @@ function(mode='compose', overrides={})
     } else {
       [dir + 'processes.json']: json(stack.native.processes),
       [dir + 'plano_config.yaml']: yaml(stack.devPlano.config),
+      // The local scale-out run (stack/scale.libsonnet): each part is the stack's own
+      // component with the scale run's _config on top.
+      [dir + 'scale/agent-collector.yaml']: yaml(stack.scale.agent),
+      [dir + 'scale/balancer-envoy.yaml']: yaml(stack.scale.balancer),
+      [dir + 'scale/prometheus.yml']: yaml(stack.scale.prometheus),
+      [dir + 'scale/remote-prometheus.yml']: yaml(stack.scale.remotePrometheus),
+      [dir + 'scale/tempo.yaml']: yaml(part(stack.scale.backendConfig).tempo.config),
+      [dir + 'scale/scale.json']: json({
+        gateways: c.scale.gateways,
+        gatewayLabel: c.scale.gatewayLabel,
+        ports: c.scale.ports,
+        gatewayIds: [stack.scale.gatewayId(i) for i in std.range(0, c.scale.gateways - 1)],
+        prometheusFlags: part(stack.scale.backendConfig).prometheus.flags('${PLANO_CONFIG_DIR}/prometheus.yml', '${PLANO_STATE_DIR}/data'),
+        remotePrometheusFlags: stack.scale.remoteFlags('${PLANO_CONFIG_DIR}/remote-prometheus.yml', '${PLANO_STATE_DIR}/data'),
+        tempoArgs: ['-config.file=${PLANO_CONFIG_DIR}/tempo.yaml', '-config.expand-env=true'],
+      }),
+    } + {
+      [dir + 'scale/gateway-%d.yaml' % i]: yaml(part(stack.scale.gatewayConfig(i)).collector.config)
+      for i in std.range(0, c.scale.gateways - 1)
     }
   ) + {
     // Mode-independent: the slim collector build and the dashboards.

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -155,6 +156,18 @@ def test_x_mock_close_drops_the_connection_without_an_answer(llm: MockServer) ->
     with pytest.raises(ConnectionError):
         call(llm, "/v1/chat/completions", {"model": "gpt-4o-mini", "messages": MESSAGES}, {"x-mock-close": "1"})
     assert call(llm, "/health", method="GET")[0] == 200  # the server itself is fine
+
+
+def test_x_mock_delay_ms_holds_the_answer_back(llm: MockServer) -> None:
+    started = time.monotonic()
+    status, _, _ = call(llm, "/v1/chat/completions", {"model": "gpt-4o-mini", "messages": MESSAGES}, {"x-mock-delay-ms": "150"})
+    assert status == 200 and time.monotonic() - started >= 0.150
+
+
+@pytest.mark.parametrize("wanted", ["-1", "1.5", "60001", "soon"])
+def test_a_bad_x_mock_delay_ms_is_a_bad_request(llm: MockServer, wanted: str) -> None:
+    status, _, data = call(llm, "/v1/chat/completions", {"model": "m"}, {"x-mock-delay-ms": wanted})
+    assert status == 400 and f"{wanted!r}" in json.loads(data)["error"]["message"]
 
 
 def test_chunked_request_body(llm: MockServer) -> None:

@@ -222,6 +222,20 @@ def test_tempo_generator_waits_and_writes_as_configured(rendered):
     assert cfg["overrides"]["defaults"]["metrics_generator"]["processors"] == ["service-graphs"]
 
 
+def test_dev_envoy_model_listener_sends_everything_to_bright_staff_without_the_filter(rendered):
+    envoy = _yaml(rendered, "native", "envoy.yaml")
+    info = json.loads(rendered["native"]["native/stack.json"])
+    (lst,) = [x for x in envoy["static_resources"]["listeners"] if x["name"] == "plano_dev_llm"]
+    assert lst["address"]["socket_address"] == {"address": "127.0.0.1", "port_value": info["ports"]["llmGateway"]}
+    hcm = lst["filter_chains"][0]["filters"][0]["typed_config"]
+    assert [f["name"] for f in hcm["http_filters"]] == ["envoy.filters.http.router"]  # no WASM, as Plano's 12000
+    (route,) = hcm["route_config"]["virtual_hosts"][0]["routes"]
+    assert route["route"]["cluster"] == info["brightstaffCluster"] == "bright_staff"
+    (cluster,) = [c for c in envoy["static_resources"]["clusters"] if c["name"] == "bright_staff"]
+    endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]
+    assert endpoint == {"address": "127.0.0.1", "port_value": info["ports"]["brightstaff"]}
+
+
 def test_dev_plano_config_is_plano_format_with_tracing_to_the_collector(rendered):
     cfg = _yaml(rendered, "native", "plano_config.yaml")
     info = json.loads(rendered["native"]["native/stack.json"])
@@ -236,7 +250,7 @@ def test_dev_plano_config_is_plano_format_with_tracing_to_the_collector(rendered
 def test_dev_envoy_egress_routes_each_model_to_its_provider_and_traces_it(rendered):
     envoy = _yaml(rendered, "native", "envoy.yaml")
     listeners = {lst["name"]: lst for lst in envoy["static_resources"]["listeners"]}
-    assert set(listeners) == {"plano_dev_ingress", "plano_dev_egress", "plano_dev_agents"}
+    assert set(listeners) == {"plano_dev_ingress", "plano_dev_egress", "plano_dev_agents", "plano_dev_llm"}
     hcm = listeners["plano_dev_egress"]["filter_chains"][0]["filters"][0]["typed_config"]
     assert hcm["tracing"]["provider"]["typed_config"]["service_name"] == "plano(outbound)"
     routes = hcm["route_config"]["virtual_hosts"][0]["routes"]

@@ -32,18 +32,20 @@ def _table(rows: list[dict], columns: list[str]) -> None:
             "envoy": "native mode: also run the development Envoy and its mock LLM (--no-envoy when Plano's Envoy is up)",
             "plano": "native mode: also run the development Plano (Plano's brightstaff, when its binary is found, "
                      "with mock agents); --no-plano when your own Plano runs here",
+            "profile": "full (default), or collector-only: just the collector (and the dev Envoy) against the remote "
+                       "backends of _config.remote",
             "local-images": "Compose mode: use the images `invoke images.build` made (FROM scratch, tagged …-local) "
                             "instead of the official ones; Grafana only if its official image is present"})
 @cli_errors
 def up(c: Context, mode: str = "auto", timeout: float = 120, envoy: bool = True, plano: bool = True,
-       local_images: bool = False) -> None:
+       profile: str = "full", local_images: bool = False) -> None:
     """Build the configs and start the stack (Compose or native), then wait until ready."""
     start = time.monotonic()
     chosen = _mode(mode)
     if local_images and chosen != "compose":
         raise PlanoError("--local-images is for Compose mode", "add --mode compose (native mode runs the binaries themselves)")
     run_build(None)
-    probes = stack.up(chosen, timeout, dev_envoy=envoy, dev_plano=plano, local_images=local_images)
+    probes = stack.up(chosen, timeout, dev_envoy=envoy, dev_plano=plano, profile=profile, local_images=local_images)
     for name, p in probes.items():
         print(f"  {name:<10} ready  {p.url}")
     info = stack.info(chosen)

@@ -1,4 +1,5 @@
-"""`invoke traffic`: drive Plano-shaped load through the dev Plano's real brightstaff."""
+"""`invoke traffic`: drive Plano-shaped load through the dev Plano: its Envoy's model listener
+(Plano's 12000) and the real brightstaff behind it."""
 from __future__ import annotations
 
 from collections import Counter
@@ -27,8 +28,13 @@ def send(c: Context, requests: int = 24, seed: int | None = None, json: bool = F
     if not health.probe(info, "brightstaff").ok:
         raise PlanoError(f"the dev Plano's brightstaff is not running (no answer on {health.url(info, 'brightstaffMetrics', '/metrics')})",
                          "start it with `invoke up` (native mode, with a brightstaff binary: docs/dev-plano.md)")
+    envoy = health.probe(info, "envoy")
+    if not envoy.ok:
+        raise PlanoError(f"the dev Envoy is not running (no answer on {envoy.url}); "
+                         "clients reach brightstaff through it", "start it with `invoke up` (not `--no-envoy`)")
+    gateway = health.url(info, "llmGateway")
     reqs = tr.plan(count, dev["models"], [a["id"] for a in dev["agents"]], ["tenant-a", "tenant-b"], seed_value)
-    tr.send(health.url(info, "brightstaff"), dev["listener"], dev["headerPrefix"], reqs, dev["models"][0])
+    tr.send(gateway, dev["listener"], dev["headerPrefix"], reqs, dev["models"][0])
     if json:
         print(tr.as_json(reqs))
         return
@@ -40,7 +46,7 @@ def send(c: Context, requests: int = 24, seed: int | None = None, json: bool = F
     print(f"{'request':<{width}}  stream  {'fault':<14}  status  count")
     for (what, stream, fault, status), n in sorted(rows.items()):
         print(f"{what:<{width}}  {stream:<6}  {fault:<14}  {status:<6}  {n}")
-    print(f"sent {len(reqs)} requests to brightstaff at {health.url(info, 'brightstaff')}")
+    print(f"sent {len(reqs)} requests to brightstaff through the dev Envoy at {gateway}")
 
 
 ns = Collection("traffic", send)

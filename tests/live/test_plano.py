@@ -65,12 +65,30 @@ def test_every_source_counts_exactly_what_invoke_traffic_sent(plano, prom, settl
     bright_q = "sum by (model, provider, status_class) (brightstaff_llm_upstream_requests_total)"
     agent_q = f'sum by (agent_id) ({calls}{{service_name="plano(agent)"}})'
     env_q = f"sum({live['metricNames']['rateLimited']})"
+    # clients reach brightstaff through the dev Envoy's bright_staff cluster, as in Plano
+    gateway_q = (f'sum by (envoy_response_code_class) (envoy_cluster_upstream_rq_xx'
+                 f'{{envoy_cluster_name="{live["brightstaffCluster"]}"}})')
+    # Plano's WASM filter on the egress listener: streamed answers' first tokens, answers without usage
+    ttft_q = "sum(time_to_first_token_count)"
+    no_usage_q = 'sum(output_sequence_length_bucket{le="0.5"})'
+    # every egress call is a plano(outbound) span (Envoy's tracer) and, unless the filter
+    # refused it, a request_latency sample; the agent listener's filter adds one per agent call
+    # brightstaff's own HTTP, router and prompt-cache families (the Brightstaff dashboard's rows)
+    http_q = "sum by (handler, status_class) (brightstaff_http_requests_total)"
+    router_q = "sum by (route, fallback) (brightstaff_router_decisions_total)"
+    cache_q = "sum by (provider, model, outcome) (brightstaff_prompt_cache_requests_total)"
+    outbound_q = f'sum({calls}{{service_name="{live["planoServices"]["outbound"]}"}})'
+    latency_q = "sum(request_latency_count)"
     # the Requests Overview's cumulative stat, exactly as Grafana sends it
     (stat,) = [q for q in grafana.queries(900, scrape_seconds()) if q.panel == "Cumulative Request Count"]
     before = {"span": prom.by(span_q, ("llm_model", "llm_provider", "http_status_code")),
               "bright": prom.by(bright_q, ("model", "provider", "status_class")),
               "agents": prom.by(agent_q, ("agent_id",)), "envoy": prom.by(env_q, ()),
-              "stat": prom.by(stat.expr, ("llm_model",))}
+              "stat": prom.by(stat.expr, ("llm_model",)), "gateway": prom.by(gateway_q, ("envoy_response_code_class",)),
+              "ttft": prom.by(ttft_q, ()), "no_usage": prom.by(no_usage_q, ()),
+              "outbound": prom.by(outbound_q, ()), "latency": prom.by(latency_q, ()),
+              "http": prom.by(http_q, ("handler", "status_class")), "router": prom.by(router_q, ("route", "fallback")),
+              "cache": prom.by(cache_q, ("provider", "model", "outcome"))}
 
     r = invoke("traffic", "--requests", str(REQUESTS), "--json")
     assert r.returncode == 0, r.stderr
@@ -88,16 +106,39 @@ def test_every_source_counts_exactly_what_invoke_traffic_sent(plano, prom, settl
     for (mo, _, _), n in want["calls"].items():
         per_model[(mo,)] += float(n)
 
+    # brightstaff serves a client's model request and an agent's LLM call on llm_chat, a client's
+    # agent request on agent_chat; every llm_chat request gets a routing decision, which falls
+    # back to the requested model (the dev Plano has no routing preferences); every answered
+    # call is a prompt-cache miss (the mock reports no cached tokens)
+    llm_chat = sum(n for (_, _, st), n in want["calls"].items())
+    http = Counter({("agent_chat", "2xx"): float(sum(1 for x in sent if x["kind"] == "agent"))})
+    for (_, _, st), n in want["calls"].items():
+        http[("llm_chat", _status_class(st))] += float(n)
+    cache = {(p, mo, "miss"): float(n) for (mo, p, st), n in want["calls"].items() if st == "200"}
     checks = {
         "span metrics per model, provider and status": (span_q, ("llm_model", "llm_provider", "http_status_code"), "span", spans),
         "brightstaff_llm_upstream_requests_total per model, provider and class": (bright_q, ("model", "provider", "status_class"), "bright", dict(bright)),
         "agent calls per agent": (agent_q, ("agent_id",), "agents", {(a,): float(n) for a, n in want["agents"].items()}),
         "Envoy's rate-limit counter": (env_q, (), "envoy", {(): float(want["envoy_429"]["rateLimited"])}),
         f"panel '{stat.panel}'": (stat.expr, ("llm_model",), "stat", dict(per_model)),
+        "Envoy's requests to brightstaff per status class": (gateway_q, ("envoy_response_code_class",), "gateway",
+                                                             dict(Counter((str(x["status"])[0],) for x in sent))),
+        # the mock agents stream their LLM call when their client streams; Plano's orchestrator does not
+        "brightstaff HTTP requests per handler and class": (http_q, ("handler", "status_class"), "http", dict(http)),
+        "brightstaff routing decisions": (router_q, ("route", "fallback"), "router", {("llm", "true"): float(llm_chat)}),
+        "brightstaff prompt-cache outcomes": (cache_q, ("provider", "model", "outcome"), "cache", cache),
+        "WASM time_to_first_token (streamed answers)": (ttft_q, (), "ttft",
+                                                        {(): float(sum(1 for x in sent if x["stream"] and x["status"] == 200))}),
+        "WASM output_sequence_length 0 (upstream answers without usage)": (
+            no_usage_q, (), "no_usage", {(): float(sum(1 for x in sent if x["fault"].startswith("upstream-")))}),
     }
     for what, (expr, labels, key, expected) in checks.items():
         wait_for(f"{what} to grow by {expected}", lambda: dict(delta(prom.by(expr, labels), before[key])),
                  lambda d: d == expected, deadline_s=30)
+    refused, agent_calls = want["envoy_429"]["rateLimited"], sum(want["agents"].values())
+    wait_for(f"WASM request_latency samples = plano(outbound) spans - {refused} refused + {agent_calls} agent calls",
+             lambda: (delta(prom.by(latency_q, ()), before["latency"])[()], delta(prom.by(outbound_q, ()), before["outbound"])[()]),
+             lambda d: d[1] > 0 and d[0] == d[1] - refused + agent_calls, deadline_s=30)
 
 
 def test_one_model_one_series_with_its_provider(plano, prom, settled):
