@@ -409,8 +409,9 @@
       // The label every span metric of a gateway carries: its pod name (Downward API), so series
       // from different gateways never collide, above all when remote-written.
       podLabel: 'collector_pod',
-      // Labels the Prometheus operator selects PrometheusRules by (its ruleSelector).
-      ruleLabels: { role: 'alert-rules' },
+      // The label the Prometheus operator selects PrometheusRules by (its ruleSelector).
+      // kube-prometheus-stack's default selects `release: <its Helm release name>`: set value to yours.
+      ruleSelector: { label: 'release', value: 'kube-prometheus-stack' },
       // The Grafana sidecar's labels and the annotation that names a dashboard's folder
       // (the grafana chart's sidecar.dashboards.folderAnnotation).
       dashboardLabel: 'grafana_dashboard',

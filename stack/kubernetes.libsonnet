@@ -191,7 +191,7 @@
       'prometheusrule.yaml': {
         apiVersion: 'monitoring.coreos.com/v1',
         kind: 'PrometheusRule',
-        metadata: meta(k.names.rules) + { labels+: k.ruleLabels },
+        metadata: meta(k.names.rules) + { labels+: { [k.ruleSelector.label]: k.ruleSelector.value } },
         spec: $.rules.config,
       },
     },

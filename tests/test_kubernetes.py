@@ -148,7 +148,8 @@ def test_dashboards_and_datasources_are_sidecar_configmaps_of_the_generated_file
 def test_the_prometheusrule_holds_the_stacks_rules(manifests, info):
     rule = manifests["prometheusrule.yaml"]
     assert check.rule_shape(rule) == []
-    assert rule["kind"] == "PrometheusRule" and rule["metadata"]["labels"][next(iter(info["kubernetes"]["ruleLabels"]))]
+    selector = info["kubernetes"]["ruleSelector"]
+    assert rule["kind"] == "PrometheusRule" and rule["metadata"]["labels"][selector["label"]] == selector["value"]
     assert rule["spec"] == yaml.safe_load((paths.GENERATED / "compose" / "rules.yml").read_text())
 
 
@@ -189,3 +190,19 @@ def test_gateway_series_never_collide_and_every_query_sums_them_away(manifests, 
     assert reading
     assert [e for e in reading if label in e] == []
     assert [e for e in reading if not any(a in e for a in ("sum by", "sum(", "count by", "max by"))] == []
+
+
+def test_an_override_reaches_the_manifests(tmp_path):
+    """Replicas, namespace, the rule selector and a container port set in the user's file."""
+    from plano_obs import render
+    override = tmp_path / "local.libsonnet"
+    override.write_text("{ _config+:: { containerPorts+: { otlpGrpc: 14317 }, kubernetes+: { gatewayReplicas: 5, "
+                        "namespace: 'obs', ruleSelector+: { value: 'prom' } } } }\n")
+    files = {n: yaml.safe_load(t) for n, t in render.render("compose", override).items() if n.startswith("kubernetes/")}
+    assert files["kubernetes/gateway-deployment.yaml"]["spec"]["replicas"] == 5
+    assert {o["metadata"].get("namespace") for n, o in files.items() if not n.endswith("namespace.yaml")} == {"obs"}
+    assert files["kubernetes/prometheusrule.yaml"]["metadata"]["labels"]["release"] == "prom"
+    agent = yaml.safe_load(files["kubernetes/agent-configmap.yaml"]["data"]["config.yaml"])
+    assert agent["exporters"]["loadbalancing"]["resolver"]["dns"] == {
+        "hostname": "otel-gateway-headless.obs.svc.cluster.local", "port": "14317"}
+    assert agent["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"] == "0.0.0.0:14317"
