@@ -176,6 +176,12 @@ def test_a_mapped_datasource_is_not_created_and_every_reference_points_at_it(gra
     assert sum(json.dumps(b).count("their-prom") for b in sent[2:]) > 0
 
 
+def test_a_dry_run_reads_and_writes_nothing(grafana, info, boards):
+    actions = grafana_push.push(grafana.url, TOKEN, grafana_push.desired(info, boards, {}), dry_run=True)
+    assert grafana.writes() == [] and len(grafana.requests) == 3 + len(boards)
+    assert grafana_push.summary(actions, grafana.url, True) == f"{3 + len(boards)} object(s) would change in Grafana at {grafana.url}"
+
+
 def test_a_refused_token_writes_nothing_and_says_why(grafana, info, boards):
     with pytest.raises(grafana_push.PushError) as err:
         grafana_push.push(grafana.url, "wrong", grafana_push.desired(info, boards, {}))
