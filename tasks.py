@@ -2,11 +2,12 @@
 from invoke import Collection
 
 from plano_obs.tasks import build as _build
-from plano_obs.tasks import dashboards, envoy, images, stack, traces, traffic
+from plano_obs.tasks import dashboards, envoy, images, rules, stack, traces, traffic
 
 ns = Collection()
 ns.add_task(_build.build)
 ns.add_collection(dashboards.ns)
+ns.add_collection(rules.ns)
 ns.add_collection(stack.ns)
 ns.add_collection(traces.ns)
 ns.add_collection(envoy.ns)

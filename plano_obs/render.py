@@ -75,17 +75,42 @@ class _Dumper(yaml.SafeDumper):
         return super().increase_indent(flow, False)
 
 
+class _BlockDumper(_Dumper):
+    """Multi-line text (a ConfigMap's files) as literal blocks, readable in a diff."""
+
+
+_BlockDumper.add_representer(
+    str, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style="|" if "\n" in s else None))
+
+
+def _embed_data(obj: dict) -> dict:
+    """A Kubernetes object whose ConfigMap `data` entries may be values: each becomes the text
+    its key names (`*.json` as JSON, else YAML). Jsonnet's own std.manifest* would do the same
+    some hundred times slower in the C++ binding."""
+    data = obj.get("data")
+    if not isinstance(data, dict):
+        return obj
+    text = {k: v if isinstance(v, str) else (json.dumps(v, indent=2, sort_keys=True) + "\n" if k.endswith(".json")
+                                             else yaml.dump(v, Dumper=_Dumper, sort_keys=True, default_flow_style=False,
+                                                            width=10_000, allow_unicode=True))
+            for k, v in data.items()}
+    return {**obj, "data": text}
+
+
 def _format(path: str, spec: dict) -> str:
     kind, value = spec.get("format"), spec.get("value")
     if kind == "json":
         return json.dumps(value, indent=2, sort_keys=True) + "\n"
     if kind == "yaml":
         return f"# {HEADER}\n" + yaml.dump(value, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=10_000, allow_unicode=True)
+    if kind == "kubernetes":
+        return f"# {HEADER}\n" + yaml.dump(_embed_data(value), Dumper=_BlockDumper, sort_keys=True, default_flow_style=False,
+                                           width=10_000, allow_unicode=True)
     if kind == "env":
         return f"# {HEADER}\n" + "".join(f"{k}={v}\n" for k, v in sorted(value.items()))
     if kind == "lines":
         return f"# {HEADER}\n" + "".join(f"{line}\n" for line in value)
-    raise JsonnetError(f"{path}: unknown output format {kind!r}", remedy="use yaml, json, env or lines in stack/main.jsonnet")
+    raise JsonnetError(f"{path}: unknown output format {kind!r}", remedy="use yaml, json, kubernetes, env or lines in stack/main.jsonnet")
 
 
 def render_all(overrides: Path | None = None) -> dict[str, str]:

