@@ -407,9 +407,9 @@
       },
     },
 
-    // The collector gateway tier of the local scale-out run (stack/scale.libsonnet,
-    // `nox -s scale`, docs/scale-out.md): agent → Envoy balancer → N gateways.
-    scale: {
+    // The collector gateway tier of the local scale-out run (stack/gateway-tier.libsonnet,
+    // `nox -s scale`, docs/scale-out.md#gateway-tier): agent → Envoy balancer → N gateways.
+    gatewayTier: {
       gateways: 3,
       maxGateways: 10,  // each gateway port below is a base: gateway i listens on base + i
       gatewayLabel: 'gateway',  // the label each gateway's remote-written series carry

@@ -14,7 +14,7 @@ function(mode='compose', overrides={})
     (import 'grafana.libsonnet') +
     (import 'compose.libsonnet') +
     (import 'native.libsonnet') +
-    (import 'scale.libsonnet') +
+    (import 'gateway-tier.libsonnet') +
     (import 'kubernetes.libsonnet') +
     (import 'plano.libsonnet') +
     (import '../envoy/envoy.libsonnet') +
@@ -90,25 +90,25 @@ function(mode='compose', overrides={})
     } else {
       [dir + 'processes.json']: json(stack.native.processes),
       [dir + 'plano_config.yaml']: yaml(stack.devPlano.config),
-      // The local scale-out run (stack/scale.libsonnet): each part is the stack's own
+      // The gateway tier of the scale-out run (stack/gateway-tier.libsonnet): each part is the stack's own
       // component with the scale run's _config on top.
-      [dir + 'scale/agent-collector.yaml']: yaml(stack.scale.agent),
-      [dir + 'scale/balancer-envoy.yaml']: yaml(stack.scale.balancer),
-      [dir + 'scale/prometheus.yml']: yaml(stack.scale.prometheus),
-      [dir + 'scale/remote-prometheus.yml']: yaml(stack.scale.remotePrometheus),
-      [dir + 'scale/tempo.yaml']: yaml(part(stack.scale.backendConfig).tempo.config),
-      [dir + 'scale/scale.json']: json({
-        gateways: c.scale.gateways,
-        gatewayLabel: c.scale.gatewayLabel,
-        ports: c.scale.ports,
-        gatewayIds: [stack.scale.gatewayId(i) for i in std.range(0, c.scale.gateways - 1)],
-        prometheusFlags: part(stack.scale.backendConfig).prometheus.flags('${PLANO_CONFIG_DIR}/prometheus.yml', '${PLANO_STATE_DIR}/data'),
-        remotePrometheusFlags: stack.scale.remoteFlags('${PLANO_CONFIG_DIR}/remote-prometheus.yml', '${PLANO_STATE_DIR}/data'),
+      [dir + 'gateway-tier/agent-collector.yaml']: yaml(stack.gatewayTier.agent),
+      [dir + 'gateway-tier/balancer-envoy.yaml']: yaml(stack.gatewayTier.balancer),
+      [dir + 'gateway-tier/prometheus.yml']: yaml(stack.gatewayTier.prometheus),
+      [dir + 'gateway-tier/remote-prometheus.yml']: yaml(stack.gatewayTier.remotePrometheus),
+      [dir + 'gateway-tier/tempo.yaml']: yaml(part(stack.gatewayTier.backendConfig).tempo.config),
+      [dir + 'gateway-tier/tier.json']: json({
+        gateways: c.gatewayTier.gateways,
+        gatewayLabel: c.gatewayTier.gatewayLabel,
+        ports: c.gatewayTier.ports,
+        gatewayIds: [stack.gatewayTier.gatewayId(i) for i in std.range(0, c.gatewayTier.gateways - 1)],
+        prometheusFlags: part(stack.gatewayTier.backendConfig).prometheus.flags('${PLANO_CONFIG_DIR}/prometheus.yml', '${PLANO_STATE_DIR}/data'),
+        remotePrometheusFlags: stack.gatewayTier.remoteFlags('${PLANO_CONFIG_DIR}/remote-prometheus.yml', '${PLANO_STATE_DIR}/data'),
         tempoArgs: ['-config.file=${PLANO_CONFIG_DIR}/tempo.yaml', '-config.expand-env=true'],
       }),
     } + {
-      [dir + 'scale/gateway-%d.yaml' % i]: yaml(part(stack.scale.gatewayConfig(i)).collector.config)
-      for i in std.range(0, c.scale.gateways - 1)
+      [dir + 'gateway-tier/gateway-%d.yaml' % i]: yaml(part(stack.gatewayTier.gatewayConfig(i)).collector.config)
+      for i in std.range(0, c.gatewayTier.gateways - 1)
     }
   ) + {
     // Mode-independent: the slim collector build and the dashboards.

@@ -92,9 +92,9 @@ def test_the_collector_build_holds_the_remote_components(rendered):
 
 def test_each_gateway_is_the_stack_s_collector_on_its_own_ports_with_its_own_label(rendered):
     files = rendered["native"]
-    scale = json.loads(files["native/scale/scale.json"])
+    scale = json.loads(files["native/gateway-tier/tier.json"])
     ports = scale["ports"]
-    gateways = [yaml.safe_load(files[f"native/scale/gateway-{i}.yaml"]) for i in range(scale["gateways"])]
+    gateways = [yaml.safe_load(files[f"native/gateway-tier/gateway-{i}.yaml"]) for i in range(scale["gateways"])]
     single = _collector(files)
     for i, gw in enumerate(gateways):
         assert gw["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"] == f"127.0.0.1:{ports['gatewayOtlpGrpc'] + i}"
@@ -112,24 +112,24 @@ def test_each_gateway_is_the_stack_s_collector_on_its_own_ports_with_its_own_lab
 
 def test_the_balancer_and_prometheus_know_every_gateway(rendered):
     files = rendered["native"]
-    scale = json.loads(files["native/scale/scale.json"])
+    scale = json.loads(files["native/gateway-tier/tier.json"])
     ports, n = scale["ports"], scale["gateways"]
-    envoy = yaml.safe_load(files["native/scale/balancer-envoy.yaml"])
+    envoy = yaml.safe_load(files["native/gateway-tier/balancer-envoy.yaml"])
     (cluster,) = envoy["static_resources"]["clusters"]
     endpoints = [e["endpoint"]["address"]["socket_address"]["port_value"] for e in cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]]
     assert endpoints == [ports["gatewayOtlpGrpc"] + i for i in range(n)] and cluster["lb_policy"] == "ROUND_ROBIN"
     hcm = envoy["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
     assert hcm["codec_type"] == "HTTP2"  # per request, not per connection
     assert hcm["route_config"]["virtual_hosts"][0]["routes"][0]["route"]["retry_policy"]["num_retries"] == n
-    prom = yaml.safe_load(files["native/scale/prometheus.yml"])
+    prom = yaml.safe_load(files["native/gateway-tier/prometheus.yml"])
     (spans,) = [j for j in prom["scrape_configs"] if j["job_name"] == "otel-collector-spanmetrics"]
     assert spans["static_configs"][0]["targets"] == [f"127.0.0.1:{ports['gatewayMetrics'] + i}" for i in range(n)]
-    agent = yaml.safe_load(files["native/scale/agent-collector.yaml"])
+    agent = yaml.safe_load(files["native/gateway-tier/agent-collector.yaml"])
     assert agent["exporters"]["otlp_grpc/gateways"]["endpoint"] == f"127.0.0.1:{ports['balancer']}"
 
 
 def test_gateway_count_is_checked_and_drives_every_part(override):
-    files = render.render("native", override("{ _config+:: { scale+: { gateways: 5 } } }"))
-    assert sorted(f for f in files if "/scale/gateway-" in f) == [f"native/scale/gateway-{i}.yaml" for i in range(5)]
-    with pytest.raises(JsonnetError, match="_config.scale.gateways must be from 1 to 10, not 11"):
-        render.render("native", override("{ _config+:: { scale+: { gateways: 11 } } }"))
+    files = render.render("native", override("{ _config+:: { gatewayTier+: { gateways: 5 } } }"))
+    assert sorted(f for f in files if "/gateway-tier/gateway-" in f) == [f"native/gateway-tier/gateway-{i}.yaml" for i in range(5)]
+    with pytest.raises(JsonnetError, match="_config.gatewayTier.gateways must be from 1 to 10, not 11"):
+        render.render("native", override("{ _config+:: { gatewayTier+: { gateways: 11 } } }"))

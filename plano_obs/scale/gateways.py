@@ -1,4 +1,4 @@
-"""The collector gateway tier as local processes (stack/scale.libsonnet): a remote-write
+"""The collector gateway tier as local processes (stack/gateway-tier.libsonnet): a remote-write
 Prometheus, the scale run's Prometheus and Tempo, N gateway collectors, the Envoy balancer and
 the agent collector, each with its own state folder, started in that order and each waited
 for; any of them can be killed and started again, as the scale tests do."""
@@ -17,7 +17,7 @@ import requests
 from .. import native, paths
 from ..errors import PlanoError
 
-CONFIG = paths.GENERATED / "native" / "scale"
+CONFIG = paths.GENERATED / "native" / "gateway-tier"
 
 
 class ScaleError(PlanoError):
@@ -25,7 +25,7 @@ class ScaleError(PlanoError):
 
 
 def info() -> dict:
-    return json.loads((CONFIG / "scale.json").read_text())
+    return json.loads((CONFIG / "tier.json").read_text())
 
 
 @dataclass

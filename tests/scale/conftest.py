@@ -1,5 +1,5 @@
 """The scale-out run (`nox -s scale`): its parts start once per module, as local processes on
-the ports of _config.scale, and stop at the end."""
+the ports of _config.gatewayTier, and stop at the end."""
 from __future__ import annotations
 
 import pytest

@@ -9,16 +9,16 @@
 //
 // Span metrics are correct at any N and under any routing because no series is written by
 // two gateways: scraped, each gateway is its own target (`instance`); remote-written, each
-// carries `gateway` (scale.gatewayLabel). Every panel and rule sums over them.
+// carries `gateway` (gatewayTier.gatewayLabel). Every panel and rule sums over them.
 {
-  scale+:: {
+  gatewayTier+:: {
     local c = $._config,
-    local s = c.scale,
+    local s = c.gatewayTier,
     local p = s.ports,
     local at(port) = '127.0.0.1:%d' % port,
     local gateways = std.range(0, s.gateways - 1),
     assert s.gateways >= 1 && s.gateways <= s.maxGateways
-           : '_config.scale.gateways must be from 1 to %d, not %s' % [s.maxGateways, s.gateways],
+           : '_config.gatewayTier.gateways must be from 1 to %d, not %s' % [s.maxGateways, s.gateways],
 
     gatewayId(i):: 'gateway-%d' % i,
 
@@ -37,7 +37,7 @@
       remote+: {
         metrics+: {
           remoteWriteUrl: 'http://%s/api/v1/write' % at(p.remotePrometheus),
-          externalLabels: { [s.gatewayLabel]: $.scale.gatewayId(i) },
+          externalLabels: { [s.gatewayLabel]: $.gatewayTier.gatewayId(i) },
         },
       },
     },
