@@ -66,3 +66,12 @@ def chaos(session: nox.Session) -> None:
     """Fault matrix against a stack it starts: kills and restarts mid-replay, a table of losses."""
     _install(session)
     session.run("python", "-m", "plano_obs.chaos", *session.posargs)
+
+
+@nox.session
+def scale(session: nox.Session) -> None:
+    """Past one machine, live: the scaled-out Tempo over a real Kafka against the single binary
+    (docs/scale-out.md). Needs Java 17+, Maven (Kafka's jars, fetched once) and the native
+    binaries (`invoke stack.install`). Args go to pytest."""
+    _install(session, "test")
+    session.run("pytest", *(session.posargs or ["-q", "-rs", "-s", "--durations=10", "tests/scale"]))
