@@ -184,14 +184,28 @@ def _edges_now(cluster: Cluster) -> dict:
             for kind in ("requests", "failed")}
 
 
-def test_service_graph_edges_and_counts_are_the_same_from_both(cluster, sent):
+def _wait_edges(cluster: Cluster, before: dict, want: dict[str, dict], why: str) -> None:
+    """Waits until each Tempo's service-graph edges grew by exactly `want` since `before`."""
+    for source in cluster.settings["sources"].values():
+        for kind, key in (("requests", "total"), ("failed", "failed")):
+            wait_for(f"{source} {kind} edges {want[key]} {why}", lambda: _edge_delta(cluster, before, kind, source),
+                     lambda got: got == want[key], deadline_s=90, interval=1)
+
+
+@pytest.fixture(scope="module")
+def settled(cluster, sent) -> None:
+    """The module's first replay fully counted in both service graphs: a later test's "before"
+    reading must not be taken while those edges are still arriving."""
+    empty = {kind: {s: Counter() for s in cluster.settings["sources"].values()} for kind in ("requests", "failed")}
+    _wait_edges(cluster, empty, _expected_edges(1), "from the fixtures")
+
+
+def test_service_graph_edges_and_counts_are_the_same_from_both(cluster, sent, settled):
     want = _expected_edges(1)
     assert {c for c, _ in want["total"]} >= {"user", "plano(agent)", "plano(filter)", "plano(outbound)"}
     empty = {kind: {s: Counter() for s in cluster.settings["sources"].values()} for kind in ("requests", "failed")}
-    for source in cluster.settings["sources"].values():
-        for kind, key in (("requests", "total"), ("failed", "failed")):
-            wait_for(f"{source} {kind} edges {want[key]}", lambda: _edge_delta(cluster, empty, kind, source),
-                     lambda got: got == want[key], deadline_s=90, interval=1)
+    assert _edges_now(cluster) == {k: {s: Counter(want["total" if k == "requests" else "failed"])
+                                       for s in cluster.settings["sources"].values()} for k in empty}
 
 
 def _collector_counters(cluster: Cluster) -> dict[str, float]:
@@ -211,7 +225,7 @@ KILL_RATE = 300  # spans/s: the replay lasts ~6 s, the kill lands a third of the
 
 
 @pytest.mark.parametrize("component", ["live-store-0", "distributor"])
-def test_a_component_sigkilled_mid_replay_loses_nothing(cluster, sent, tmp_path, component):
+def test_a_component_sigkilled_mid_replay_loses_nothing(cluster, settled, tmp_path, component):
     """Replays KILL_COPIES copies of a fixture at KILL_RATE spans/s through the front
     collector, SIGKILLs one Tempo component a third of the way in (supervisord restarts it, as
     an orchestrator would), and then expects every trace whole in both Tempos and every
@@ -221,6 +235,7 @@ def test_a_component_sigkilled_mid_replay_loses_nothing(cluster, sent, tmp_path,
     file, spans, _ = _salted(tmp_path, salt, KILL_FIXTURE, KILL_COPIES)
     total = sum(spans.values())
     before, counters0 = _edges_now(cluster), _collector_counters(cluster)
+    log_lines = len((cluster.sup.logs / "collector.log").read_text(errors="replace").splitlines())
     accepted = "otelcol_receiver_accepted_spans"
     proc = _replay(cluster, file, "--rate", str(KILL_RATE))
     try:
@@ -239,9 +254,8 @@ def test_a_component_sigkilled_mid_replay_loses_nothing(cluster, sent, tmp_path,
                        lambda: _all_span_counts(base, spans), lambda g: g == spans, deadline_s=120, interval=2)
         assert sum(got.values()) == total
     counters = {k: v - counters0.get(k, 0) for k, v in _collector_counters(cluster).items()}
-    print(f"\n{component}: SIGKILL, ready again after {recovered_s}s; every trace whole; front collector: {counters}")
-    want = _expected_edges(KILL_COPIES, (KILL_FIXTURE,))
-    for source in cluster.settings["sources"].values():
-        for kind, key in (("requests", "total"), ("failed", "failed")):
-            wait_for(f"{source} {kind} edges ×{KILL_COPIES} after killing {component}",
-                     lambda: _edge_delta(cluster, before, kind, source), lambda got: got == want[key], deadline_s=90, interval=1)
+    log = (cluster.sup.logs / "collector.log").read_text(errors="replace").splitlines()[log_lines:]
+    retries = sum(1 for line in log if "otlp_grpc/scaled" in line and "Will retry" in line)
+    print(f"\n{component}: SIGKILL, ready again after {recovered_s}s; every trace whole; front collector: {counters}, "
+          f"{retries} export(s) to the scaled Tempo retried")
+    _wait_edges(cluster, before, _expected_edges(KILL_COPIES, (KILL_FIXTURE,)), f"×{KILL_COPIES} after killing {component}")
