@@ -9,6 +9,7 @@ function(mode='compose', overrides={})
     (import 'collector.libsonnet') +
     (import 'collector-builder.libsonnet') +
     (import 'tempo.libsonnet') +
+    (import 'tempo-scaled.libsonnet') +
     (import 'prometheus.libsonnet') +
     (import 'rules.libsonnet') +
     (import 'grafana.libsonnet') +
@@ -109,6 +110,16 @@ function(mode='compose', overrides={})
     } + {
       [dir + 'gateway-tier/gateway-%d.yaml' % i]: yaml(part(stack.gatewayTier.gatewayConfig(i)).collector.config)
       for i in std.range(0, c.gatewayTier.gateways - 1)
+    } + {
+      // Tempo scaled out (native only): one config per component, Kafka, the comparison.
+      'scale/scale.json': json(stack.tempoScaled.info),
+      'scale/tempo-single.yaml': yaml(stack.tempoScaled.single),
+      'scale/kafka.properties': { format: 'env', value: stack.tempoScaled.kafkaProperties },
+      'scale/prometheus.yml': yaml(stack.tempoScaled.prometheus),
+      'scale/otel-collector.yaml': yaml(stack.tempoScaled.collector),
+    } + {
+      ['scale/tempo-%s.yaml' % name]: yaml(stack.tempoScaled.config(name))
+      for name in std.objectFields(stack.tempoScaled.components)
     }
   ) + {
     // Mode-independent: the slim collector build and the dashboards.

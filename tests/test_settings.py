@@ -89,6 +89,9 @@ def _known() -> tuple[set[int], set[str]]:
         info = render.stack_info(mode)
         ports |= set(info["ports"].values())
         versions |= {v for v in info["versions"].values() if isinstance(v, str)}
+    scale = json.loads(render.render("native")["scale/scale.json"])  # `nox -s scale`'s ports
+    ports |= set(scale["ports"].values()) | {c[k] for c in scale["components"].values() for k in ("http", "grpc", "memberlist", "otlp")}
+    versions.add(scale["kafka"]["version"])
     return ports, versions
 
 

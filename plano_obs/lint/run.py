@@ -78,6 +78,11 @@ def check_prometheus() -> list[str]:
             print(f"promtool {' '.join(args[:2])} generated/{mode}/{Path(args[-1]).name}: {'ok' if r.returncode == 0 else 'FAILED'}")
             if r.returncode:
                 problems.append(f"promtool {' '.join(args)}: {(r.stderr or r.stdout).strip()}")
+    scale = paths.GENERATED / "scale" / "prometheus.yml"  # the scale test's remote-write target
+    r = _run([str(promtool), "check", "config", str(scale)])
+    print(f"promtool check config generated/scale/prometheus.yml: {'ok' if r.returncode == 0 else 'FAILED'}")
+    if r.returncode:
+        problems.append(f"promtool check config {scale}: {(r.stderr or r.stdout).strip()}")
     tests = _files((".test.yml",), (paths.ROOT / "tests" / "rules",))
     if tests:
         r = _run([str(promtool), "test", "rules", *map(str, tests)])
@@ -146,7 +151,7 @@ def check_collector() -> list[str]:
     manifest = (paths.GENERATED / "collector" / "otelcol-builder.yaml").read_text()
     binary = tools.ensure_collector(info["versions"]["collector"], manifest)
     problems = []
-    for mode in MODES:
+    for mode in (*MODES, "scale"):  # scale: the front collector of `nox -s scale`
         cfg = paths.GENERATED / mode / "otel-collector.yaml"
         r = _run([str(binary), "validate", f"--config={cfg}"])
         print(f"otelcol-plano validate generated/{mode}/otel-collector.yaml: {'ok' if r.returncode == 0 else 'FAILED'}")
