@@ -34,10 +34,14 @@
         tempoOtlpGrpc: p.tempoOtlpGrpc,
       },
       record+: { enabled: false },
+      // a test topology of its own: none of the user's remote backends or credentials
       remote+: {
+        traces+: { endpoint: '' },
         metrics+: {
           remoteWriteUrl: 'http://%s/api/v1/write' % at(p.remotePrometheus),
           externalLabels: { [s.gatewayLabel]: $.gatewayTier.gatewayId(i) },
+          auth: 'none',
+          headers: {},
         },
       },
     },

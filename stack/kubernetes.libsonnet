@@ -71,11 +71,12 @@
     local configMap(name, data) = { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(name), data: data },
     local serviceAccount(name) = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(name), automountServiceAccountToken: false },
 
-    // The gateway: the single collector's pipeline, traces to the cluster's Tempo, and every
-    // span metric labelled with its pod, so N gateways' series stay apart and panels sum them.
+    // The gateway: the single collector's pipeline, traces to the cluster's Tempo (or to the
+    // remote backend of _config.remote), and every span metric labelled with its pod, so N
+    // gateways' series stay apart and panels sum them.
     gatewayConfig:: inPod.collector.config {
       exporters+: {
-        'otlp_grpc/tempo'+: { endpoint: k.tempoEndpoint },
+        [if inPod.collector.tracesExporter == 'otlp_grpc/tempo' then 'otlp_grpc/tempo']+: { endpoint: k.tempoEndpoint },
         prometheus+: { const_labels: { [k.podLabel]: '${env:POD_NAME}' } },
       },
     },

@@ -29,6 +29,8 @@ function(mode='compose', overrides={})
   local c = stack._config;
   // The stack with more _config on top (a part of the scale-out run).
   local part(config) = stack { _config+:: config };
+  // The scale-out runs are test topologies of their own: the user's remote backends stay out.
+  local isolated = part({ remote+: { traces+: { endpoint: '' }, metrics+: { remoteWriteUrl: '' } } });
   // Each dashboard evaluated once (array elements are), for generated/dashboards/ and Kubernetes.
   local dashboards = [stack.dashboards[name] for name in std.objectFields(stack.dashboards)];
   assert std.set(c.startOrder) == std.objectFields(c.components)
@@ -112,14 +114,14 @@ function(mode='compose', overrides={})
       for i in std.range(0, c.gatewayTier.gateways - 1)
     } + {
       // Tempo scaled out (native only): one config per component, Kafka, the comparison.
-      'scale/scale.json': json(stack.tempoScaled.info),
-      'scale/tempo-single.yaml': yaml(stack.tempoScaled.single),
-      'scale/kafka.properties': { format: 'env', value: stack.tempoScaled.kafkaProperties },
-      'scale/prometheus.yml': yaml(stack.tempoScaled.prometheus),
-      'scale/otel-collector.yaml': yaml(stack.tempoScaled.collector),
+      'scale/scale.json': json(isolated.tempoScaled.info),
+      'scale/tempo-single.yaml': yaml(isolated.tempoScaled.single),
+      'scale/kafka.properties': { format: 'env', value: isolated.tempoScaled.kafkaProperties },
+      'scale/prometheus.yml': yaml(isolated.tempoScaled.prometheus),
+      'scale/otel-collector.yaml': yaml(isolated.tempoScaled.collector),
     } + {
-      ['scale/tempo-%s.yaml' % name]: yaml(stack.tempoScaled.config(name))
-      for name in std.objectFields(stack.tempoScaled.components)
+      ['scale/tempo-%s.yaml' % name]: yaml(isolated.tempoScaled.config(name))
+      for name in std.objectFields(isolated.tempoScaled.components)
     }
   ) + {
     // Mode-independent: the slim collector build and the dashboards.

@@ -133,3 +133,20 @@ def test_gateway_count_is_checked_and_drives_every_part(override):
     assert sorted(f for f in files if "/gateway-tier/gateway-" in f) == [f"native/gateway-tier/gateway-{i}.yaml" for i in range(5)]
     with pytest.raises(JsonnetError, match="_config.gatewayTier.gateways must be from 1 to 10, not 11"):
         render.render("native", override("{ _config+:: { gatewayTier+: { gateways: 11 } } }"))
+
+
+def test_the_scale_runs_ignore_the_user_s_remote_backends_and_kubernetes_follows_them(override):
+    """The scale-out runs are test topologies with backends of their own: a user's remote
+    endpoint or credentials must not leak into them. A Kubernetes gateway is a deployment: it
+    sends where the user said."""
+    files = render.render("native", override(REMOTE))
+    gw = yaml.safe_load(files["native/gateway-tier/gateway-0.yaml"])
+    assert gw["service"]["pipelines"]["traces"]["exporters"][0] == "otlp_grpc/tempo"
+    assert set(gw["exporters"]["prometheus_remote_write/metrics"]["http"]) == {"endpoint", "tls"}  # no auth, no headers
+    assert not [e for e in gw["extensions"] if e.startswith("bearertokenauth")]
+    front = yaml.safe_load(files["scale/otel-collector.yaml"])
+    assert all("auth" not in e and e["endpoint"].startswith("127.0.0.1:") for e in front["exporters"].values())
+    (doc,) = [d for d in yaml.safe_load_all(files["kubernetes/gateway-configmap.yaml"]) if d]
+    k8s = yaml.safe_load(next(iter(doc["data"].values())))
+    assert k8s["exporters"]["otlp_grpc/traces"]["endpoint"] == "traces.example.com:443"
+    assert "otlp_grpc/tempo" not in k8s["exporters"]
