@@ -108,7 +108,11 @@ def test_plano_s_llm_histograms_hold_what_the_upstream_answered(live, prom):
     completion = mockllm.usage(0, mockllm.ANSWER)["completion_tokens"]
     answered = len(prompts)
 
-    bounds = [le for (le,) in before["request_latency"]] or [le for (le,) in _admin_buckets(live, "request_latency")]
+    # Envoy's bucket bounds, once the calls are recorded (a fresh Envoy lists none before)
+    inf = (float("inf"),)
+    after = wait_for("Envoy's request_latency after the calls", lambda: _admin_buckets(live, "request_latency"),
+                     lambda b: b.get(inf, 0) - before["request_latency"].get(inf, 0) == answered + 1, deadline_s=15)
+    bounds = [le for (le,) in after]
     exact = {"input_sequence_length": _buckets(prompts, bounds),
              "output_sequence_length": _buckets([completion] * answered + [0], bounds)}
     # times: every call took at least the mock's delay, so nothing below it; how far above is
@@ -119,7 +123,7 @@ def test_plano_s_llm_histograms_hold_what_the_upstream_answered(live, prom):
     grew = {}
     for n in histograms:
         grew[n] = got = wait_for(f"Envoy's {n} after the calls", lambda n=n: delta(_admin_buckets(live, n), before[n]),
-                       lambda d, n=n: d == exact[n] if n in exact else d.get((float("inf"),)) == counts[n], deadline_s=15)
+                       lambda d, n=n: d == exact[n] if n in exact else d.get(inf) == counts[n], deadline_s=15)
         if n in floors:
             assert all(v == 0 for (le,), v in got.items() if le < floors[n]), (n, got)
         wait_for(f"Prometheus's {n} to grow the same", lambda n=n: delta(_prom_buckets(prom, n), before[n]),
