@@ -86,6 +86,11 @@ def test_plano_s_llm_histograms_hold_what_the_upstream_answered(live, prom):
     if not live["devPlano"]["enabled"]:
         pytest.skip("the dev Plano (and its egress listener) is disabled")
     histograms = sorted(n for n, kind in live["wasmMetrics"].items() if kind == "histogram")
+    # Envoy's admin shows histograms as of its last stats flush (every second): once no call is
+    # in flight, one more flush holds every earlier call (server.uptime moves at each flush)
+    wait_for("no call in flight through Envoy", lambda: _admin_metric(live, "active_http_calls"), lambda v: v == 0)
+    uptime = _admin_metric(live, "envoy_server_uptime")
+    wait_for("an Envoy stats flush", lambda: _admin_metric(live, "envoy_server_uptime"), lambda u: u > uptime, deadline_s=10)
     # Prometheus must hold Envoy's current numbers first: deltas are taken from both
     before = {n: _admin_buckets(live, n) for n in histograms}
     for n in histograms:
