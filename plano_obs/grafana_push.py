@@ -131,15 +131,20 @@ def _missing(err: Exception) -> bool:
     return getattr(err, "status_code", None) == 404
 
 
-def plan(api: Any, want: Desired) -> list[Action]:
-    """Reads what Grafana has and returns one action per object; writes nothing."""
-    actions = []
+def _get(read: Callable[[], dict]) -> dict | None:
+    """What Grafana has, or None when it answers 404; any other error is raised."""
     try:
-        folder = api.folder.get_folder(want.folder_uid)
+        return read()
     except Exception as err:
         if not _missing(err):
             raise
-        folder = None
+        return None
+
+
+def plan(api: Any, want: Desired) -> list[Action]:
+    """Reads what Grafana has and returns one action per object; writes nothing."""
+    actions = []
+    folder = _get(lambda: api.folder.get_folder(want.folder_uid))
     if folder is None:
         actions.append(Action("folder", want.folder_uid, "create", want.folder_title,
                               lambda a: a.folder.create_folder(want.folder_title, uid=want.folder_uid)))
@@ -150,40 +155,28 @@ def plan(api: Any, want: Desired) -> list[Action]:
         actions.append(Action("folder", want.folder_uid, "unchanged", want.folder_title))
 
     for uid, (ours, kind) in sorted(want.mapped.items()):
-        try:
-            existing = api.datasource.get_datasource_by_uid(uid)
-        except Exception as err:
-            if _missing(err):
-                raise PushError(f"no datasource with uid {uid!r} in Grafana (given for {ours})",
-                                "check the uid in Grafana (Connections → Data sources: it is in the URL), or drop --datasource to create ours") from err
-            raise
+        existing = _get(lambda uid=uid: api.datasource.get_datasource_by_uid(uid))
+        if existing is None:
+            raise PushError(f"no datasource with uid {uid!r} in Grafana (given for {ours})",
+                            "check the uid in Grafana (Connections → Data sources: it is in the URL), or drop --datasource to create ours")
         if existing.get("type") != kind:
             raise PushError(f"datasource {uid!r} is of type {existing.get('type')!r}, not {kind!r} (given for {ours})",
                             f"map {ours} to a {kind} datasource")
         actions.append(Action("datasource", uid, "mapped", f"for {ours}"))
 
     for ds in want.datasources:
-        try:
-            existing = api.datasource.get_datasource_by_uid(ds["uid"])
-        except Exception as err:
-            if not _missing(err):
-                raise
+        existing = _get(lambda ds=ds: api.datasource.get_datasource_by_uid(ds["uid"]))
+        if existing is None:
             actions.append(Action("datasource", ds["uid"], "create", ds["name"],
                                   lambda a, ds=ds: a.datasource.create_datasource(ds)))
-            continue
-        if all(existing.get(k) == v for k, v in ds.items()):
+        elif all(existing.get(k) == v for k, v in ds.items()):
             actions.append(Action("datasource", ds["uid"], "unchanged", ds["name"]))
         else:
             actions.append(Action("datasource", ds["uid"], "update", ds["name"],
                                   lambda a, ds=ds: a.datasource.update_datasource_by_uid(ds["uid"], ds)))
 
     for board in want.dashboards:
-        try:
-            existing = api.dashboard.get_dashboard(board["uid"])
-        except Exception as err:
-            if not _missing(err):
-                raise
-            existing = None
+        existing = _get(lambda board=board: api.dashboard.get_dashboard(board["uid"]))
         same = existing is not None and existing.get("meta", {}).get("folderUid") == want.folder_uid and \
             {k: v for k, v in existing.get("dashboard", {}).items() if k not in ("id", "version")} == board
         body = {"dashboard": board, "folderUid": want.folder_uid, "overwrite": True, "message": MESSAGE}
