@@ -15,6 +15,7 @@ from pathlib import Path
 import requests
 
 from .. import native, paths
+from ..supervisor import expand
 from ..errors import PlanoError
 
 CONFIG = paths.GENERATED / "native" / "gateway-tier"
@@ -50,8 +51,7 @@ class Tier:
     def start(self, name: str, deadline_s: float = 60) -> None:
         part = self.parts[name]
         env = self._env(name)
-        argv = [a.replace("${PLANO_CONFIG_DIR}", env["PLANO_CONFIG_DIR"]).replace("${PLANO_STATE_DIR}", env["PLANO_STATE_DIR"])
-                for a in part.argv]
+        argv = [expand(a, env) for a in part.argv]
         log = (self.root / f"{name}.log").open("a")
         part.process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         end = time.monotonic() + deadline_s

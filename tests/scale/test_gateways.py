@@ -45,9 +45,8 @@ def test_every_span_counted_once_across_three_gateways_scraped_and_remote_writte
     total = expected["spans"]["spans"] * 4
     assert (sent["spans"], sent["rejected_spans"]) == (total, 0)
     want = {(s,): float(n * 4) for s, n in expected["service"].items()}
-    for name, prom in (("scraped", scraped), ("remote-written", remote)):
-        key = "scraped" if prom is scraped else "remote"
-        wait_for(f"{name} span metrics per service = {want}", lambda: dict(delta(prom.by(per_service, ("service_name",)), before[key])),
+    for key, prom in (("scraped", scraped), ("remote", remote)):
+        wait_for(f"{key} span metrics per service = {want}", lambda: dict(delta(prom.by(per_service, ("service_name",)), before[key])),
                  lambda d: d == want, deadline_s=60)
     # the balancer spread the requests: every gateway counted some, none counted twice
     spread = delta(scraped.by(f"sum by (instance) ({calls})", ("instance",)), before["instances"])
