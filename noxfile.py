@@ -31,18 +31,19 @@ def smoke(session: nox.Session) -> None:
 
     `-- --reuse` tests the stack that is already up (and leaves it); `-- --keep` leaves the
     stack this run started; `-- --mode compose` uses Compose, `-- --local-images` with the images
-    `invoke images.build` made. Other args go to pytest."""
+    `invoke images.build` made, `-- --dev-envoy` with the dev Envoy and mock LLM as Compose
+    services. Other args go to pytest."""
     _install(session, "test")
     args, env = list(session.posargs), {}
     for flag, var in (("--reuse", "PLANO_SMOKE_REUSE"), ("--keep", "PLANO_SMOKE_KEEP"),
-                      ("--local-images", "PLANO_SMOKE_LOCAL_IMAGES")):
+                      ("--local-images", "PLANO_SMOKE_LOCAL_IMAGES"), ("--dev-envoy", "PLANO_SMOKE_DEV_ENVOY")):
         if flag in args:
             args.remove(flag)
             env[var] = "1"
     if "--mode" in args:
         i = args.index("--mode")
         if i + 1 >= len(args) or args[i + 1] not in ("native", "compose"):
-            session.error("Usage: nox -s smoke -- [--reuse] [--keep] [--mode native|compose] [--local-images] [PYTEST ARGS]")
+            session.error("Usage: nox -s smoke -- [--reuse] [--keep] [--mode native|compose] [--local-images] [--dev-envoy] [PYTEST ARGS]")
         env["PLANO_SMOKE_MODE"] = args[i + 1]
         del args[i:i + 2]
     session.run("pytest", *(args or ["-q", "-rs", "--durations=12", "tests/live"]), env=env)

@@ -3,20 +3,20 @@ from __future__ import annotations
 
 import subprocess
 
-from . import docker, health, images, ports, secrets, settings
+from . import docker, health, images, paths, ports, secrets, settings, wasm
 from .errors import DockerError
 
 
-def command(local_images: bool = False) -> list[str]:
+def command(local_images: bool = False, dev_envoy: bool = False) -> list[str]:
     """`docker compose` with the project's files and its env file: without the Grafana password
     there, Compose refuses any command (even `cp`) on the file's `${GRAFANA_ADMIN_PASSWORD:?}`."""
     env_file = secrets.env_file()
-    return docker.compose_args(str(env_file) if env_file.exists() else None, local_images)
+    return docker.compose_args(str(env_file) if env_file.exists() else None, local_images, dev_envoy)
 
 
 def _compose(args: list[str], echo: bool = True, check: bool = True, capture: bool = False,
-             local_images: bool = False) -> subprocess.CompletedProcess:
-    cmd = command(local_images) + args
+             local_images: bool = False, dev_envoy: bool = False) -> subprocess.CompletedProcess:
+    cmd = command(local_images, dev_envoy) + args
     if echo:
         print("$ " + " ".join(cmd))
     result = subprocess.run(cmd, text=True, capture_output=capture)
@@ -26,15 +26,16 @@ def _compose(args: list[str], echo: bool = True, check: bool = True, capture: bo
     return result
 
 
-def host_side(stack: dict) -> list[str]:
-    """Components that run on the host, not in Compose: the dev Envoy and the dev Plano."""
+def host_side(stack: dict, dev_envoy: bool = False) -> list[str]:
+    """Components that run on the host, not in Compose: the dev Plano, and the dev Envoy unless
+    its profile runs it on the Compose network (`--dev-envoy`)."""
     groups = stack["componentGroups"]
-    return groups["devEnvoy"] + groups["devPlano"]
+    return ([] if dev_envoy else groups["devEnvoy"]) + groups["devPlano"]
 
 
 def running() -> list[str]:
-    """Services of this project that Compose reports running."""
-    result = _compose(["ps", "--services", "--status", "running"], echo=False, check=False, capture=True)
+    """Services of this project that Compose reports running (the dev Envoy's profile included)."""
+    result = _compose(["ps", "--services", "--status", "running"], echo=False, check=False, capture=True, dev_envoy=True)
     return result.stdout.split() if result.returncode == 0 else []
 
 
@@ -49,7 +50,8 @@ def _pull_error(tag: str) -> str | None:
     return (r.stderr.strip().splitlines() or ["no output"])[-1]
 
 
-def plan(stack: dict, local_images: bool) -> tuple[dict[str, str], dict[str, str]]:
+def plan(stack: dict, local_images: bool, dev_envoy: bool = False,
+         only: tuple[str, ...] | None = None) -> tuple[dict[str, str], dict[str, str]]:
     """({component: image} to start, {component: why not}) for the services `up` starts.
 
     With --local-images, a component without a local image (Grafana: it cannot be built here)
@@ -58,7 +60,7 @@ def plan(stack: dict, local_images: bool) -> tuple[dict[str, str], dict[str, str
     or for a local image that was never built, a missing image is an error naming it."""
     start, skipped = {}, {}
     for comp in stack["components"]:
-        if comp in host_side(stack):
+        if comp in host_side(stack, dev_envoy) or (only is not None and comp not in only):
             continue
         local = local_images and comp in stack["localImages"]
         tag = stack["localImages"][comp]["tag"] if local else stack["images"][comp]
@@ -80,16 +82,21 @@ def plan(stack: dict, local_images: bool) -> tuple[dict[str, str], dict[str, str
     return start, skipped
 
 
-def up(deadline_s: float, local_images: bool = False) -> dict[str, health.Probe]:
+def up(deadline_s: float, local_images: bool = False, dev_envoy: bool = False,
+       only: tuple[str, ...] | None = None) -> dict[str, health.Probe]:
     docker.require_engine()
     stack = settings.load("compose")
     if not running():
         ports.check_free(stack)
-    start, skipped = plan(stack, local_images)
+    start, skipped = plan(stack, local_images, dev_envoy, only)
     for comp, why in skipped.items():
         print(f"  {comp:<10} not started: {why}")
-    _compose(["up", "-d", *(stack["services"][c] for c in start)], local_images=local_images)
-    # the dev Envoy and the dev Plano run on the host (native), not in Compose
+    if "envoy" in start:  # its WASM filter, mounted from the state folder (${PLANO_STATE_DIR})
+        wasm.build(paths.state_dir() / "wasm")
+    # a profile's subset (collector-only) starts without the services it depends on (Tempo)
+    no_deps = ["--no-deps"] if only is not None else []
+    _compose(["up", "-d", *no_deps, *(stack["services"][c] for c in start)], local_images=local_images, dev_envoy=dev_envoy)
+    # the dev Plano runs on the host (native), not in Compose; the dev Envoy too, without --dev-envoy
     probes = health.wait_ready(stack, list(start), deadline_s)
     late = [f"{p.component} ({p.url}: {p.detail})" for p in probes.values() if not p.ok]
     if late:
@@ -99,9 +106,10 @@ def up(deadline_s: float, local_images: bool = False) -> dict[str, health.Probe]
 
 def down(volumes: bool) -> None:
     docker.require_engine()
-    _compose(["down"] + (["--volumes"] if volumes else []))
+    _compose(["down"] + (["--volumes"] if volumes else []), dev_envoy=True)
 
 
 def logs(service: str | None, follow: bool, tail: int) -> None:
     docker.require_engine()
-    _compose(["logs", f"--tail={tail}"] + (["--follow"] if follow else []) + ([service] if service else []), echo=False)
+    _compose(["logs", f"--tail={tail}"] + (["--follow"] if follow else []) + ([service] if service else []), echo=False,
+             dev_envoy=True)

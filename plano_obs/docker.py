@@ -11,6 +11,10 @@ from .errors import DockerError
 COMPOSE_FILE = paths.GENERATED / "compose" / "docker-compose.yaml"
 # Swaps in the images `invoke images.build` makes (`invoke up --mode compose --local-images`).
 LOCAL_IMAGES_FILE = paths.GENERATED / "compose" / "docker-compose.local-images.yaml"
+# The dev Envoy and mock LLM as services (`invoke up --mode compose --dev-envoy`): the profile
+# that starts them and the override that has Prometheus scrape them on the Compose network.
+DEV_ENVOY_FILE = paths.GENERATED / "compose" / "docker-compose.dev-envoy.yaml"
+DEV_ENVOY_PROFILE = "dev-envoy"
 
 
 @functools.lru_cache(maxsize=1)
@@ -54,10 +58,12 @@ def require_engine() -> None:
         raise DockerError(problem, "start Docker (e.g. `sudo systemctl start docker`), or use `invoke up --mode native`")
 
 
-def compose_args(env_file: str | None = None, local_images: bool = False) -> list[str]:
+def compose_args(env_file: str | None = None, local_images: bool = False, dev_envoy: bool = False) -> list[str]:
     args = compose_command() + ["-f", str(COMPOSE_FILE)]
     if local_images:
         args += ["-f", str(LOCAL_IMAGES_FILE)]
+    if dev_envoy:
+        args += ["-f", str(DEV_ENVOY_FILE), "--profile", DEV_ENVOY_PROFILE]
     if env_file:
         args += ["--env-file", env_file]
     return args

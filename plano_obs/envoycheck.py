@@ -165,6 +165,10 @@ def check(admin: str | None, prometheus: str, settings: dict, timeout: float = 3
     r.target = {"scrapeUrl": t["scrapeUrl"], "health": t["health"], "lastError": t.get("lastError", "")}
     a_host, a_port = _host_port(base)
     t_host, t_port = _host_port(t["scrapeUrl"])
+    # the dev Envoy on the Compose network: Prometheus scrapes its service name, the host its published port
+    compose_envoy = settings.get("devEnvoyAdmin") or {}
+    if f"{t_host}:{t_port}" == compose_envoy.get("scraped"):
+        t_host, t_port = _host_port(compose_envoy["host"])
     same = a_port == t_port and (a_host == t_host or {a_host, t_host} <= LOCAL_HOSTS)
     if not same:
         r.findings.append(Finding(ADDRESS_MISMATCH, f"Prometheus scrapes {t['scrapeUrl']} but Envoy's admin answered at {base}",

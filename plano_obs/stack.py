@@ -53,11 +53,13 @@ def profile_components(mode: str, profile: str) -> tuple[str, ...] | None:
 
 
 def up(mode: str, deadline_s: float, dev_envoy: bool = True, dev_plano: bool = True,
-       profile: str = "full", local_images: bool = False) -> dict[str, health.Probe]:
+       profile: str = "full", local_images: bool = False, compose_envoy: bool = False) -> dict[str, health.Probe]:
+    """compose_envoy: in Compose mode, run the dev Envoy and mock LLM as Compose services (off
+    by default there: Plano's own Envoy publishes the same admin port)."""
     only = profile_components(mode, profile)
     announce_password()
     if mode == "compose":
-        return compose.up(deadline_s, local_images)
+        return compose.up(deadline_s, local_images, compose_envoy, only)
     skip = (() if dev_envoy else native.dev_envoy()) + (() if dev_plano else native.dev_plano())
     components = tuple(c for c in native.start_order() if c not in skip and (only is None or c in only))
     return native.up(deadline_s, components)
@@ -81,10 +83,11 @@ def status(mode: str) -> list[dict]:
     """One row per component: pid (native), port, health, pinned and running version."""
     stack = info(mode)
     procs = supervisor.Supervisor().processes() if mode == "native" else {}
+    in_compose = compose.running() if mode == "compose" else []
     rows = []
     for name in stack["components"]:
-        if mode == "compose" and name in compose.host_side(stack):
-            continue  # on the host, not in Compose (unless its profile is used)
+        if mode == "compose" and name in compose.host_side(stack, dev_envoy=stack["services"][name] in in_compose):
+            continue  # on the host, not in Compose (unless its profile runs it there)
         port_name = stack["components"][name]["port"]
         p = health.probe(stack, name)
         pid = procs.get(name, {}).get("pid") or None

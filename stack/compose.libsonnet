@@ -26,6 +26,8 @@
       collector: ['/healthcheck', localUrl('collectorHealth', c.components.collector.ready)],
       tempo: ['/tempo', '-health', '-health.url=' + localUrl('tempo', c.components.tempo.ready)],
       prometheus: ['/bin/promtool', 'check', 'healthy', '--url=' + localUrl('prometheus', '')],
+      envoy: ['/healthcheck', localUrl('envoyAdmin', c.components.envoy.ready)],
+      mockLlm: ['/healthcheck', localUrl('mockLlm', c.components.mockLlm.ready)],
     },
 
     // The override that swaps in the local images (`invoke up --mode compose --local-images`).
@@ -35,8 +37,21 @@
         for k in std.objectFields(c.localImages)
       } + {
         [c.services.collector]+: healthcheck(checks.collector),
+        [c.services.envoy]+: healthcheck(checks.envoy) { depends_on: healthy([c.services.mockLlm]) },
+        [c.services.mockLlm]+: healthcheck(checks.mockLlm),
       },
     },
+
+    // The override of the `dev-envoy` profile (`invoke up --mode compose --dev-envoy`): Prometheus
+    // scrapes the dev Envoy by its service name on the Compose network instead of the host's.
+    // Compose replaces a volume by its path in the container.
+    devEnvoy: {
+      services: {
+        [c.services.prometheus]: { volumes: ['./prometheus.dev-envoy.yml:/etc/prometheus/prometheus.yml:ro'] },
+      },
+    },
+    // Where Prometheus finds the dev Envoy's admin inside the Compose network.
+    devEnvoyAdmin:: '%s:%d' % [c.services.envoy, c.containerPorts.envoyAdmin],
 
     config: {
       name: 'plano-observability',
@@ -71,13 +86,14 @@
           extra_hosts: ['host.docker.internal:host-gateway'],
           restart: 'unless-stopped',
         },
-        // Optional (`--profile dev-envoy`): the development Envoy and its mock LLM. Usually the
-        // dev Envoy runs on the host, as Plano's does; this is for machines without Python.
+        // Optional (profile `dev-envoy`, `invoke up --mode compose --dev-envoy`): the development
+        // Envoy and its mock LLM on the Compose network, scraped there (the devEnvoy override).
+        // Off by default: Plano's own Envoy publishes the same admin port (19901).
         [c.services.envoy]: hardened('envoy') {
           image: c.images.envoy,
           profiles: ['dev-envoy'],
           command: $.envoy.args('/etc/envoy/envoy.yaml'),
-          volumes: ['./envoy.yaml:/etc/envoy/envoy.yaml:ro', '../../.state/wasm/plano-ratelimit.wasm:/etc/envoy/plano-ratelimit.wasm:ro'],
+          volumes: ['./envoy.yaml:/etc/envoy/envoy.yaml:ro', '${PLANO_STATE_DIR:-../../.state}/wasm/plano-ratelimit.wasm:/etc/envoy/plano-ratelimit.wasm:ro'],
           ports: publish(['envoyAdmin', 'envoyListener']),
           depends_on: [c.services.mockLlm],
         },
@@ -86,6 +102,7 @@
           profiles: ['dev-envoy'],
           command: ['python', '/opt/mockllm.py', '--host', '0.0.0.0', '--port', std.toString(c.containerPorts.mockLlm)],
           volumes: ['../../plano_obs/mockllm.py:/opt/mockllm.py:ro'],
+          ports: publish(['mockLlm']),
         },
         // No healthcheck: it could not be tried here (Grafana cannot be obtained on this machine).
         [c.services.grafana]: hardened('grafana') {

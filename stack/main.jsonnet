@@ -72,6 +72,7 @@ function(mode='compose', overrides={})
       serviceGraph: stack._config.serviceGraphRules,
       spanMetricsScrapeInterval: stack._config.prometheus.spanMetricsScrapeInterval,
       spanMetricsFlushInterval: stack._config.spanMetrics.flushInterval,
+      spanMetricsDimensions: stack._config.spanMetrics.dimensions,
       stateDisk: stack._config.stateDisk,
       dashboards: stack._config.dashboards,
       usage: stack._config.usage,
@@ -79,6 +80,9 @@ function(mode='compose', overrides={})
       // the collector's recording file (natively under ${PLANO_STATE_DIR}; in its container in Compose)
       record: { enabled: stack._config.record.enabled, file: stack._config.recordFile },
       envoyAdmin: stack._config.planoTarget('envoyAdmin'),
+      // The dev Envoy's admin as Prometheus scrapes it on the Compose network (`--dev-envoy`), and
+      // where the host reaches it (published): `invoke envoy.check` takes one for the other.
+      devEnvoyAdmin: { scraped: stack.compose.devEnvoyAdmin, host: '%s:%d' % [c.bindAddress, c.ports.envoyAdmin] },
       envoyAdminCandidates: stack._config.plano.envoyAdminCandidates,
       wasmMetrics: stack._config.plano.wasmMetrics,
       // a Grafana elsewhere: `invoke dashboards.push`, and the rulers `invoke rules.export` writes for
@@ -90,6 +94,9 @@ function(mode='compose', overrides={})
     if mode == 'compose' then {
       [dir + 'docker-compose.yaml']: yaml(stack.compose.config),
       [dir + 'docker-compose.local-images.yaml']: yaml(stack.compose.localImages),
+      [dir + 'docker-compose.dev-envoy.yaml']: yaml(stack.compose.devEnvoy),
+      // The same Prometheus, scraping the dev Envoy of the Compose network (`--dev-envoy`).
+      [dir + 'prometheus.dev-envoy.yml']: yaml(part({ plano+: { envoyAdmin+: { compose: stack.compose.devEnvoyAdmin } } }).prometheus.config),
     } else {
       [dir + 'processes.json']: json(stack.native.processes),
       [dir + 'plano_config.yaml']: yaml(stack.devPlano.config),

@@ -18,7 +18,8 @@ def _ports(rendered, mode="native"):
 def test_every_mode_renders_its_files(rendered):
     common = {"otel-collector.yaml", "tempo.yaml", "prometheus.yml", "rules.yml", "envoy.yaml",
               "grafana/provisioning/datasources/plano.yaml", "grafana/provisioning/dashboards/plano.yaml", "stack.json"}
-    assert {p.split("/", 1)[1] for p in rendered["compose"] if p.startswith("compose/")} == common | {"docker-compose.yaml", "docker-compose.local-images.yaml"}
+    assert {p.split("/", 1)[1] for p in rendered["compose"] if p.startswith("compose/")} == common | {
+        "docker-compose.yaml", "docker-compose.local-images.yaml", "docker-compose.dev-envoy.yaml", "prometheus.dev-envoy.yml"}
     scale = json.loads(rendered["native"]["native/gateway-tier/tier.json"])
     scale_files = {f"gateway-tier/{f}" for f in ("agent-collector.yaml", "balancer-envoy.yaml", "prometheus.yml", "remote-prometheus.yml",
                                           "tempo.yaml", "tier.json")} | {f"gateway-tier/gateway-{i}.yaml" for i in range(scale["gateways"])}

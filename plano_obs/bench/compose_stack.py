@@ -1,6 +1,6 @@
 """Compose stack benchmark (local images): image build time and size, cold start (no containers,
-no volumes) and warm start (volumes kept) of `invoke up --mode compose --local-images` until it
-returns (every component answers on its host port) and until Docker reports every service with
+no volumes) and warm start (volumes kept) of `invoke up --mode compose --local-images --dev-envoy`
+(what CI runs: the dev Envoy and mock LLM included) until it returns (every component answers on its host port) and until Docker reports every service with
 a healthcheck healthy.
 
     python -m plano_obs.bench.compose_stack [--runs N]
@@ -39,7 +39,7 @@ def _all_healthy() -> bool:
 def start(deadline_s: float = 180) -> tuple[float, float]:
     """(seconds until `invoke up` returned, seconds until every healthcheck passed), from its start."""
     t0 = time.monotonic()
-    _invoke("up", "--mode", "compose", "--local-images")
+    _invoke("up", "--mode", "compose", "--local-images", "--dev-envoy")
     ready = time.monotonic() - t0
     while not _all_healthy():
         if time.monotonic() - t0 > deadline_s:
@@ -55,7 +55,7 @@ def compose_only(deadline_s: float = 180) -> float:
     info = settings.load("compose")
     services = [info["services"][c] for c in info["localImages"]]
     t0 = time.monotonic()
-    subprocess.run(compose.command(local_images=True) + ["up", "-d", *services], capture_output=True, check=True)
+    subprocess.run(compose.command(local_images=True, dev_envoy=True) + ["up", "-d", *services], capture_output=True, check=True)
     while not _all_healthy():
         if time.monotonic() - t0 > deadline_s:
             raise SystemExit(f"not all healthy after {deadline_s:.0f}s")

@@ -78,11 +78,12 @@ def check_prometheus() -> list[str]:
             print(f"promtool {' '.join(args[:2])} generated/{mode}/{Path(args[-1]).name}: {'ok' if r.returncode == 0 else 'FAILED'}")
             if r.returncode:
                 problems.append(f"promtool {' '.join(args)}: {(r.stderr or r.stdout).strip()}")
-    scale = paths.GENERATED / "scale" / "prometheus.yml"  # the scale test's remote-write target
-    r = _run([str(promtool), "check", "config", str(scale)])
-    print(f"promtool check config generated/scale/prometheus.yml: {'ok' if r.returncode == 0 else 'FAILED'}")
-    if r.returncode:
-        problems.append(f"promtool check config {scale}: {(r.stderr or r.stdout).strip()}")
+    # the scale test's remote-write target, and Compose's Prometheus with the dev Envoy on its network
+    for extra in (paths.GENERATED / "scale" / "prometheus.yml", paths.GENERATED / "compose" / "prometheus.dev-envoy.yml"):
+        r = _run([str(promtool), "check", "config", str(extra)])
+        print(f"promtool check config {extra.relative_to(paths.ROOT)}: {'ok' if r.returncode == 0 else 'FAILED'}")
+        if r.returncode:
+            problems.append(f"promtool check config {extra}: {(r.stderr or r.stdout).strip()}")
     tests = _files((".test.yml",), (paths.ROOT / "tests" / "rules",))
     if tests:
         r = _run([str(promtool), "test", "rules", *map(str, tests)])
@@ -135,9 +136,12 @@ def check_compose() -> list[str]:
         cmd = [str(tools.ensure(tools.compose(settings.version("compose"))).binary())]
     env = {"GRAFANA_ADMIN_PASSWORD": "lint-only-not-a-secret", "PATH": "/usr/bin:/bin"}
     problems = []
-    # the default file, and with the override `--local-images` adds (docs/compose.md#local-images)
-    for files in ([docker.COMPOSE_FILE], [docker.COMPOSE_FILE, docker.LOCAL_IMAGES_FILE]):
-        r = _run([*cmd, *(a for f in files for a in ("-f", str(f))), "config", "--quiet"], env=env)
+    # the default file, with the override `--local-images` adds (docs/compose.md#local-images), and
+    # with both overrides and the dev Envoy's profile (`--dev-envoy`)
+    for files in ([docker.COMPOSE_FILE], [docker.COMPOSE_FILE, docker.LOCAL_IMAGES_FILE],
+                  [docker.COMPOSE_FILE, docker.LOCAL_IMAGES_FILE, docker.DEV_ENVOY_FILE]):
+        profile = ["--profile", docker.DEV_ENVOY_PROFILE] if docker.DEV_ENVOY_FILE in files else []
+        r = _run([*cmd, *(a for f in files for a in ("-f", str(f))), *profile, "config", "--quiet"], env=env)
         names = " + ".join(f.name for f in files)
         print(f"compose config {names} ({' '.join(Path(c).name for c in cmd)}): {'ok' if r.returncode == 0 else 'FAILED'}")
         if r.returncode:

@@ -35,17 +35,23 @@ def _table(rows: list[dict], columns: list[str]) -> None:
             "profile": "full (default), or collector-only: just the collector (and the dev Envoy) against the remote "
                        "backends of _config.remote",
             "local-images": "Compose mode: use the images `invoke images.build` made (FROM scratch, tagged …-local) "
-                            "instead of the official ones; Grafana only if its official image is present"})
+                            "instead of the official ones; Grafana only if its official image is present",
+            "dev-envoy": "Compose mode: also run the development Envoy and its mock LLM as Compose services "
+                         "(profile dev-envoy), scraped on the Compose network; off by default because Plano's own "
+                         "Envoy publishes the same admin port"})
 @cli_errors
 def up(c: Context, mode: str = "auto", timeout: float = 120, envoy: bool = True, plano: bool = True,
-       profile: str = "full", local_images: bool = False) -> None:
+       profile: str = "full", local_images: bool = False, dev_envoy: bool = False) -> None:
     """Build the configs and start the stack (Compose or native), then wait until ready."""
     start = time.monotonic()
     chosen = _mode(mode)
-    if local_images and chosen != "compose":
-        raise PlanoError("--local-images is for Compose mode", "add --mode compose (native mode runs the binaries themselves)")
+    for flag, given in (("--local-images", local_images), ("--dev-envoy", dev_envoy)):
+        if given and chosen != "compose":
+            raise PlanoError(f"{flag} is for Compose mode",
+                             "add --mode compose (native mode runs the binaries themselves, the dev Envoy by default)")
     run_build(None)
-    probes = stack.up(chosen, timeout, dev_envoy=envoy, dev_plano=plano, profile=profile, local_images=local_images)
+    probes = stack.up(chosen, timeout, dev_envoy=envoy, dev_plano=plano, profile=profile, local_images=local_images,
+                      compose_envoy=dev_envoy)
     for name, p in probes.items():
         print(f"  {name:<10} ready  {p.url}")
     info = stack.info(chosen)

@@ -222,7 +222,8 @@ def replay(c: Context, files: str, endpoint: str | None = None, protocol: str = 
 
 
 @task(klass=options.Task, help={"out": "file to write (OTLP/JSON lines; default traces-<time>.jsonl)",
-                                "duration": "seconds to record", "mode": "auto, compose or native"})
+                                "duration": "seconds to record (Ctrl-C stops earlier and keeps what arrived)",
+                                "mode": "auto, compose or native"})
 @cli_errors
 def record(c: Context, out: str | None = None, duration: float | str = 60, mode: str = "auto") -> None:
     """Record the traces arriving at the collector into a replayable file."""
@@ -232,7 +233,7 @@ def record(c: Context, out: str | None = None, duration: float | str = 60, mode:
     tracefiles.check_output(target)  # before waiting, not after
     chosen, _ = stack.choose_mode(mode)
     result = recorder.record(chosen, target, seconds)
-    print(f"recorded {result.requests} requests, {result.spans} spans in {seconds:g}s into {target}")
+    print(f"recorded {result.requests} requests, {result.spans} spans in {result.seconds:.0f}s into {target}")
 
 
 @task(klass=options.Task, iterable=["models", "agents"], help={

@@ -21,6 +21,7 @@ class RecordError(PlanoError):
 class Recorded:
     requests: int
     spans: int
+    seconds: float  # how long it recorded: the duration, or less when stopped with Ctrl-C
 
 
 def _file(mode: str) -> str:
@@ -68,18 +69,24 @@ def _settled(mode: str, timeout: float = 10.0) -> bytes:
 
 
 def record(mode: str, out: Path, duration_s: float) -> Recorded:
-    """Waits `duration_s`, then writes what arrived to `out`; `out` is checked first, so a bad
-    path fails now rather than after the wait, and nothing is written unless it all validates."""
+    """Waits `duration_s` (or until Ctrl-C, SIGINT), then writes what arrived to `out`; `out`
+    is checked first, so a bad path fails now rather than after the wait, and nothing is
+    written unless it all validates."""
     if duration_s <= 0:
         raise RecordError(f"--duration must be positive, got {duration_s}")
     files.check_output(out)
     before = _settled(mode)
-    print(f"recording traces arriving at the collector for {duration_s:.0f}s …", flush=True)
-    end = time.monotonic() + duration_s
-    while (left := end - time.monotonic()) > 0:
-        time.sleep(min(left, 10))
-        if left > 10:
-            print(f"  … {end - time.monotonic():.0f}s left", flush=True)
+    print(f"recording traces arriving at the collector for {duration_s:.0f}s (Ctrl-C stops it early) …", flush=True)
+    start = time.monotonic()
+    end = start + duration_s
+    try:
+        while (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, 10))
+            if left > 10:
+                print(f"  … {end - time.monotonic():.0f}s left", flush=True)
+    except KeyboardInterrupt:
+        print(f"  stopped after {time.monotonic() - start:.0f}s: writing what arrived so far", flush=True)
+    seconds = time.monotonic() - start
     after = _settled(mode)
     # Rotation starts a new file: then everything in the new file is new.
     new = after[len(before):] if after.startswith(before) else after
@@ -90,4 +97,4 @@ def record(mode: str, out: Path, duration_s: float) -> Recorded:
     records = otlpjson.parse_lines(out, lines) if lines else []
     files.write_lines(out, lines)
     spans = sum(len(ss.spans) for r in records for rs in r.request.resource_spans for ss in rs.scope_spans)
-    return Recorded(len(records), spans)
+    return Recorded(len(records), spans, seconds)

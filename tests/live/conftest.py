@@ -23,6 +23,10 @@ REUSE = os.environ.get("PLANO_SMOKE_REUSE") == "1"
 KEEP = os.environ.get("PLANO_SMOKE_KEEP") == "1"
 # Compose mode with the images `invoke images.build` made (`nox -s smoke -- --local-images`).
 LOCAL_IMAGES = os.environ.get("PLANO_SMOKE_LOCAL_IMAGES") == "1"
+# The dev Envoy and its mock LLM: on the host in native mode; as Compose services (profile
+# dev-envoy, `nox -s smoke -- --mode compose --dev-envoy`) in Compose mode when asked.
+COMPOSE_ENVOY = MODE == "compose" and os.environ.get("PLANO_SMOKE_DEV_ENVOY") == "1"
+DEV_ENVOY = MODE == "native" or COMPOSE_ENVOY
 
 
 def pytest_configure(config):
@@ -65,7 +69,8 @@ def info() -> dict:
 def live(info):
     """The running stack for the whole session."""
     if not REUSE:
-        r = invoke("up", "--mode", MODE, *(["--local-images"] if LOCAL_IMAGES else []))
+        r = invoke("up", "--mode", MODE, *(["--local-images"] if LOCAL_IMAGES else []),
+                   *(["--dev-envoy"] if COMPOSE_ENVOY else []))
         assert r.returncode == 0, f"invoke up failed:\n{r.stdout}\n{r.stderr}"
     yield info
     if KEEP and not REUSE:

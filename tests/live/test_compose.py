@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import LOCAL_IMAGES, MODE, wait_for
+import requests
+
+from .conftest import COMPOSE_ENVOY, LOCAL_IMAGES, MODE, wait_for
 
 pytestmark = pytest.mark.skipif(MODE != "compose", reason="hardening is a property of the Compose services")
 
@@ -43,7 +45,7 @@ def _status_field(record: dict, field: str) -> str:
 
 
 def test_the_expected_services_run(live, containers):
-    expected = {"collector", "tempo", "prometheus"}
+    expected = {"collector", "tempo", "prometheus"} | ({"envoy", "mockLlm"} if COMPOSE_ENVOY else set())
     assert expected <= set(containers), f"running: {sorted(containers)}"
     if LOCAL_IMAGES:
         for comp in expected:
@@ -93,7 +95,8 @@ def test_ports_are_published_only_on_the_bind_address(live, containers):
 
 
 def test_healthchecks_report_healthy_and_gate_the_start(live, containers):
-    checked = {"tempo", "prometheus"} | ({"collector"} if LOCAL_IMAGES else set())
+    checked = {"tempo", "prometheus"} | ({"collector"} if LOCAL_IMAGES else set()) | (
+        {"envoy", "mockLlm"} if LOCAL_IMAGES and COMPOSE_ENVOY else set())
     have = {comp for comp, rec in containers.items() if rec["Config"].get("Healthcheck")}
     assert checked <= have, f"healthchecks on {sorted(have)}"
     for comp in sorted(have):
@@ -102,6 +105,25 @@ def test_healthchecks_report_healthy_and_gate_the_start(live, containers):
     # Compose records the start order it enforced: the collector waited for a healthy Tempo.
     depends = containers["collector"]["Config"]["Labels"]["com.docker.compose.depends_on"]
     assert f"{live['services']['tempo']}:service_healthy" in depends, depends
+    if LOCAL_IMAGES and COMPOSE_ENVOY:  # and the dev Envoy for a healthy upstream
+        depends = containers["envoy"]["Config"]["Labels"]["com.docker.compose.depends_on"]
+        assert f"{live['services']['mockLlm']}:service_healthy" in depends, depends
+
+
+@pytest.mark.skipif(not COMPOSE_ENVOY, reason="the dev Envoy runs in Compose only with --dev-envoy")
+def test_prometheus_scrapes_the_dev_envoy_on_the_compose_network(live, containers):
+    """Container to container by service name, not through the host: the envoy job's one
+    target is the service's admin port inside the network, and it is up."""
+    base = f"http://127.0.0.1:{live['ports']['prometheus']}"
+    want = f"http://{live['devEnvoyAdmin']['scraped']}/stats/prometheus"
+    targets = wait_for("Prometheus's envoy target up", lambda: [
+        (t["scrapeUrl"], t["health"]) for t in requests.get(f"{base}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+        if t["labels"]["job"] == "envoy"], lambda ts: ts == [(want, "up")])
+    assert targets == [(want, "up")]
+    # the mock LLM answers the dev Envoy by its service name too (the listener's upstream)
+    resp = requests.post(f"http://127.0.0.1:{live['ports']['envoyListener']}/v1/chat/completions",
+                         json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}, timeout=10)
+    assert resp.status_code in (200, 429), resp.text
 
 
 def test_a_missing_image_is_one_line_naming_it(live):

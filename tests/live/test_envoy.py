@@ -16,9 +16,11 @@ import pytest
 import requests
 
 from plano_obs import mockllm, native, settings
-from .conftest import MODE, delta, invoke, wait_for
+from .conftest import DEV_ENVOY, MODE, REQUIRED, delta, invoke, wait_for
 
-pytestmark = pytest.mark.skipif(MODE != "native", reason="the dev Envoy runs natively (on the host)")
+# Natively on the host, or on the Compose network (`nox -s smoke -- --mode compose --dev-envoy`).
+pytestmark = pytest.mark.skipif(not DEV_ENVOY and "envoy" not in REQUIRED,
+                                reason="Compose mode runs the dev Envoy only with --dev-envoy (its profile)")
 
 
 def _free_port() -> int:
@@ -83,8 +85,8 @@ def _buckets(values: list[int], bounds: list[str]) -> Counter:
 def test_plano_s_llm_histograms_hold_what_the_upstream_answered(live, prom):
     """Calls through the egress listener, as brightstaff makes them: tokens per call from the
     mock's usage, exact in every bucket; times above the mock's delay; Prometheus equal to Envoy."""
-    if not live["devPlano"]["enabled"]:
-        pytest.skip("the dev Plano (and its egress listener) is disabled")
+    if MODE != "native" or not live["devPlano"]["enabled"]:
+        pytest.skip("the egress listener comes with the dev Plano, which runs natively only (and is enabled)")
     histograms = sorted(n for n, kind in live["wasmMetrics"].items() if kind == "histogram")
     # Envoy's admin shows histograms as of its last stats flush (every second): once no call is
     # in flight, one more flush holds every earlier call (server.uptime moves at each flush)
@@ -184,6 +186,15 @@ def test_a_path_serving_html_exits_3():
     assert "does not serve Prometheus metrics (HTTP 200, text/html)" in report["findings"][0]["cause"]
 
 
+def _native_binary(name: str) -> Path:
+    """A binary native mode runs (these tests start a second Envoy or Prometheus of their own);
+    in a Compose-only setup there may be none."""
+    b = native.resolve_binaries(build=False)[name]
+    if b.path is None:
+        pytest.skip(f"no native {name} binary to start a second one: {b.source}")
+    return b.path
+
+
 def _start(cmd: list[str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT)
 
@@ -203,7 +214,7 @@ def test_an_envoy_without_plano_filter_exits_4(tmp_path):
     port = _free_port()
     cfg = tmp_path / "bare.yaml"
     cfg.write_text(f"admin: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}}}\n")
-    envoy = native.resolve_binaries(build=False)["envoy"].path
+    envoy = _native_binary("envoy")
     proc = _start([str(envoy), "-c", str(cfg), "--use-dynamic-base-id", "--concurrency", "1"], tmp_path / "envoy.log")
     code, report = _check_admin_served_by(proc, port)
     assert code == 4
@@ -218,7 +229,7 @@ def test_a_down_prometheus_target_exits_6_with_its_scrape_error(tmp_path, live):
         "global: {scrape_interval: 1s}\nscrape_configs:\n"
         f"  - job_name: envoy\n    metrics_path: /no-such-path\n"
         f"    static_configs: [{{targets: ['127.0.0.1:{live['ports']['envoyAdmin']}']}}]\n")
-    binary = native.resolve_binaries(build=False)["prometheus"].path
+    binary = _native_binary("prometheus")
     proc = _start([str(binary), f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
                    f"--web.listen-address=127.0.0.1:{port}"], tmp_path / "prometheus.log")
     try:

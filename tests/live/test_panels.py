@@ -8,7 +8,7 @@ import requests
 
 from plano_obs import grafana, health
 from tests.fixtures.counts import FIXTURES, counts
-from .conftest import MODE, REQUIRED, component, invoke, scrape_seconds, wait_for
+from .conftest import DEV_ENVOY, REQUIRED, component, invoke, scrape_seconds, wait_for
 
 BRIGHTSTAFF = "Plano - Brightstaff"
 
@@ -37,7 +37,7 @@ def _traffic(live, prom) -> None:
     r = invoke("traces.replay", str(FIXTURES["plano-mixed.jsonl"]), "--speed", "0")
     assert r.returncode == 0, r.stderr
     want = counts(FIXTURES["plano-mixed.jsonl"])["service"]["plano(llm)"]
-    if MODE == "native":  # rate-limited requests through the dev Envoy (its limit is 5 per start)
+    if DEV_ENVOY:  # rate-limited requests through the dev Envoy (its limit is 5 per start)
         for _ in range(8):
             requests.post(f"http://127.0.0.1:{live['ports']['envoyListener']}/v1/chat/completions",
                           json={"model": "gpt-4o", "messages": []}, timeout=10)
@@ -58,7 +58,7 @@ def test_every_panel_returns_data(live, prom, settled):
     assert len(queries) >= 9
     # rate() needs a sample before the traffic: wait for the first scrapes of both jobs
     wait_for("first scrapes", lambda: prom.query('up{job=~"otel-collector-spanmetrics|envoy"} == 1'),
-             lambda r: len(r) == (2 if MODE == "native" else 1))
+             lambda r: len(r) == (2 if DEV_ENVOY else 1))
     _traffic(live, prom)
     empty: dict[str, str] = {}
     deadline = time.monotonic() + 60
@@ -66,8 +66,8 @@ def test_every_panel_returns_data(live, prom, settled):
     pending = [q for q in queries if q.dashboard != BRIGHTSTAFF or _brightstaff_runs(live)]
     while pending and time.monotonic() < deadline:
         for q in list(pending):
-            if MODE != "native" and "ratelimited_rq" in q.expr:
-                pending.remove(q)  # no Envoy next to a Compose stack in this suite
+            if not DEV_ENVOY and "ratelimited_rq" in q.expr:
+                pending.remove(q)  # no Envoy next to this Compose stack
                 continue
             result = prom.query(q.expr) if q.instant else _range(prom, q.expr, q.step_s)
             values = [float(v[1]) for series in result for v in ([series["value"]] if q.instant else series["values"])]
@@ -101,7 +101,7 @@ def test_dashboard_series_names_exist(live, prom):
     for q in grafana.queries(RANGE_S, scrape_seconds()):
         if q.dashboard != BRIGHTSTAFF or _brightstaff_runs(live):
             names |= {s.name for s in promql.analyse(q.expr).selectors}
-    if MODE != "native":
+    if not DEV_ENVOY:
         names.discard("ratelimited_rq")
     have = set(requests.get(f"{prom.base}/api/v1/label/__name__/values", timeout=5).json()["data"])
     assert names <= have, f"queried but absent: {sorted(names - have)}"
