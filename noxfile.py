@@ -76,8 +76,8 @@ def chaos(session: nox.Session) -> None:
 @nox.session
 def scale(session: nox.Session) -> None:
     """Past one machine, live (docs/scale-out.md): the collector gateway tier (agent, Envoy
-    balancer, gateways, remote write) with exact counts, and Tempo scaled out over a real Kafka
-    against the single binary. Needs Java 17+, Maven (Kafka's jars, fetched once) and the native
+    balancer, gateways, remote write) with exact counts, Tempo scaled out over a real Kafka
+    against the single binary, and both combined (gateways in front of the scaled Tempo). Needs Java 17+, Maven (Kafka's jars, fetched once) and the native
     binaries (`invoke stack.install`). Args go to pytest."""
     _install(session, "test")
     session.run("pytest", *(session.posargs or ["-q", "-rs", "-s", "--durations=10", "tests/scale"]))

@@ -23,15 +23,16 @@
     gatewayId(i):: 'gateway-%d' % i,
 
     // The _config of gateway i: the stack's own collector, on the gateway's ports, exporting to
-    // the scale run's Tempo, remote-writing with its own label; no recording pipeline.
-    gatewayConfig(i):: {
+    // the scale run's Tempo (or to the OTLP/gRPC port `tempoOtlpGrpc`), remote-writing with its
+    // own label; no recording pipeline.
+    gatewayConfig(i, tempoOtlpGrpc=p.tempoOtlpGrpc):: {
       ports+: {
         otlpGrpc: p.gatewayOtlpGrpc + i,
         otlpHttp: p.gatewayOtlpHttp + i,
         collectorMetrics: p.gatewayMetrics + i,
         collectorTelemetry: p.gatewayTelemetry + i,
         collectorHealth: p.gatewayHealth + i,
-        tempoOtlpGrpc: p.tempoOtlpGrpc,
+        tempoOtlpGrpc: tempoOtlpGrpc,
       },
       record+: { enabled: false },
       // a test topology of its own: none of the user's remote backends or credentials
@@ -45,6 +46,11 @@
         },
       },
     },
+
+    // The combined run (docs/scale-out.md#combined): the same gateways, on the same ports, but
+    // exporting to the scaled-out Tempo's distributor (stack/tempo-scaled.libsonnet) instead of
+    // the tier's own single Tempo. Agent, balancer and both Prometheus are the tier's own.
+    combinedGatewayConfig(i):: self.gatewayConfig(i, $.tempoScaled.distributor.otlp),
 
     // The _config of the scale run's Tempo and Prometheus: the stack's own, on other ports.
     backendConfig:: {

@@ -115,9 +115,17 @@ function(mode='compose', overrides={})
         prometheusFlags: part(stack.gatewayTier.backendConfig).prometheus.flags('${PLANO_CONFIG_DIR}/prometheus.yml', '${PLANO_STATE_DIR}/data'),
         remotePrometheusFlags: stack.gatewayTier.remoteFlags('${PLANO_CONFIG_DIR}/remote-prometheus.yml', '${PLANO_STATE_DIR}/data'),
         tempoArgs: ['-config.file=${PLANO_CONFIG_DIR}/tempo.yaml', '-config.expand-env=true'],
+        // the combined run: these gateways instead, sending to the scaled-out Tempo (scale.json)
+        combined: {
+          gatewayConfigs: ['combined/gateway-%d.yaml' % i for i in std.range(0, c.gatewayTier.gateways - 1)],
+          tempoOtlpGrpc: stack.tempoScaled.distributor.otlp,
+        },
       }),
     } + {
       [dir + 'gateway-tier/gateway-%d.yaml' % i]: yaml(part(stack.gatewayTier.gatewayConfig(i)).collector.config)
+      for i in std.range(0, c.gatewayTier.gateways - 1)
+    } + {
+      [dir + 'gateway-tier/combined/gateway-%d.yaml' % i]: yaml(part(stack.gatewayTier.combinedGatewayConfig(i)).collector.config)
       for i in std.range(0, c.gatewayTier.gateways - 1)
     } + {
       // Tempo scaled out (native only): one config per component, Kafka, the comparison.

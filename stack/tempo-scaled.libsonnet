@@ -29,6 +29,8 @@
       local found = byTarget(t);
       if std.length(found) == 1 then found[0]
       else error '_config.scale.components must hold exactly one %s, found %d' % [t, std.length(found)],
+    // The one distributor: where the front collector (and the combined run's gateways) send.
+    distributor:: one('distributor'),
 
     local kafka = {
       address: addr(s.ports.kafka),

@@ -110,6 +110,23 @@ def test_each_gateway_is_the_stack_s_collector_on_its_own_ports_with_its_own_lab
     assert len({g["exporters"]["prometheus_remote_write/metrics"]["external_labels"][scale["gatewayLabel"]] for g in gateways}) == scale["gateways"]
 
 
+def test_the_combined_run_s_gateways_differ_only_in_sending_to_the_scaled_distributor(rendered):
+    """The combined run (agent → gateways → Tempo over Kafka) reuses the tier's processes and
+    ports; its gateways are the tier's, byte for byte, but for where their traces go."""
+    files = rendered["native"]
+    tier = json.loads(files["native/gateway-tier/tier.json"])
+    scaled = json.loads(files["scale/scale.json"])
+    (distributor,) = [c for c in scaled["components"].values() if c["target"] == "distributor"]
+    assert tier["combined"]["tempoOtlpGrpc"] == distributor["otlp"]
+    assert tier["combined"]["gatewayConfigs"] == [f"combined/gateway-{i}.yaml" for i in range(tier["gateways"])]
+    for i, name in enumerate(tier["combined"]["gatewayConfigs"]):
+        own = yaml.safe_load(files[f"native/gateway-tier/gateway-{i}.yaml"])
+        combined = yaml.safe_load(files[f"native/gateway-tier/{name}"])
+        assert combined["exporters"]["otlp_grpc/tempo"]["endpoint"] == f"127.0.0.1:{distributor['otlp']}"
+        combined["exporters"]["otlp_grpc/tempo"]["endpoint"] = own["exporters"]["otlp_grpc/tempo"]["endpoint"]
+        assert combined == own
+
+
 def test_the_balancer_and_prometheus_know_every_gateway(rendered):
     files = rendered["native"]
     scale = json.loads(files["native/gateway-tier/tier.json"])

@@ -22,7 +22,8 @@ def test_every_mode_renders_its_files(rendered):
         "docker-compose.yaml", "docker-compose.local-images.yaml", "docker-compose.dev-envoy.yaml", "prometheus.dev-envoy.yml"}
     scale = json.loads(rendered["native"]["native/gateway-tier/tier.json"])
     scale_files = {f"gateway-tier/{f}" for f in ("agent-collector.yaml", "balancer-envoy.yaml", "prometheus.yml", "remote-prometheus.yml",
-                                          "tempo.yaml", "tier.json")} | {f"gateway-tier/gateway-{i}.yaml" for i in range(scale["gateways"])}
+                                          "tempo.yaml", "tier.json")} | {f"gateway-tier/gateway-{i}.yaml" for i in range(scale["gateways"])} \
+        | {f"gateway-tier/{f}" for f in scale["combined"]["gatewayConfigs"]}
     assert {p.split("/", 1)[1] for p in rendered["native"] if p.startswith("native/")} == common | {"processes.json", "plano_config.yaml"} | scale_files
     assert rendered["compose"]["dashboards/plano-requests-overview.json"] == rendered["native"]["dashboards/plano-requests-overview.json"]
 

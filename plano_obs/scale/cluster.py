@@ -43,6 +43,9 @@ class Cluster:
     state: Path
     settings: dict = field(default_factory=info)
     timings: dict[str, float] = field(default_factory=dict)  # seconds from start to ready, per process
+    # the single binary and the front collector that feeds both Tempos; the combined run, fed by
+    # the gateway tier instead, leaves them out
+    comparison: bool = True
 
     def __post_init__(self) -> None:
         self.sup = Supervisor(self.state)
@@ -95,12 +98,14 @@ class Cluster:
         for c in self.settings["startOrder"]:
             progs[c["name"]] = ([tempo, f"-target={c['target']}", f"-config.file={SCALE / ('tempo-' + c['name'] + '.yaml')}",
                                  "-config.expand-env=true"], tenv)
-        progs[SINGLE] = ([tempo, f"-config.file={SCALE / 'tempo-single.yaml'}", "-config.expand-env=true"], tenv)
+        if self.comparison:
+            progs[SINGLE] = ([tempo, f"-config.file={SCALE / 'tempo-single.yaml'}", "-config.expand-env=true"], tenv)
         port = self.settings["ports"]["prometheus"]
         progs[PROMETHEUS] = ([str(found["prometheus"].path), f"--config.file={SCALE / 'prometheus.yml'}",
                               f"--storage.tsdb.path={self.state / 'prometheus'}", f"--web.listen-address=127.0.0.1:{port}",
                               "--web.enable-remote-write-receiver"], env)
-        progs[COLLECTOR] = ([str(found["collector"].path), f"--config={SCALE / 'otel-collector.yaml'}"], env)
+        if self.comparison:
+            progs[COLLECTOR] = ([str(found["collector"].path), f"--config={SCALE / 'otel-collector.yaml'}"], env)
         return progs
 
     def _check_ports_free(self) -> None:
@@ -132,7 +137,7 @@ class Cluster:
             self.sup.write_conf({KAFKA: (kafka.broker_argv(libs, props, k["heapMb"]), env)})
             self.sup.start()
             self._wait([KAFKA], t0, deadline_s)
-            stop_wait = {n: self.settings["tempoStopWaitSeconds"] for n in [*self.tempo_components(), SINGLE]}
+            stop_wait = {n: self.settings["tempoStopWaitSeconds"] for n in [*self.tempo_components(), SINGLE] if n in programs}
             self.sup.write_conf({KAFKA: (kafka.broker_argv(libs, props, k["heapMb"]), env), **programs}, stop_wait)
             self.sup.start()  # running: `supervisorctl update` adds the rest
             self._wait(list(programs), t0, deadline_s)

@@ -85,8 +85,10 @@ class Tier:
                     proc.wait(10)
 
 
-def plan(root: Path) -> Tier:
-    """Every part of the tier, not started; fails in one line when a binary is missing."""
+def plan(root: Path, combined: bool = False) -> Tier:
+    """Every part of the tier, not started; fails in one line when a binary is missing.
+    `combined`: the gateways send to the scaled-out Tempo (cluster.py, started first) instead of
+    the tier's own Tempo, which is then not run."""
     scale = info()
     found = native.resolve_binaries(build=False)
     for component in ("collector", "prometheus", "tempo", "envoy"):
@@ -100,12 +102,14 @@ def plan(root: Path) -> Tier:
         return f"http://127.0.0.1:{p}{path}"
 
     tier = Tier(root)
+    gateway_configs = scale["combined"]["gatewayConfigs"] if combined else [f"gateway-{i}.yaml" for i in range(scale["gateways"])]
+    own_tempo = [] if combined else [Part("tempo", [bins["tempo"], *scale["tempoArgs"]], url(port["tempo"], "/ready"))]
     parts = [
         Part("remote-prometheus", [bins["prometheus"], *scale["remotePrometheusFlags"]], url(port["remotePrometheus"], "/-/ready")),
         Part("prometheus", [bins["prometheus"], *scale["prometheusFlags"]], url(port["prometheus"], "/-/ready")),
-        Part("tempo", [bins["tempo"], *scale["tempoArgs"]], url(port["tempo"], "/ready")),
-        *(Part(gw, [bins["collector"], f"--config={CONFIG / f'gateway-{i}.yaml'}"], url(port["gatewayHealth"] + i, "/"))
-          for i, gw in enumerate(scale["gatewayIds"])),
+        *own_tempo,
+        *(Part(gw, [bins["collector"], f"--config={CONFIG / cfg}"], url(port["gatewayHealth"] + i, "/"))
+          for i, (gw, cfg) in enumerate(zip(scale["gatewayIds"], gateway_configs, strict=True))),
         Part("balancer", [bins["envoy"], "-c", str(CONFIG / "balancer-envoy.yaml"), "--concurrency", "1",
                           "--use-dynamic-base-id", "--log-level", "warn"], url(port["balancerAdmin"], "/ready")),
         Part("agent", [bins["collector"], f"--config={CONFIG / 'agent-collector.yaml'}"], url(port["agentHealth"], "/")),
@@ -114,8 +118,8 @@ def plan(root: Path) -> Tier:
     return tier
 
 
-def up(root: Path, deadline_s: float = 90) -> Tier:
-    tier = plan(root)
+def up(root: Path, deadline_s: float = 90, combined: bool = False) -> Tier:
+    tier = plan(root, combined)
     try:
         for name in tier.parts:
             tier.start(name, deadline_s)

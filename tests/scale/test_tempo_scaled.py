@@ -8,10 +8,8 @@ salted copies with known trace ids, so each assertion compares exact sets and co
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -22,10 +20,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from plano_obs import paths, settings
+from plano_obs import settings
 from plano_obs.scale.cluster import Cluster
-from tests.fixtures.counts import FIXTURES, edges, spans_per_trace, traces_longer, traces_where, with_new_ids
+from tests.fixtures.counts import FIXTURES, traces_longer, traces_where
 from tests.live.conftest import wait_for
+from tests.scale import shared
 
 SLOW_S = 2  # `{ duration > 2s }`
 
@@ -56,26 +55,7 @@ class Sent:
 
 
 def _replay(cluster: Cluster, file: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "invoke", "traces.replay", str(file), "--speed", "0", "--keep-ids",
-                             "--json", "--endpoint", cluster.otlp_endpoint, *extra],
-                            cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _salted(folder: Path, salt: str, fixture: str, copies: int = 1) -> tuple[Path, dict[str, int], dict[str, str]]:
-    """One file holding `copies` salted copies of a fixture; its trace ids and span counts. One
-    fixture a file: a replay keeps the gaps between a file's records, and the fixtures were
-    recorded at different times, so together the older ones would land far in the past."""
-    out = folder / f"{salt}-{Path(fixture).stem}.jsonl"
-    spans, old, lines = {}, {}, []
-    for i in range(copies):
-        part = folder / f"{salt}-{i}-{Path(fixture).stem}.jsonl"
-        mapping = with_new_ids(FIXTURES[fixture], part, f"{salt}{i}")
-        spans.update({mapping[t]: n for t, n in spans_per_trace(FIXTURES[fixture]).items()})
-        if i == 0:
-            old.update(mapping)
-        lines.append(part.read_text())
-    out.write_text("".join(lines))
-    return out, spans, old
+    return shared.replay(cluster.otlp_endpoint, file, *extra)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +65,7 @@ def sent(cluster, tmp_path_factory) -> Sent:
     old: dict[str, str] = {}
     start = time.time()
     for fixture in FIXTURES:  # one replay each: each file's timestamps end at its replay's start
-        file, file_spans, file_old = _salted(folder, salt, fixture)
+        file, file_spans, file_old = shared.salted(folder, salt, fixture)
         proc = _replay(cluster, file)
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
@@ -95,17 +75,7 @@ def sent(cluster, tmp_path_factory) -> Sent:
     return Sent(salt, spans, old, start, time.time())
 
 
-def _span_count(base: str, tid: str) -> int:
-    r = requests.get(f"{base}/api/v2/traces/{tid}", timeout=10)
-    if r.status_code == 404:
-        return 0
-    r.raise_for_status()
-    body = r.json().get("trace", {})
-    return sum(len(ss.get("spans", [])) for rs in body.get("resourceSpans", []) for ss in rs.get("scopeSpans", []))
-
-
-def _all_span_counts(base: str, want: dict[str, int]) -> dict[str, int]:
-    return {tid: _span_count(base, tid) for tid in want}
+_all_span_counts = shared.span_counts
 
 
 def _search(base: str, salt: str, start: float, end: float, q: str) -> set[str]:
@@ -157,20 +127,10 @@ def test_traceql_returns_the_same_traces_from_both(cluster, sent, query):
 
 
 def _edges(cluster: Cluster, metric: str, source: str) -> Counter:
-    r = requests.get(f"{cluster.prometheus_url}/api/v1/query",
-                     params={"query": f'sum by (client, server) ({metric}{{source="{source}"}})'}, timeout=10)
-    r.raise_for_status()
-    return Counter({(x["metric"].get("client"), x["metric"].get("server")): float(x["value"][1])
-                    for x in r.json()["data"]["result"]})
+    return shared.drawn_edges(cluster.prometheus_url, metric, source)
 
 
-def _expected_edges(copies: int, fixtures: tuple[str, ...] = tuple(FIXTURES)) -> dict[str, dict]:
-    rules = settings.load("native")["serviceGraph"]
-    want = {"total": Counter(), "failed": Counter()}
-    for path in (FIXTURES[f] for f in fixtures):
-        for kind, counter in edges(path, rules["clients"], rules["roots"]).items():
-            want[kind].update(counter)
-    return {k: {e: float(n * copies) for e, n in v.items()} for k, v in want.items()}
+_expected_edges = shared.expected_edges
 
 
 def _edge_delta(cluster: Cluster, before: dict, kind: str, source: str) -> dict:
@@ -210,13 +170,7 @@ def test_service_graph_edges_and_counts_are_the_same_from_both(cluster, sent, se
 
 def _collector_counters(cluster: Cluster) -> dict[str, float]:
     """The front collector's own span counters, per exporter (and the receiver's)."""
-    out: dict[str, float] = Counter()
-    for line in requests.get(cluster.collector_metrics_url, timeout=5).text.splitlines():
-        m = re.match(r'(otelcol_(?:receiver_accepted|exporter_sent|exporter_send_failed)_spans)[^{]*\{(.*)\} (\S+)$', line)
-        if m:
-            exporter = re.search(r'exporter="([^"]+)"', m.group(2))
-            out[m.group(1) + (f"[{exporter.group(1)}]" if exporter else "")] += float(m.group(3))
-    return out
+    return shared.collector_counters(cluster.collector_metrics_url)
 
 
 KILL_FIXTURE = "plano-mixed.jsonl"
@@ -232,7 +186,7 @@ def test_a_component_sigkilled_mid_replay_loses_nothing(cluster, settled, tmp_pa
     service-graph edge counted exactly KILL_COPIES times per fixture call, in both."""
     assert component in cluster.tempo_components()
     salt = uuid.uuid4().hex[:12]
-    file, spans, _ = _salted(tmp_path, salt, KILL_FIXTURE, KILL_COPIES)
+    file, spans, _ = shared.salted(tmp_path, salt, KILL_FIXTURE, KILL_COPIES)
     total = sum(spans.values())
     before, counters0 = _edges_now(cluster), _collector_counters(cluster)
     log_lines = len((cluster.sup.logs / "collector.log").read_text(errors="replace").splitlines())
