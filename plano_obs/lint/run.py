@@ -155,12 +155,16 @@ def check_collector() -> list[str]:
     manifest = (paths.GENERATED / "collector" / "otelcol-builder.yaml").read_text()
     binary = tools.ensure_collector(info["versions"]["collector"], manifest)
     problems = []
-    for mode in (*MODES, "scale"):  # scale: the front collector of `nox -s scale`
-        cfg = paths.GENERATED / mode / "otel-collector.yaml"
+    # scale: the front collector of `nox -s scale`; the gateway tier's agent and gateways (its own
+    # Tempo's, and the combined run's that send to the scaled-out Tempo)
+    tier = paths.GENERATED / "native" / "gateway-tier"
+    configs = [paths.GENERATED / mode / "otel-collector.yaml" for mode in (*MODES, "scale")]
+    configs += [tier / "agent-collector.yaml", *sorted(tier.glob("gateway-*.yaml")), *sorted(tier.glob("combined/gateway-*.yaml"))]
+    for cfg in configs:
         r = _run([str(binary), "validate", f"--config={cfg}"])
-        print(f"otelcol-plano validate generated/{mode}/otel-collector.yaml: {'ok' if r.returncode == 0 else 'FAILED'}")
+        print(f"otelcol-plano validate {cfg.relative_to(paths.ROOT)}: {'ok' if r.returncode == 0 else 'FAILED'}")
         if r.returncode:
-            problems.append(f"collector validate {mode}: {(r.stderr or r.stdout).strip()}")
+            problems.append(f"collector validate {cfg.relative_to(paths.ROOT)}: {(r.stderr or r.stdout).strip()}")
     return problems
 
 
