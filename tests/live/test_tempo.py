@@ -52,6 +52,11 @@ def replayed(live, tempo, prom, tmp_path_factory) -> Replayed:
         files[name] = folder / (Path(name).stem + ".jsonl")
         ids.update(with_new_ids(path, files[name], salt))
     names = live["metricNames"]
+    # The span metrics' exemplars live in the collector for one flush interval only: a replay
+    # made before Prometheus's first scrape of them (right after `invoke up`) keeps its counts
+    # but loses its exemplars. Wait for a scrape to have happened.
+    wait_for("Prometheus scraping the span metrics", lambda: prom.query('up{job="otel-collector-spanmetrics"} == 1'),
+             lambda r: len(r) == 1)
     before = {m: _edge_counts(prom, names[m]) for m in ("serviceGraphRequests", "serviceGraphFailed")}
     start = time.time()
     sent: list[str] = []
