@@ -195,7 +195,7 @@ def free_disk(ctx: Context) -> str:
     return "; ".join(n for n in notes if n)
 
 
-# Tempo 3.0.3's live store, cutting idle traces into its WAL block when the disk is full, fails
+# Tempo 3's live store (measured with the pinned release), cutting idle traces into its WAL block when the disk is full, fails
 # writing the block's meta.json and the traces it was cutting are not in any block it serves,
 # before or after a restart (docs/reliability.md#a-full-disk).
 TEMPO_ENOSPC = ("failed to cut idle traces", "no space left on device")
@@ -208,7 +208,8 @@ def tempo_lost_on_enospc(ctx: Context) -> str | None:
         hits = [l for l in log.read_text(errors="replace").splitlines() if all(t in l for t in TEMPO_ENOSPC)]
     except OSError:
         return None
-    return (f"Tempo 3.0.3 failed to cut idle traces on ENOSPC ({len(hits)}× in its log): those traces are in no "
+    version = ctx.info.get("versions", {}).get("tempo", "")
+    return (f"Tempo {version} failed to cut idle traces on ENOSPC ({len(hits)}× in its log): those traces are in no "
             "block, a restart does not bring them back (upstream defect)") if hits else None
 
 
