@@ -187,22 +187,19 @@ def _rootfs(spec: dict, bins: dict[str, Path], out: Path, extra: dict[str, Path]
         name = "nobody" if uid == 65534 else "plano"
         add_bytes(tar, "/etc/passwd", f"root:x:0:0:root:/:/sbin/nologin\n{name}:x:{uid}:{uid}:{name}:/:/sbin/nologin\n".encode())
         add_bytes(tar, "/etc/group", f"root:x:0:\n{name}:x:{uid}:\n".encode())
-        for target, which in sorted(spec["files"].items()):
-            info = tar.gettarinfo(str(bins[which]), target.strip("/"))
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            info.mode, info.mtime = 0o755, 0
-            with bins[which].open("rb") as fh:
-                tar.addfile(info, fh)
-        for target, source in sorted(extra.items()):
-            if target in spec["files"]:
-                continue
+        def add_file(target: str, source: Path, mode: int) -> None:
             info = tar.gettarinfo(str(source), target.strip("/"))
             info.uid = info.gid = 0
             info.uname = info.gname = ""
-            info.mode, info.mtime = (0o755 if ".so" in source.name or source.name.startswith("ld-") else 0o644), 0
+            info.mode, info.mtime = mode, 0
             with source.open("rb") as fh:
                 tar.addfile(info, fh)
+
+        for target, which in sorted(spec["files"].items()):
+            add_file(target, bins[which], 0o755)
+        for target, source in sorted(extra.items()):
+            if target not in spec["files"]:
+                add_file(target, source, 0o755 if ".so" in source.name or source.name.startswith("ld-") else 0o644)
         for link, to in sorted(spec.get("links", {}).items()):
             info = tarfile.TarInfo(link.strip("/"))
             info.type, info.linkname, info.mode, info.mtime = tarfile.SYMTYPE, to, 0o777, 0
