@@ -76,11 +76,22 @@ def classpath(libs: Path) -> str:
     return str(libs / "*")
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id (a UUID in URL-safe base64, as `kafka-storage random-uuid`
+    makes). Never one starting with '-': the storage tool would read it as an option and fail
+    ("argument --cluster-id/-t: expected one argument"), one start in 64. Kafka's own
+    Uuid.randomUuid draws again for the same reason."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def format_storage(libs: Path, properties: Path, log_dir: Path, heap_mb: int) -> None:
     """KRaft needs its log folder formatted with a cluster id before the first start."""
     if (log_dir / "meta.properties").exists():
         return
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    cluster_id = new_cluster_id()
     r = subprocess.run([java(), f"-Xmx{heap_mb}m", "-cp", classpath(libs), STORAGE_TOOL_CLASS, "format",
                         "-t", cluster_id, "-c", str(properties)], capture_output=True, text=True, timeout=120)
     if r.returncode != 0:
