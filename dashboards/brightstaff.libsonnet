@@ -10,7 +10,7 @@
     brightstaff: {
       title: 'Plano - Brightstaff',
       description: "Plano's brightstaff from its own Prometheus endpoint (:9092/metrics): HTTP handlers, LLM upstream calls, routing and the process; and Plano's WASM metrics on Envoy's admin (docs/dashboards.md#brightstaff).",
-      variables: ['model', 'provider'],
+      variables: ['provider', 'model'],
       rows: [
         [
           p.rate('HTTP Requests/sec by Handler', "Requests per second brightstaff's HTTP handlers served (brightstaff_http_requests_total).", [t(q.bsHttpRate(), '{{handler}}')]),

@@ -10,25 +10,26 @@
   local c = $._config,
   local ds = { type: 'prometheus', uid: c.datasources.prometheus },
 
-  // One query variable per _config.dashboards.variables entry, over the values its label has
-  // in the span metrics; All (any value, also none) by default.
-  local variableDefs = {
-    [name]: {
-      local v = c.dashboards.variables[name],
-      name: name,
-      label: v.title,
-      type: 'query',
-      datasource: ds,
-      query: { query: $.queries.variableValues(name), refId: name },
-      refresh: 2,
-      includeAll: true,
-      multi: true,
-      allValue: '.*',
-      current: { text: ['All'], value: ['$__all'] },
-      sort: 1,
-    }
-    for name in std.objectFields(c.dashboards.variables)
+  // One query variable per _config.dashboards.variables entry the dashboard lists, over the
+  // values its label has in the span metrics, narrowed by the variables shown before it; All
+  // (any value, also none) by default. Refreshed when the time range changes, as chained
+  // variables must be.
+  local variableDef(name, shownBefore) = {
+    local v = c.dashboards.variables[name],
+    name: name,
+    label: v.title,
+    type: 'query',
+    datasource: ds,
+    query: { query: $.queries.variableValues(name, shownBefore), refId: name },
+    definition: self.query.query,
+    refresh: 2,
+    includeAll: true,
+    multi: true,
+    allValue: '.*',
+    current: { text: ['All'], value: ['$__all'] },
+    sort: 1,
   },
+  local variableDefs(names) = [variableDef(names[i], names[0:i]) for i in std.range(0, std.length(names) - 1)],
 
   // Rows of panels, laid out left to right in equal widths, 8 units high.
   local layout(rows) = std.flattenArrays([
@@ -66,7 +67,7 @@
         tooltip: '',
         url: '',
       }],
-      templating: { list: [variableDefs[v] for v in d.variables] },
+      templating: { list: if d.variables == [] then [] else variableDefs(d.variables) },
       annotations: { list: [] },
       panels: layout(d.rows),
     }

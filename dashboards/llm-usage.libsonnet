@@ -10,7 +10,7 @@
     'llm-usage': {
       title: 'Plano - LLM Usage',
       description: "Tokens, cost, time to first token and failure shares of Plano's LLM calls per model, provider and tenant, from trace-derived metrics (docs/dashboards.md#llm-usage).",
-      variables: ['model', 'provider', 'tenant'],
+      variables: ['tenant', 'provider', 'model'],
       rows: [
         [
           p.rate('Tokens/sec by Model and Kind', 'Tokens per second in LLM calls, per model and kind (input, output, cache_read, cache_write, reasoning), from the usage attributes of plano(llm) spans.', [t(q.tokensRate(), '{{llm_model}} {{token_kind}}')], unit='short'),

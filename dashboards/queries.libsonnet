@@ -10,6 +10,11 @@
     // Grafana's variables narrow the panels (_config.dashboards.variables: each component's
     // queries honour the variables whose label its spans carry); rules pass no filter.
     local joinMatchers(ms) = std.join(', ', std.filter(function(x) x != '', ms)),
+    // A regex matching exactly these literal values, written as a PromQL string's contents: each
+    // RE2 metacharacter escaped with a backslash, which the string itself doubles (`plano\\(llm\\)`).
+    local re2Meta = std.stringChars('\\.+*?()|[]{}^$'),
+    local literal(s) = std.join('', [if std.member(re2Meta, ch) then '\\\\' + ch else ch for ch in std.stringChars(s)]),
+    local anyOf(values) = std.join('|', [literal(x) for x in values]),
     local vars = c.dashboards.variables,
     local varsOf(component) = [
       '%s=~"$%s"' % [vars[v].label, v]
@@ -28,12 +33,9 @@
     orchestratorRequestsByListener(window='$__rate_interval', filtered=true)::
       'sum by (selection_listener) (rate(%s%s[%s]))' % [m.calls, sel(svc.orchestrator, filterOf('orchestrator', filtered)), window],
 
-    // Regex over literal service names: parentheses are escaped for the regex (\\( in
-    // a PromQL string). Raw `...` strings would be simpler but not every parser takes them.
     requestsByService(window='$__rate_interval')::
-      local names = [std.strReplace(std.strReplace(s, '(', '\\\\('), ')', '\\\\)') for s in [svc.llm, svc.agent, svc.orchestrator]];
       local tenant = '%s=~"$tenant"' % vars.tenant.label;
-      'sum by (service_name) (rate(%s{service_name=~"%s", %s}[%s]))' % [m.calls, std.join('|', names), tenant, window],
+      'sum by (service_name) (rate(%s{service_name=~"%s", %s}[%s]))' % [m.calls, anyOf([svc.llm, svc.agent, svc.orchestrator]), tenant, window],
 
     // Envoy exports Plano's WASM counter as plain `ratelimited_rq` (no labels).
     rateLimitedEnvoy(window='$__rate_interval')::
@@ -57,14 +59,17 @@
     llmRequestsTotal(filtered=true)::
       'sum by (llm_model) (%s%s)' % [m.calls, llm(modelFilter(filtered))],
 
-    // The values of a variable's label, from the span metrics of the components that carry it.
-    variableValues(name)::
+    // The values of a variable's label, from the span metrics of the components that carry it,
+    // narrowed by the variables shown before it that narrow it (`narrowedBy`, Grafana's chained
+    // variables). Grafana sends the selector as Prometheus's match[] (label_values(metric{…}, label)).
+    variableValues(name, shownBefore=[])::
       local v = vars[name];
-      'label_values(%s{service_name=~"%s"}, %s)' % [
-        m.calls,
-        std.join('|', [std.strReplace(std.strReplace(svc[s], '(', '\\('), ')', '\\)') for s in v.services]),
-        v.label,
-      ],
+      local services = [svc[s] for s in v.services];
+      local service = if std.length(services) == 1
+      then 'service_name="%s"' % services[0]
+      else 'service_name=~"%s"' % anyOf(services);
+      local narrowing = ['%s=~"$%s"' % [vars[n].label, n] for n in v.narrowedBy if std.member(shownBefore, n)];
+      'label_values(%s{%s}, %s)' % [m.calls, joinMatchers([service] + narrowing), v.label],
 
     // --- LLM usage (signal_to_metrics from plano(llm) spans; _config.usage) ---------------
     // Every usage panel honours the model, provider and tenant variables.

@@ -8,7 +8,7 @@
     'requests-overview': {
       title: 'Plano - Requests Overview',
       description: 'LLM traffic through Plano: request rates per model and agent, rate limits, latency and totals, from trace-derived span metrics and Envoy stats.',
-      variables: ['model', 'provider', 'tenant', 'agent', 'listener'],
+      variables: ['tenant', 'provider', 'model', 'agent', 'listener'],
       rows: [
         [
           p.rate('LLM Requests/sec by Model', 'Requests per second to each upstream model (plano(llm) spans); a series links to its traces.', [t(q.llmRequestsByModel(), '{{llm_model}}')])

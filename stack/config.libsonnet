@@ -353,14 +353,17 @@
       traceRows: 20,  // rows of each trace table
       // Dashboard variables: the label each narrows, and the Plano components whose span metrics
       // carry it (the LLM usage metrics count as `llm`). Every query of such a component on a
-      // dashboard with the variable must honour it (a lint rule).
+      // dashboard with the variable must honour it (a lint rule). `narrowedBy`: the variables
+      // whose selection narrows this one's values (Grafana's chained variables), where the
+      // dashboard shows them before it: pick a tenant, and the model list holds its models only.
+      // A dashboard lists its variables in the order it shows them.
       variables: {
         // `brightstaff`: the same label in brightstaff's own LLM metrics (plano.brightstaffLlmMetrics)
-        model: { label: 'llm_model', title: 'Model', services: ['llm'], brightstaff: 'model' },
-        provider: { label: 'llm_provider', title: 'Provider', services: ['llm'], brightstaff: 'provider' },
-        tenant: { label: 'tenant_id', title: 'Tenant', services: ['llm', 'agent', 'orchestrator'] },
-        agent: { label: 'agent_id', title: 'Agent', services: ['agent'] },
-        listener: { label: 'selection_listener', title: 'Listener', services: ['orchestrator'] },
+        tenant: { label: 'tenant_id', title: 'Tenant', services: ['llm', 'agent', 'orchestrator'], narrowedBy: [] },
+        provider: { label: 'llm_provider', title: 'Provider', services: ['llm'], brightstaff: 'provider', narrowedBy: ['tenant'] },
+        model: { label: 'llm_model', title: 'Model', services: ['llm'], brightstaff: 'model', narrowedBy: ['tenant', 'provider'] },
+        agent: { label: 'agent_id', title: 'Agent', services: ['agent'], narrowedBy: ['tenant'] },
+        listener: { label: 'selection_listener', title: 'Listener', services: ['orchestrator'], narrowedBy: ['tenant'] },
       },
     },
 

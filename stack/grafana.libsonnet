@@ -19,6 +19,10 @@
           jsonData: {
             httpMethod: 'POST',
             timeInterval: c.prometheus.spanMetricsScrapeInterval,
+            // Which Prometheus this is: Grafana then asks /api/v1/label/<label>/values?match[]=…
+            // for a variable's values (Prometheus ≥ 2.24), not the heavier /api/v1/series.
+            prometheusType: 'Prometheus',
+            prometheusVersion: c.versions.prometheus,
             // Exemplars carry trace ids: each one opens its trace in Tempo.
             exemplarTraceIdDestinations: [{ name: 'trace_id', datasourceUid: c.datasources.tempo }],
           },

@@ -205,8 +205,13 @@
       + { metadata+: { labels+: { [k.dashboardLabel]: '1' }, annotations: { [k.folderAnnotation]: c.grafana.folder } } },
 
     // The stack's datasources as a Grafana elsewhere reaches them (grafana.externalDatasourceUrls).
+    // A Prometheus of unknown version: its datasource does not claim the stack's pinned one (Grafana
+    // then asks /api/v1/series for a variable's values, which every Prometheus answers).
     externalDatasources:: $.grafana.datasources {
-      datasources: [d { url: c.grafana.externalDatasourceUrls[d.type] } for d in super.datasources],
+      datasources: [
+        d { url: c.grafana.externalDatasourceUrls[d.type], jsonData+: { prometheusType:: null, prometheusVersion:: null } }
+        for d in super.datasources
+      ],
     },
   },
 }

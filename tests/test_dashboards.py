@@ -131,7 +131,7 @@ def test_llm_usage_panels_units_and_variables(usage_dashboard):
         "Time to First Token p50/p95/p99 by Model": "ms", "Output Tokens/sec per Call p50 by Model": "short",
         "Upstream Error Share by Model": "percentunit", "Rate-Limited Share by Model": "percentunit",
         "Slowest LLM Calls": "ms", "Failed LLM Calls": "ms"}
-    assert [v["name"] for v in usage_dashboard["templating"]["list"]] == ["model", "provider", "tenant"]
+    assert [v["name"] for v in usage_dashboard["templating"]["list"]] == ["tenant", "provider", "model"]
     assert rules.check(usage_dashboard, UIDS) == []
     latency = _panel(usage_dashboard, "Time to First Token p50/p95/p99 by Model")
     assert all(t["exemplar"] for t in latency["targets"])

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from invoke import Collection, Context, task
 
+from .. import promql
+from ..errors import PlanoError
 from . import cli_errors
 from .build import run_build
 
@@ -43,4 +45,52 @@ def push(c: Context, url: str = "", token: str = "", token_file: str = "", datas
     print(grafana_push.summary(actions, url, dry_run))
 
 
-ns = Collection("dashboards", build, push)
+CHECK_HELP = {
+    "prometheus": "Prometheus base URL (default: the local stack's); your own backend, e.g. http://prometheus:9090",
+    "tempo": "Tempo base URL (default: the local stack's, unless --prometheus is given)",
+    "range": "the dashboards' time range to query, a duration (default: the dashboards' own, 1h)",
+    "var": "NAME=VALUE[,VALUE…]: pick variable values instead of All; repeatable",
+    "dashboard": "only this dashboard (uid, e.g. plano-llm-usage, or its title)",
+    "links": "also follow every data link for each series it would be offered on (needs Tempo)",
+}
+
+
+@task(help=CHECK_HELP, iterable=["var"])
+@cli_errors
+def check(c: Context, prometheus: str = "", tempo: str = "", range: str = "", var: list[str] | None = None,
+          dashboard: str = "", links: bool = False) -> None:
+    """Send every dashboard's queries as Grafana would; one line per panel: ✔ data, ∅ empty (why), ✘ error."""
+    from .. import dashcheck, settings
+    backends = dashcheck.default_backends(prometheus or None, tempo or None)
+    dashcheck.reachable(backends)
+    info = settings.load("native")
+    window = range or info["dashboards"]["timeFrom"].removeprefix("now-")
+    try:
+        range_s = promql.seconds(window)
+    except ValueError as err:
+        raise PlanoError(f"--range {window!r} is not a duration", "e.g. 15m, 1h or 6h") from err
+    selection = dashcheck.parse_selection(var or [])
+    boards = dashcheck.pick(dashcheck.load_dashboards(), dashboard)
+    scrape_s = promql.seconds(info["spanMetricsScrapeInterval"])
+    print(f"Prometheus {backends.prometheus}, Tempo {backends.tempo or 'not running (TraceQL panels cannot show traces)'}; "
+          f"last {window}" + (f"; {', '.join(f'{k}={v}' for k, v in selection.items())}" if selection else "; every variable at All"))
+    totals = {dashcheck.DATA: 0, dashcheck.EMPTY: 0, dashcheck.ERROR: 0}
+    for board in boards:
+        variables, panels = dashcheck.check_dashboard(board, backends, range_s, scrape_s, selection)
+        print(f"{board['title']} ({board['uid']})")
+        for name, v in variables.items():
+            print(f"  variable {name}: {v.line}")
+        for p in panels:
+            totals[p.verdict.state] += 1
+            print(f"  {dashcheck.MARK[p.verdict.state]} {p.panel} — {p.verdict.detail}")
+        if links:
+            for lv in dashcheck.check_links(board, backends, range_s, scrape_s):
+                totals[lv.verdict.state] += 1
+                print(f"  {dashcheck.MARK[lv.verdict.state]} link {lv.title!r} ({lv.panel}) — {lv.verdict.detail}")
+    print(f"{totals[dashcheck.DATA]} ✔ data, {totals[dashcheck.EMPTY]} ∅ empty, {totals[dashcheck.ERROR]} ✘ error")
+    if totals[dashcheck.ERROR]:
+        raise PlanoError(f"{totals[dashcheck.ERROR]} quer{'y' if totals[dashcheck.ERROR] == 1 else 'ies'} failed "
+                         "as Grafana would send them", "see the ✘ lines above")
+
+
+ns = Collection("dashboards", build, push, check)
