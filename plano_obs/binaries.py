@@ -74,8 +74,7 @@ def _go_binary(component: str, tool: tools.GoTool, build: bool) -> Binary:
     try:
         return Binary(component, tools.ensure(tool).binary(), f"built from {tool.module}@{tool.module_version}")
     except ToolError as err:
-        return Binary(component, None, f"cannot be built here ({err.cause}); put a {component} {tool.version} binary "
-                      f"on PATH, set {_env_var(component)}, or `invoke stack.install --binary {component}=FILE`")
+        return Binary(component, None, f"no {component} binary, and it cannot be built here: {err.cause}")
 
 
 def _envoy() -> Binary:
@@ -104,15 +103,13 @@ def resolve(versions: dict[str, str], collector_manifest: str, build: bool = Tru
     found["tempo"] = (_explicit_or_path("tempo", "tempo") or _installed("tempo", versions["tempo"])
                       or _go_binary("tempo", tempo_tool(versions["tempo"]), build))
     found["brightstaff"] = (_explicit_or_path("brightstaff", "brightstaff") or _installed("brightstaff", versions["brightstaff"])
-                            or Binary("brightstaff", None, f"no brightstaff binary (Plano {versions['brightstaff']}): set "
-                                      "PLANO_BRIGHTSTAFF_BIN, put it on PATH, or `invoke stack.install --binary "
-                                      "brightstaff=FILE`; the dev Envoy and mock LLM run without it"))
+                            or Binary("brightstaff", None, "no brightstaff binary in PLANO_BRIGHTSTAFF_BIN, on PATH "
+                                      "or in the cache"))
     found["mockLlm"] = Binary("mockLlm", Path(sys.executable), "python (plano_obs.mockllm)")
     found["mockAgents"] = Binary("mockAgents", Path(sys.executable), "python (plano_obs.mockagents)")
     found["envoy"] = _envoy()
     found["grafana"] = (_explicit_or_path("grafana", "grafana") or _installed("grafana", versions["grafana"]) or Binary(
-        "grafana", None, "no `grafana` binary on PATH (install Grafana OSS from its packages or set PLANO_GRAFANA_BIN); "
-        "dashboards still render and lint"))
+        "grafana", None, "no grafana binary in PLANO_GRAFANA_BIN, on PATH or in the cache"))
     return found
 
 

@@ -83,14 +83,13 @@ def plan(stack: dict, local_images: bool, dev_envoy: bool = False,
 
 
 def up(deadline_s: float, local_images: bool = False, dev_envoy: bool = False,
-       only: tuple[str, ...] | None = None) -> dict[str, health.Probe]:
+       only: tuple[str, ...] | None = None) -> tuple[dict[str, health.Probe], dict[str, str]]:
+    """Starts the services that have an image; returns their probes, and why any was left out."""
     docker.require_engine()
     stack = settings.load("compose")
     if not running():
         ports.check_free(stack)
     start, skipped = plan(stack, local_images, dev_envoy, only)
-    for comp, why in skipped.items():
-        print(f"  {comp:<10} not started: {why}")
     if "envoy" in start:  # its WASM filter, mounted from the state folder (${PLANO_STATE_DIR})
         wasm.build(paths.state_dir() / "wasm")
     # a profile's subset (collector-only) starts without the services it depends on (Tempo)
@@ -101,7 +100,7 @@ def up(deadline_s: float, local_images: bool = False, dev_envoy: bool = False,
     late = [f"{p.component} ({p.url}: {p.detail})" for p in probes.values() if not p.ok]
     if late:
         raise DockerError(f"not ready after {deadline_s:g}s: {', '.join(late)}", "see `invoke logs SERVICE`")
-    return probes
+    return probes, skipped
 
 
 def down(volumes: bool) -> None:

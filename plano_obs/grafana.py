@@ -114,8 +114,8 @@ def _percent(value: str) -> str:
 
 
 def format_value(value: "str | list[str]", var: Variable, fmt: str | None, datasource: str | None) -> str:
-    """A value in the format a `${var:fmt}` names, else the datasource's own (Prometheus), else
-    Grafana's default (several values as a glob {a,b})."""
+    """A value in the format a `${var:fmt}` names, else the datasource's own (Prometheus: regex
+    escaped; Tempo: a pipe between values), else Grafana's default (several values as a glob {a,b})."""
     many = isinstance(value, list)
     if fmt == "regex":
         items = [re.sub(r"[\\^$.|?*+()\[\]{}/]", lambda m: "\\" + m.group(0), v) for v in (value if many else [value])]
@@ -132,6 +132,8 @@ def format_value(value: "str | list[str]", var: Variable, fmt: str | None, datas
         raise ValueError(f"unsupported variable format {fmt!r}")
     if datasource == "prometheus":
         return format_prometheus(value, var)
+    if datasource == "tempo":  # TraceQL: several values joined by a pipe, unescaped (Grafana ≥ 10.1)
+        return "|".join(value) if many else value
     if many:
         return value[0] if len(value) == 1 else "{" + ",".join(value) + "}"
     return value

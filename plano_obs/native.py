@@ -48,7 +48,10 @@ def mount_point(path: Path) -> str:
     return str(path)
 
 
-def up(deadline_s: float, components: tuple[str, ...] | None = None, build: bool = True) -> dict[str, health.Probe]:
+def up(deadline_s: float, components: tuple[str, ...] | None = None,
+       build: bool = True) -> tuple[dict[str, health.Probe], dict[str, str]]:
+    """Starts the components whose binaries are found; returns their probes, and for each
+    component left out, why (plano_obs/report.py tells the user)."""
     sup = Supervisor()
     components = start_order() if components is None else components
     stack = info()
@@ -56,17 +59,18 @@ def up(deadline_s: float, components: tuple[str, ...] | None = None, build: bool
     if "envoy" in components:
         from . import wasm
         wasm.build(sup.state / "wasm")
-    if found["brightstaff"].path is None or "envoy" not in components:
+    skipped: dict[str, str] = {}
+    if any(c in components for c in dev_plano()) and (found["brightstaff"].path is None or "envoy" not in components):
         # the dev Plano needs brightstaff and the dev Envoy (its egress); its mocks serve only it
-        why = found["brightstaff"].source if found["brightstaff"].path is None else "needs the dev Envoy (--no-envoy given)"
+        why = found["brightstaff"].source if found["brightstaff"].path is None else "it needs the dev Envoy (--no-envoy given)"
+        skipped.update({c: why for c in dev_plano() if c in components})
         components = tuple(c for c in components if c not in dev_plano())
-        print(f"  dev Plano (brightstaff): skipped — {why}")
     programs: dict[str, tuple[list[str], dict[str, str]]] = {}
     specs = _processes()
     for name in components:
         b = found[name]
         if b.path is None:
-            print(f"  {name}: skipped — {b.source}")
+            skipped[name] = b.source
             continue
         env = sup.env()
         env["PYTHONPATH"] = str(paths.ROOT)  # the mocks run from this checkout
@@ -97,7 +101,7 @@ def up(deadline_s: float, components: tuple[str, ...] | None = None, build: bool
     sup.write_conf(programs, {n: specs[n]["stopWaitSecs"] for n in programs if "stopWaitSecs" in specs[n]})
     (sup.state / "data" / "prometheus").mkdir(parents=True, exist_ok=True)
     sup.start()
-    return _wait(sup, stack, list(programs), deadline_s)
+    return _wait(sup, stack, list(programs), deadline_s), skipped
 
 
 def _wait(sup: Supervisor, stack: dict, names: list[str], deadline_s: float) -> dict[str, health.Probe]:

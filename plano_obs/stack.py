@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from . import compose, docker, health, native, paths, ports, secrets, settings, supervisor
+from . import compose, docker, health, native, paths, ports, report, secrets, settings, supervisor
 from .errors import PlanoError
 
 MODES = ("auto", "compose", "native")
@@ -53,16 +53,26 @@ def profile_components(mode: str, profile: str) -> tuple[str, ...] | None:
 
 
 def up(mode: str, deadline_s: float, dev_envoy: bool = True, dev_plano: bool = True,
-       profile: str = "full", local_images: bool = False, compose_envoy: bool = False) -> dict[str, health.Probe]:
-    """compose_envoy: in Compose mode, run the dev Envoy and mock LLM as Compose services (off
-    by default there: Plano's own Envoy publishes the same admin port)."""
+       profile: str = "full", local_images: bool = False,
+       compose_envoy: bool = False) -> tuple[dict[str, health.Probe], dict[str, str]]:
+    """Starts the stack; returns the probes of what runs, and why each component of the
+    profile that does not run was left out. compose_envoy: in Compose mode, run the dev Envoy
+    and mock LLM as Compose services (off by default there: Plano's own Envoy publishes the
+    same admin port)."""
     only = profile_components(mode, profile)
     announce_password()
     if mode == "compose":
-        return compose.up(deadline_s, local_images, compose_envoy, only)
-    skip = (() if dev_envoy else native.dev_envoy()) + (() if dev_plano else native.dev_plano())
-    components = tuple(c for c in native.start_order() if c not in skip and (only is None or c in only))
-    return native.up(deadline_s, components)
+        probes, skipped = compose.up(deadline_s, local_images, compose_envoy, only)
+        if only is None:  # the dev Plano (and the dev Envoy without --dev-envoy) run on the host only
+            for comp in compose.host_side(info(mode), compose_envoy):
+                skipped.setdefault(comp, "it runs on the host, in native mode only" if comp in native.dev_plano()
+                                   else "off in Compose unless --dev-envoy (Plano's own Envoy publishes the same port)")
+        return probes, skipped
+    flags = {**{c: "--no-envoy given" for c in (() if dev_envoy else native.dev_envoy())},
+             **{c: "--no-plano given" for c in (() if dev_plano else native.dev_plano())}}
+    components = tuple(c for c in native.start_order() if c not in flags and (only is None or c in only))
+    probes, skipped = native.up(deadline_s, components)
+    return probes, {**{c: why for c, why in flags.items() if only is None or c in only}, **skipped}
 
 
 def down(mode: str, volumes: bool) -> None:
@@ -106,6 +116,22 @@ def status(mode: str) -> list[dict]:
             "heldBy": f"port {held[0]} held by pid {held[1][0]} ({held[1][1]})" if held else None,
         })
     return rows
+
+
+def why_not_running(mode: str, components: list[str]) -> dict[str, str]:
+    """For `invoke status`: why each of these components is not running: a binary that cannot
+    be found (native), a service that runs elsewhere, or simply stopped."""
+    found = native.resolve_binaries(build=False) if mode == "native" else {}
+    out = {}
+    for comp in components:
+        b = found.get(comp)
+        if b is not None and b.path is None:
+            out[comp] = b.source
+        elif mode == "native" and comp in native.dev_plano() and found.get("brightstaff") and found["brightstaff"].path is None:
+            out[comp] = found["brightstaff"].source
+        else:
+            out[comp] = report.STOPPED
+    return out
 
 
 def state_disk(mode: str) -> tuple[str, float, int] | None:

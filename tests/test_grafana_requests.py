@@ -181,3 +181,12 @@ def test_dashcheck_names_the_selection_and_refuses_bad_ones():
     with pytest.raises(dashcheck.CheckError, match="no dashboard 'nope'"):
         dashcheck.pick(DASHBOARDS, "nope")
     assert [d["uid"] for d in dashcheck.pick(DASHBOARDS, "Plano - LLM Usage")] == ["plano-llm-usage"]
+
+
+def test_tempo_joins_several_values_with_a_pipe_and_leaves_one_as_is():
+    """Grafana's Tempo datasource formats multi-value variables as pipe in TraceQL (since 10.1):
+    the glob default, {a,b}, matched nothing."""
+    q = '{ span.llm.model =~ "$model" }'
+    assert grafana.interpolate(q, [MODEL], {"model": ["gpt-4o", "o1"]}, {}, datasource="tempo") == '{ span.llm.model =~ "gpt-4o|o1" }'
+    assert grafana.interpolate(q, [MODEL], {"model": ["gpt-4o"]}, {}, datasource="tempo") == '{ span.llm.model =~ "gpt-4o" }'
+    assert grafana.interpolate(q, [MODEL], {}, {}, datasource="tempo") == '{ span.llm.model =~ ".*" }'

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from invoke import Collection, Context, task
 
-from .. import binaries, health, native, stack
+from .. import binaries, native, report, stack
 from ..errors import PlanoError
 from . import cli_errors, options
 from .build import run_build
@@ -50,14 +50,11 @@ def up(c: Context, mode: str = "auto", timeout: float = 120, envoy: bool = True,
             raise PlanoError(f"{flag} is for Compose mode",
                              "add --mode compose (native mode runs the binaries themselves, the dev Envoy by default)")
     run_build(None)
-    probes = stack.up(chosen, timeout, dev_envoy=envoy, dev_plano=plano, profile=profile, local_images=local_images,
-                      compose_envoy=dev_envoy)
-    for name, p in probes.items():
-        print(f"  {name:<10} ready  {p.url}")
+    probes, skipped = stack.up(chosen, timeout, dev_envoy=envoy, dev_plano=plano, profile=profile,
+                               local_images=local_images, compose_envoy=dev_envoy)
     info = stack.info(chosen)
-    print(f"stack ready in {time.monotonic() - start:.1f}s — Grafana {health.url(info, 'grafana')} "
-          f"(user {info['grafanaUser']}, password in .secrets/grafana.env); "
-          f"send OTLP to 127.0.0.1:{info['ports']['otlpGrpc']}")
+    print(report.block(info, [n for n, p in probes.items() if p.ok], skipped, chosen,
+                       f"stack ready in {time.monotonic() - start:.1f}s ({chosen} mode):"))
 
 
 @task(help={"volumes": "also delete the stored data (traces, metrics, Grafana state)", "mode": MODE_HELP})
@@ -76,6 +73,9 @@ def status(c: Context, mode: str = "auto") -> None:
     for r in rows:
         r["ready"] = "ready" if r["ready"] else "down" + (f", {r['heldBy']}" if r["heldBy"] else "")
     _table(rows, ["component", "pid", "state", "port", "ready", "pinned", "running"])
+    up_now = [r["component"] for r in rows if r["ready"] == "ready"]
+    missing = stack.why_not_running(chosen, [r["component"] for r in rows if r["ready"] != "ready"])
+    print(report.block(stack.info(chosen), up_now, missing, chosen, "running:" if up_now else "nothing is running"))
     disk = stack.state_disk(chosen)
     if disk:
         mount, used, free = disk
