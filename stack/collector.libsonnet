@@ -175,10 +175,17 @@
         'transform/plano': { error_mode: 'ignore', trace_statements: $.collector.planoStatements },
         // signal_to_metrics emits a delta per request, as non-monotonic sums: token and cost
         // sums only ever grow, so they are made monotonic (counters, `_total` in Prometheus),
-        // then running totals, as the Prometheus exporter needs.
+        // then running totals, as the Prometheus exporter needs. Its deltas carry no start time,
+        // so a running total would have none either, and Prometheus would first see a new series
+        // (a new model, provider or tenant) already holding its first calls: rate() never sees
+        // them. A start 1 ms before each delta gives the total a start before its first sample;
+        // Prometheus then starts the series at 0 there (created-timestamp zero ingestion).
         [if c.usage.enabled then 'transform/usage']: {
           error_mode: 'propagate',
-          metric_statements: ['set(metric.is_monotonic, true) where metric.type == METRIC_DATA_TYPE_SUM'],
+          metric_statements: [
+            'set(metric.is_monotonic, true) where metric.type == METRIC_DATA_TYPE_SUM',
+            'set(datapoint.start_time_unix_nano, datapoint.time_unix_nano - 1000000) where datapoint.start_time_unix_nano == 0',
+          ],
         },
         [if c.usage.enabled then 'delta_to_cumulative']: { max_stale: c.usage.staleAfter, max_streams: c.usage.maxStreams },
       },

@@ -160,6 +160,32 @@ def component(live: dict, name: str) -> str:
     return health.url(live, live["components"][name]["port"])
 
 
+def needs(live: dict, expr: str, dashboard: str = "") -> set[str]:
+    """The optional components whose metrics a query reads: Tempo (service-graph metrics), the
+    dev Envoy (Plano's WASM counter) and the dev Plano (everything on the Brightstaff dashboard)."""
+    names = {s.name for s in promql.analyse(expr).selectors}
+    graph = {live["metricNames"][k] for k in ("serviceGraphRequests", "serviceGraphFailed", "serviceGraphServerSecondsSum")}
+    out = set()
+    if names & graph:
+        out.add("tempo")
+    if live["metricNames"]["rateLimited"] in names and not DEV_ENVOY:
+        out.add("envoy")
+    if dashboard == "Plano - Brightstaff":
+        out.add("brightstaff")
+    return out
+
+
+def runs(live: dict, name: str) -> bool:
+    """Whether an optional component runs; fails when PLANO_SMOKE_REQUIRE names it and it does not."""
+    if name == "envoy":
+        ok = DEV_ENVOY
+    else:
+        ok = health.probe(live, name).ok
+    if not ok and name in REQUIRED:
+        pytest.fail(f"{name} is not running, but PLANO_SMOKE_REQUIRE names it")
+    return ok
+
+
 # Lifecycle tests start and stop stacks of their own: they run before the shared one. Tempo's
 # exact searches and edges come next, before other tests add traffic; tests that restart the
 # shared stack run last.

@@ -178,3 +178,28 @@ def test_dashboards_check_prints_one_verdict_per_panel_and_fails_on_errors(traff
     bad = invoke("dashboards.check", "--prometheus", "http://127.0.0.1:1")
     assert bad.returncode == 1
     assert bad.stderr.strip().count("\n") == 0 and "does not answer" in bad.stderr
+
+
+def test_the_other_variable_query_kinds_answer_as_grafana_reads_them(traffic, backends, live):
+    """label_values without a metric, label_names(), metrics() and query_result(), as Grafana's
+    Prometheus datasource sends them, on the tagged traffic."""
+    calls = live["metricNames"]["calls"]
+    end = time.time()
+
+    def ask(query: str, var: grafana.Variable | None = None) -> list[str]:
+        req = grafana.variable_request(query, end - RANGE_S, end, backends.match_api)
+        answer = backends.get(backends.prometheus, req.path, list(req.params))
+        assert answer["status"] == "success", (query, answer)
+        return grafana.variable_options(req, answer, var)
+
+    assert traffic.tenant in ask("label_values(tenant_id)")
+    assert {"llm_model", "tenant_id", "service_name"} <= set(ask("label_names()"))
+    assert calls in ask("metrics(^traces_span_metrics_)")
+    per_model = ask(f'query_result(sum by (llm_model) ({calls}{{tenant_id="{traffic.tenant}", service_name="plano(llm)"}}))',
+                    grafana.Variable("m", "", regex='/llm_model="([^"]+)"/', sort=1))
+    assert per_model == sorted(traffic.models)
+    series = ask(f'label_values({calls}{{tenant_id="{traffic.tenant}", service_name="plano(agent)"}}, agent_id)')
+    fallback = grafana.variable_request(f'label_values({calls}{{tenant_id="{traffic.tenant}", service_name="plano(agent)"}}, agent_id)',
+                                        end - RANGE_S, end, match_api=False)
+    answer = backends.get(backends.prometheus, fallback.path, list(fallback.params))
+    assert sorted(grafana.variable_options(fallback, answer)) == sorted(series) == sorted(traffic.agents)
