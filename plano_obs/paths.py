@@ -9,7 +9,8 @@ STACK = ROOT / "stack"
 GENERATED = ROOT / "generated"
 MAIN_JSONNET = STACK / "main.jsonnet"
 DEFAULT_OVERRIDES = STACK / "local.libsonnet"
-JSONNET_SOURCES = (STACK, ROOT / "dashboards", ROOT / "envoy")
+MIXIN = ROOT / "mixin"
+JSONNET_SOURCES = (STACK, MIXIN, ROOT / "envoy")
 
 
 def resolve(flag: str | None, env: str, default: Path) -> Path:

@@ -1,7 +1,7 @@
 """`invoke rules.export`: the stack's recording rules and alerts in the two forms rulers load —
 Mimir's ruler a namespace file (`mimirtool rules load`: `namespace:` and `groups:`), Prometheus a
 plain rule file (`rule_files:`, `groups:`). Both hold the groups of generated/compose/rules.yml
-(built from stack/rules.libsonnet), unchanged."""
+(the Plano mixin's recording rules and alerts, mixin/), unchanged."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +11,7 @@ import yaml
 from . import paths
 from .errors import PlanoError
 
-HEADER = "# Written by `invoke rules.export` from generated/compose/rules.yml (stack/rules.libsonnet). Do not edit.\n"
+HEADER = "# Written by `invoke rules.export` from generated/compose/rules.yml (the Plano mixin, mixin/). Do not edit.\n"
 
 
 class ExportError(PlanoError):

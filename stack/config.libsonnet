@@ -1,6 +1,7 @@
-// The one source of truth for the stack. Every setting lives here, under the hidden
-// `_config` object; the component files read `$._config` so that a user's override
-// (stack/local.libsonnet, see docs/configuration.md) reaches all of them.
+// The stack's settings, on top of the Plano mixin's (mixin/config.libsonnet: what dashboards,
+// alerts and rules read). Every setting lives under the hidden `_config` object; the component
+// files read `$._config` so that a user's override (stack/local.libsonnet, see
+// docs/configuration.md) reaches all of them.
 {
   _config+:: {
     // How the stack runs: 'compose' (containers, service names as hosts) or 'native'
@@ -235,10 +236,7 @@
     },
 
     // Span metrics (spanmetrics connector).
-    spanMetrics: {
-      // Metric namespace; Prometheus names become <namespace with _>_calls_total etc.
-      // Set explicitly: the connector's default changed in collector 0.109.
-      namespace: 'traces.span.metrics',
+    spanMetrics+: {
       // Span attributes turned into metric labels ('.' becomes '_' in Prometheus).
       dimensions: ['llm.model', 'llm.provider', 'agent_id', 'selection.listener', 'http.status_code', 'tenant.id'],
       // Duration histogram buckets, with units (bare numbers would be nanoseconds).
@@ -269,9 +267,8 @@
     // LLM usage from spans alone (the collector's signal_to_metrics connector): tokens, cost
     // and time to first token of each `plano(llm)` call, per model, provider and tenant, for
     // the "Plano - LLM Usage" dashboard (docs/dashboards.md#llm-usage).
-    usage: {
+    usage+: {
       enabled: true,
-      namespace: 'plano.llm',  // Prometheus names: plano_llm_tokens_total, plano_llm_cost_usd_total, …
       // Token kind (the `token_kind` label) ← the span attribute brightstaff writes it to.
       tokens: {
         input: 'llm.usage.prompt_tokens',
@@ -340,39 +337,6 @@
     errors: {
       minHttpStatus: 500,
       missingStatusIsError: true,
-    },
-
-    // What every dashboard shares (dashboards/dashboards.libsonnet).
-    dashboards: {
-      uidPrefix: 'plano-',  // each dashboard's uid is this plus its name
-      tags: ['plano', 'llm'],  // the first also links the dashboards to each other
-      refresh: '10s',
-      timeFrom: 'now-1h',  // default time range: from here to now
-      timezone: 'browser',
-      slowCall: '2s',  // the Slowest LLM Calls table lists plano(llm) spans longer than this
-      traceRows: 20,  // rows of each trace table
-      // Dashboard variables: the label each narrows, and the Plano components whose span metrics
-      // carry it (the LLM usage metrics count as `llm`). Every query of such a component on a
-      // dashboard with the variable must honour it (a lint rule). `narrowedBy`: the variables
-      // whose selection narrows this one's values (Grafana's chained variables), where the
-      // dashboard shows them before it: pick a tenant, and the model list holds its models only.
-      // A dashboard lists its variables in the order it shows them.
-      variables: {
-        // `brightstaff`: the same label in brightstaff's own LLM metrics (plano.brightstaffLlmMetrics)
-        tenant: { label: 'tenant_id', title: 'Tenant', services: ['llm', 'agent', 'orchestrator'], narrowedBy: [] },
-        provider: { label: 'llm_provider', title: 'Provider', services: ['llm'], brightstaff: 'provider', narrowedBy: ['tenant'] },
-        model: { label: 'llm_model', title: 'Model', services: ['llm'], brightstaff: 'model', narrowedBy: ['tenant', 'provider'] },
-        agent: { label: 'agent_id', title: 'Agent', services: ['agent'], narrowedBy: ['tenant'] },
-        listener: { label: 'selection_listener', title: 'Listener', services: ['orchestrator'], narrowedBy: ['tenant'] },
-      },
-    },
-
-    // Alerts (stack/rules.libsonnet): the window of their rates and recording rules, and thresholds.
-    alerts: {
-      window: '5m',  // rate()/increase() window; recording rules are named after it (…:rate5m)
-      llmErrorRatio: 0.05,  // PlanoLlmHighErrorRatio: share of a model's calls that fail upstream
-      llmErrorFor: '5m',  // … for this long
-      collectorRefusingFor: '2m',  // PlanoCollectorRefusingSpans: refusing spans for this long
     },
 
     // The development Envoy (envoy/): behaves like Plano's data plane for the stack, with
@@ -623,26 +587,8 @@
       memoryHeadroom: 1.25,  // container memory limit = memory_limiter cap × this
     },
 
-    // Fixed datasource uids, so links between Prometheus and Tempo always resolve.
-    datasources: {
-      prometheus: 'plano-prometheus',
-      tempo: 'plano-tempo',
-    },
-
-    // Plano, as the stack sees it.
-    plano: {
-      // OTLP resource service.name of each Plano component.
-      services: {
-        llm: 'plano(llm)',
-        routing: 'plano(routing)',
-        orchestrator: 'plano(orchestrator)',
-        agent: 'plano(agent)',
-        filter: 'plano(filter)',
-        inbound: 'plano(inbound)',
-        outbound: 'plano(outbound)',
-      },
-      // Plano's Envoy cluster for brightstaff (Envoy's cluster stats carry it as envoy_cluster_name).
-      brightstaffCluster: 'bright_staff',
+    // Plano, as the stack sees it (its service names and brightstaff's cluster: mixin/config.libsonnet).
+    plano+: {
       // The metrics Plano's WASM filters define, by type; Envoy ≥ 1.20 exports them on its admin
       // /stats/prometheus under these bare names (older ones with envoy_wasmcustom_).
       wasmMetrics: {
@@ -710,35 +656,14 @@
       reportedModelSuffix: '-2024-07-18',
     },
 
+    // What the mixin's alerts say about this stack (their descriptions quote them).
+    alerts+: {
+      spanMetricsCardinalityLimit: $._config.spanMetrics.cardinalityLimit,
+      tempoUnflushedWindow: $._config.tempo.flushAfter,
+    },
+
     // Extra Prometheus scrape jobs, appended verbatim (Prometheus scrape_config objects).
     extraScrapeConfigs: [],
-
-    // Derived: the Prometheus names of the span metrics ('.' becomes '_').
-    metricNames: {
-      local prefix = std.strReplace($._config.spanMetrics.namespace, '.', '_'),
-      calls: prefix + '_calls_total',
-      durationBucket: prefix + '_duration_milliseconds_bucket',
-      durationCount: prefix + '_duration_milliseconds_count',
-      // Tempo's service-graph metrics (fixed names; Grafana's service map reads these).
-      serviceGraphRequests: 'traces_service_graph_request_total',
-      serviceGraphFailed: 'traces_service_graph_request_failed_total',
-      serviceGraphServerSecondsSum: 'traces_service_graph_request_server_seconds_sum',
-      // Plano's rate-limit counter, as Envoy exports it (one of plano.wasmMetrics, no labels).
-      rateLimited: 'ratelimited_rq',
-      // The collector's own receiver counters (0.161 exports counters without _total).
-      collectorAccepted: 'otelcol_receiver_accepted_spans',
-      collectorRefused: 'otelcol_receiver_refused_spans',
-      collectorSent: 'otelcol_exporter_sent_spans',
-      collectorSendFailed: 'otelcol_exporter_send_failed_spans',
-      // The LLM usage metrics (_config.usage), as the collector's Prometheus exporter names them.
-      local usage = std.strReplace($._config.usage.namespace, '.', '_'),
-      usageTokens: usage + '_tokens_total',
-      usageCost: usage + '_cost_usd_total',
-      usageTtftBucket: usage + '_time_to_first_token_milliseconds_bucket',
-      usageTokensPerSecondBucket: usage + '_output_tokens_per_second_bucket',
-      // Prometheus's own count of failed WAL writes: a full disk, seen once it can write again.
-      walWritesFailed: 'prometheus_tsdb_wal_writes_failed_total',
-    },
 
     // Derived: the service-graph rules in service names, for the tests and the docs.
     serviceGraphRules: {

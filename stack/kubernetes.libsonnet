@@ -193,7 +193,7 @@
         apiVersion: 'monitoring.coreos.com/v1',
         kind: 'PrometheusRule',
         metadata: meta(k.names.rules) + { labels+: { [k.ruleSelector.label]: k.ruleSelector.value } },
-        spec: $.rules.config,
+        spec: $.prometheus.ruleFile,
       },
     },
 

@@ -5,21 +5,21 @@ local check = import 'check.libsonnet';
 
 function(mode='compose', overrides={})
   local base =
+    // the Plano mixin (dashboards, alerts, rules, and the settings they read), then the stack's own
+    (import '../mixin/mixin.libsonnet') +
     (import 'config.libsonnet') +
     (import 'collector.libsonnet') +
     (import 'collector-builder.libsonnet') +
     (import 'tempo.libsonnet') +
     (import 'tempo-scaled.libsonnet') +
     (import 'prometheus.libsonnet') +
-    (import 'rules.libsonnet') +
     (import 'grafana.libsonnet') +
     (import 'compose.libsonnet') +
     (import 'native.libsonnet') +
     (import 'gateway-tier.libsonnet') +
     (import 'kubernetes.libsonnet') +
     (import 'plano.libsonnet') +
-    (import '../envoy/envoy.libsonnet') +
-    (import '../dashboards/dashboards.libsonnet');
+    (import '../envoy/envoy.libsonnet');
   local stack = base + check.overrides(base, overrides) + { _config+:: { mode: mode } };
   // Values only: plano_obs/render.py writes them as YAML, JSON or env files (the
   // C++ Jsonnet manifests natively, far faster than std.manifestYamlDoc).
@@ -32,7 +32,7 @@ function(mode='compose', overrides={})
   // The scale-out runs are test topologies of their own: the user's remote backends stay out.
   local isolated = part({ remote+: { traces+: { endpoint: '' }, metrics+: { remoteWriteUrl: '' } } });
   // Each dashboard evaluated once (array elements are), for generated/dashboards/ and Kubernetes.
-  local dashboards = [stack.dashboards[name] for name in std.objectFields(stack.dashboards)];
+  local dashboards = [stack.grafanaDashboards[file] for file in std.objectFields(stack.grafanaDashboards)];
   assert std.set(c.startOrder) == std.objectFields(c.components)
          : '_config.startOrder must name each of _config.components once: %s' % std.join(', ', std.objectFields(c.components));
 
@@ -40,7 +40,7 @@ function(mode='compose', overrides={})
     [dir + 'otel-collector.yaml']: yaml(stack.collector.config),
     [dir + 'tempo.yaml']: yaml(stack.tempo.config),
     [dir + 'prometheus.yml']: yaml(stack.prometheus.config),
-    [dir + 'rules.yml']: yaml(stack.rules.config),
+    [dir + 'rules.yml']: yaml(stack.prometheus.ruleFile),
     [dir + 'envoy.yaml']: yaml(stack.envoy.config),
     [dir + 'grafana/provisioning/datasources/plano.yaml']: yaml(stack.grafana.datasources),
     [dir + 'grafana/provisioning/dashboards/plano.yaml']: yaml(stack.grafana.dashboardProvider),

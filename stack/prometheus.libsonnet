@@ -3,6 +3,8 @@
 {
   prometheus+:: {
     local c = $._config,
+    // The rule file Prometheus loads: the mixin's recording rules, then its alerts.
+    ruleFile:: { groups: $.prometheusRules.groups + $.prometheusAlerts.groups },
     // Every job has a sample and a label limit (docs/reliability.md#cardinality): a target
     // that explodes fails its own scrapes (alert PlanoScrapeSampleLimitHit), not Prometheus.
     local job(name, target, extra={}) = {

@@ -11,7 +11,7 @@ import _jsonnet
 from plano_obs import paths
 
 LEAVES = """
-local c = (import 'config.libsonnet')._config;
+local c = ((import '../mixin/config.libsonnet') + (import 'config.libsonnet'))._config;
 local leaves(o, p) = std.flattenArrays([
   if std.isObject(o[k]) then leaves(o[k], p + k + '.') else [p + k]
   for k in std.objectFields(o)

@@ -1,5 +1,6 @@
-// Turns each contents-page dashboard into Grafana JSON, applying the shared defaults
-// (uid, tags, refresh, time range, links, variables, layout) in this one place.
+// The mixin's `grafanaDashboards`: each contents page (dashboardPages) turned into Grafana
+// JSON, keyed by file name (<uid>.json), with the shared defaults (uid, tags, refresh, time
+// range, links, variables, layout) applied in this one place.
 (import 'queries.libsonnet') +
 (import 'panels.libsonnet') +
 (import 'requests-overview.libsonnet') +
@@ -42,9 +43,9 @@
     for r in std.range(0, std.length(rows) - 1)
   ]),
 
-  dashboards+:: {
-    [name]: {
-      local d = $.grafanaDashboards[name],
+  grafanaDashboards+:: {
+    [c.dashboards.uidPrefix + name + '.json']: {
+      local d = $.dashboardPages[name],
       uid: c.dashboards.uidPrefix + name,
       title: d.title,
       description: d.description,
@@ -71,6 +72,6 @@
       annotations: { list: [] },
       panels: layout(d.rows),
     }
-    for name in std.objectFields($.grafanaDashboards)
+    for name in std.objectFields($.dashboardPages)
   },
 }

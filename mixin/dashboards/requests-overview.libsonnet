@@ -1,6 +1,6 @@
 // Plano - Requests Overview: the original six panels, correct for current releases.
 {
-  grafanaDashboards+:: {
+  dashboardPages+:: {
     local p = $.panels,
     local q = $.queries,
     local t = p.target,

@@ -2,7 +2,7 @@
 // provider and tenant, derived from spans alone (the collector's signal_to_metrics connector
 // and span metrics), so it works wherever Plano's tracing reaches the stack.
 {
-  grafanaDashboards+:: {
+  dashboardPages+:: {
     local p = $.panels,
     local q = $.queries,
     local t = p.target,

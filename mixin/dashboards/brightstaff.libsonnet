@@ -2,7 +2,7 @@
 // eight WASM metrics and the bright_staff cluster on Envoy's admin, with units, descriptions
 // and the fixed datasource.
 {
-  grafanaDashboards+:: {
+  dashboardPages+:: {
     local p = $.panels,
     local q = $.queries,
     local t = p.target,
