@@ -7,7 +7,7 @@ from plano_obs import grafana, promql
 from plano_obs.lint import dashboards as rules
 
 UIDS = {"plano-prometheus", "plano-tempo"}
-SIX = ["LLM Requests/sec by Model", "Agent Requests/sec by Agent", "Total Requests/sec",
+SEED = ["LLM Requests/sec by Model", "Agent Requests/sec by Agent", "Total Requests/sec",
        "Rate-Limited Requests/sec", "LLM Latency p50/p95/p99 by Model", "Cumulative Request Count"]
 
 
@@ -15,10 +15,11 @@ def _panel(d, title):
     return next(p for p in d["panels"] if p["title"] == title)
 
 
-def test_the_original_six_panels_with_units_and_the_service_graph(dashboard):
+def test_the_seeds_six_panels_the_listeners_and_the_service_graph_eight_in_all(dashboard):
     assert dashboard["uid"] == "plano-requests-overview"
     assert dashboard["title"] == "Plano - Requests Overview"
-    titles = SIX[:2] + ["Orchestrator Requests/sec by Listener"] + SIX[2:] + ["Service Graph"]
+    titles = SEED[:2] + ["Orchestrator Requests/sec by Listener"] + SEED[2:] + ["Service Graph"]
+    assert len(titles) == 8
     assert [p["title"] for p in dashboard["panels"]] == titles
     units = {p["title"]: p["fieldConfig"]["defaults"]["unit"] for p in dashboard["panels"]}
     assert units == dict(zip(titles, ["reqps", "reqps", "reqps", "reqps", "reqps", "ms", "short", "reqps"]))

@@ -100,3 +100,19 @@ def test_the_stack_loads_the_mixins_rules_then_its_alerts(stack_file):
     names = lambda f: [g["name"] for g in f["groups"]]  # noqa: E731
     assert names(loaded) == names(rules) + names(alerts)
     assert _exprs(loaded) == _exprs(rules) + _exprs(alerts)
+
+
+def test_panel_ids_are_unique_however_many_panels_a_row_holds(tmp_path):
+    """Ids were row * 10 + column + 1: the eleventh panel of a row took the next row's first id."""
+    out = _evaluate(f"""
+        local mixin = import '{MIXIN}/mixin.libsonnet';
+        local p = mixin.panels, q = mixin.queries;
+        local stat(n) = p.stat('Panel %d' % n, 'A panel.', [p.target(q.llmRequestsTotal())]);
+        (mixin + {{ dashboardPages+:: {{ wide: {{ title: 'Wide', description: 'Twelve in a row.', variables: [],
+                                               rows: [[stat(n) for n in std.range(1, 12)], [stat(13)]] }} }} }})
+        .grafanaDashboards['plano-wide.json']""", tmp_path)
+    assert [p["id"] for p in out["panels"]] == list(range(1, 14))
+    assert [p["gridPos"]["y"] for p in out["panels"]] == [0] * 12 + [8]
+    for dash in (json.loads(p.read_text()) for p in (paths.GENERATED / "dashboards").glob("*.json")):
+        ids = [p["id"] for p in dash["panels"]]
+        assert ids == list(range(1, len(ids) + 1)), dash["uid"]

@@ -32,16 +32,16 @@
   },
   local variableDefs(names) = [variableDef(names[i], names[0:i]) for i in std.range(0, std.length(names) - 1)],
 
-  // Rows of panels, laid out left to right in equal widths, 8 units high.
-  local layout(rows) = std.flattenArrays([
-    local row = rows[r];
-    local width = std.floor(24 / std.length(row));
-    [
-      row[i] { id: r * 10 + i + 1, gridPos: { x: i * width, y: r * 8, w: width, h: 8 } }
-      for i in std.range(0, std.length(row) - 1)
-    ]
-    for r in std.range(0, std.length(rows) - 1)
-  ]),
+  // Rows of panels, laid out left to right in equal widths, 8 units high; ids number the
+  // panels in reading order (unique however many a row holds).
+  local layout(rows) =
+    local placed = std.flattenArrays([
+      local row = rows[r];
+      local width = std.floor(24 / std.length(row));
+      [row[i] { gridPos: { x: i * width, y: r * 8, w: width, h: 8 } } for i in std.range(0, std.length(row) - 1)]
+      for r in std.range(0, std.length(rows) - 1)
+    ]);
+    [placed[k] { id: k + 1 } for k in std.range(0, std.length(placed) - 1)],
 
   grafanaDashboards+:: {
     [c.dashboards.uidPrefix + name + '.json']: {

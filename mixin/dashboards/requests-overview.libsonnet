@@ -1,4 +1,5 @@
-// Plano - Requests Overview: the original six panels, correct for current releases.
+// Plano - Requests Overview: the seed's six panels, correct for current releases, with the
+// orchestrator's requests per listener and Tempo's service graph: eight panels in four rows.
 {
   dashboardPages+:: {
     local p = $.panels,
