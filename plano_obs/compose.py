@@ -99,7 +99,7 @@ def up(deadline_s: float, local_images: bool = False, dev_envoy: bool = False,
     probes = health.wait_ready(stack, list(start), deadline_s)
     late = [f"{p.component} ({p.url}: {p.detail})" for p in probes.values() if not p.ok]
     if late:
-        raise DockerError(f"not ready after {deadline_s:g}s: {', '.join(late)}", "see `invoke logs SERVICE`")
+        raise DockerError(f"not ready after {deadline_s:g}s: {', '.join(late)}", "see `invoke logs -s SERVICE`")
     return probes, skipped
 
 

@@ -126,7 +126,7 @@ def _wait(sup: Supervisor, stack: dict, names: list[str], deadline_s: float) -> 
                 port = stack["ports"][stack["components"][name]["port"]]
                 log = sup.logs / f"{name}.log"
                 lines.append(f"{name} (port {port}) not ready after {deadline_s:.0f}s; log {log}:\n{tail(log)}")
-            raise NativeError("\n".join(lines), "see the log above; `invoke logs NAME` shows more")
+            raise NativeError("\n".join(lines), "see the log above; `invoke logs -s NAME` shows more")
         if pending:
             time.sleep(0.2)
     return probes

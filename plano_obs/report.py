@@ -20,7 +20,7 @@ STOPPED = "stopped"  # a reason: the component could run, it just is not running
 
 ROLES: dict[str, Role] = {
     "collector": Role("OTel Collector", "no traces or span metrics", "`invoke stack.install` builds it (Go 1.24+)",
-                      "`invoke logs collector` says why"),
+                      "`invoke logs -s collector` says why"),
     "prometheus": Role("Prometheus", "no metrics", "`invoke stack.install` builds it (Go 1.24+, Node.js 18+ for its UI)",
                        "`invoke images.build`, then `invoke up --mode compose --local-images`"),
     "tempo": Role("Tempo", "no traces", "`invoke stack.install --binary tempo=FILE`, or PLANO_TEMPO_BIN=<Tempo {version}>",

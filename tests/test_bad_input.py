@@ -99,10 +99,10 @@ OPTION_ROWS = [
     Row("record-duration-zero", ["traces.record", "--out", "{d}/x.jsonl", "--duration", "0"],
         "error: --duration must be a number above 0, got 0"),
     # --- logs: SERVICE is positional ----------------------------------------------------------
-    Row("logs-service-then-bad-tail", ["logs", "prometheus", "--tail", "abc"], "error: --tail must be a whole number, 0 or more, got 'abc'"),
-    Row("logs-collector-bad-mode", ["logs", "collector", "--mode", "podman"],
+    Row("logs-service-then-bad-tail", ["logs", "--service", "prometheus", "--tail", "abc"], "error: --tail must be a whole number, 0 or more, got 'abc'"),
+    Row("logs-collector-bad-mode", ["logs", "--service", "collector", "--mode", "podman"],
         "error: unknown mode 'podman' — use one of auto, compose, native"),
-    Row("logs-unknown-service", ["logs", "nonsense", "--mode", "native"],
+    Row("logs-unknown-service", ["logs", "--service", "nonsense", "--mode", "native"],
         f"error: unknown component 'nonsense' — use one of {', '.join(native.start_order())}"),
 ]
 
@@ -305,12 +305,12 @@ def test_help_after_a_task_with_a_positional_prints_help(args, capsys):
 
 
 @pytest.mark.parametrize("args, shown", [
-    (["logs", "prometheus"], ["prometheus"]),
     (["logs", "--service", "tempo"], ["tempo"]),
-    (["logs", "--tail", "5", "grafana"], ["grafana"]),
+    (["logs", "-s", "prometheus"], ["prometheus"]),
+    (["logs", "--tail", "5", "--service", "grafana"], ["grafana"]),
     (["logs"], []),  # every service that has a log: none here
 ])
-def test_logs_takes_service_as_positional_or_flag(args, shown, tmp_path, monkeypatch, capsys):
+def test_logs_takes_one_service_as_an_option(args, shown, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PLANO_STATE_DIR", str(tmp_path))
     code, out, err = invoke(capsys, *args, "--mode", "native")
     headers = [l for l in out.splitlines() if l.startswith("==> ")]

@@ -5,9 +5,11 @@ in a ValueError traceback, and an option whose default is None arrives as text
 (`--rate 2000` is '2000'). Through `Task`, a value that does not cast reaches the task as the
 text the user typed, and `number()` reads it into a named error that names the option.
 
-Positionals: invoke has no optional positional argument (pyinvoke/invoke#159), and it takes a
-`--help` given after a task's name as that task's positional value. Through `Task`, a
-positional argument with a default may be left out, and `TASK --help` prints the task's help."""
+Positionals: invoke takes a `--help` given after a task's name as that task's positional value;
+a task with a positional argument calls `help_if_asked()` first, which prints the task's help
+through invoke's own Program. (invoke has no optional positional argument, pyinvoke/invoke#159:
+an optional value is an option, e.g. `invoke logs --service tempo`.) Only invoke's public API is
+used: no class of its parser is patched."""
 from __future__ import annotations
 
 import math
@@ -15,7 +17,6 @@ from typing import Any
 
 import invoke
 from invoke.parser import Argument
-from invoke.parser.parser import ParseMachine
 
 from ..errors import PlanoError
 
@@ -85,49 +86,27 @@ class _Lenient(Argument):
             super().set_value(value, cast=False)
 
 
-class _Positional(_Lenient):
-    """A positional argument; `fallback` is what it takes when left out (None: required)."""
-
-    fallback: Any = None
-
-
 class Task(invoke.Task):
-    """An invoke task whose typed options never fail in the parser, whose positional
-    arguments with a default are optional, and whose `--help` after the name shows help."""
+    """An invoke task whose typed options never fail in the parser (see number())."""
 
     def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
         out: list[Argument] = []
         for arg in super().get_arguments(ignore_unknown_help):
-            cls = _Positional if arg.positional else _Lenient
             # invoke's help shows no value for a float option, as if it were a switch
             kind = str if arg.kind is float else arg.kind
-            new = cls(names=arg.names, kind=kind, default=None if arg.positional else arg.default,
-                      help=arg.help, positional=arg.positional, optional=arg.optional,
-                      incrementable=arg.incrementable, attr_name=arg.attr_name)
-            if isinstance(new, _Positional):
-                new.fallback = arg.default  # invoke would never ask for a positional with a default
-            out.append(new)
+            out.append(_Lenient(names=arg.names, kind=kind, default=arg.default, help=arg.help,
+                                positional=arg.positional, optional=arg.optional,
+                                incrementable=arg.incrementable, attr_name=arg.attr_name))
         return out
 
 
-_invoke_complete_context = getattr(ParseMachine.complete_context, "invoke_original", ParseMachine.complete_context)
-
-
-def _complete_task_context(self: ParseMachine) -> None:
-    """Before invoke checks that every positional argument was given: a `--help` taken as a
-    positional value asks for the task's help (as it does after a task without positionals),
-    and a left-out optional positional takes its default."""
-    context = self.context
-    positionals = [a for a in (context.positional_args if context else []) if isinstance(a, _Positional)]
-    help_flag = self.initial.flags.get("--help") if self.initial is not None else None
-    wants_help = help_flag is not None and any(a.value in _HELP_FLAGS for a in positionals)
-    if wants_help:
-        help_flag.value = context.name
-    for arg in positionals:
-        if arg.value is None and (arg.fallback is not None or wants_help):
-            arg.set_value(arg.fallback if arg.fallback is not None else "", cast=False)
-    _invoke_complete_context(self)
-
-
-_complete_task_context.invoke_original = _invoke_complete_context  # type: ignore[attr-defined]
-ParseMachine.complete_context = _complete_task_context  # type: ignore[method-assign]
+def help_if_asked(value: object, task: invoke.Task, namespace: str) -> bool:
+    """True (after printing the task's help, as `invoke --help NAMESPACE.TASK` does) when the
+    positional value is `--help` or `-h`: what invoke hands a task for `invoke TASK --help`."""
+    if value not in _HELP_FLAGS:
+        return False
+    name = f"{namespace}.{task.name}"
+    root = invoke.Collection()
+    root.add_collection(invoke.Collection(namespace, task))
+    invoke.Program(namespace=root, binary="invoke").run(["invoke", "--help", name], exit=False)
+    return True

@@ -98,13 +98,12 @@ def versions(c: Context, mode: str = "auto") -> None:
                          "rebuild (`invoke stack.install`) or update versions in stack/config.libsonnet")
 
 
-@task(klass=options.Task, positional=["service"], help={
-    "service": "SERVICE, positional (or --service): one component (collector, tempo, prometheus, grafana; "
-               "Compose also otel-collector); all when omitted",
+@task(klass=options.Task, help={
+    "service": "one component (collector, tempo, prometheus, grafana; Compose also otel-collector); all when omitted",
     "follow": "keep streaming", "tail": "lines per service (default 200)", "mode": MODE_HELP})
 @cli_errors
 def logs(c: Context, service: str = "", follow: bool = False, tail: int | str = 200, mode: str = "auto") -> None:
-    """Show the stack's logs, of every service or of one: invoke logs [SERVICE]."""
+    """Show the stack's logs, of every service or of one: invoke logs [--service NAME]."""
     lines = options.number("--tail", tail, integer=True, minimum=0)
     chosen, _ = stack.choose_mode(mode)
     if chosen == "compose" and service == "collector":

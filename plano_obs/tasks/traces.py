@@ -146,7 +146,7 @@ def send(spool: tracespool.Spool, scan: tracespool.Scan, *, endpoint: str | None
         raise stopped.error
     if summary.rejected:
         raise rp.ReplayError(f"the collector rejected {summary.rejected} of {summary.spans} spans",
-                             "see `invoke logs collector` (memory limiter? bad data?)")
+                             "see `invoke logs -s collector` (memory limiter? bad data?)")
     return summary
 
 
@@ -201,6 +201,8 @@ def replay(c: Context, files: str, endpoint: str | None = None, protocol: str = 
            loop: int | str = 1, rate: float | str | None = None, keep_ids: bool = False, json: bool = False,
            retry_for: float | str = 30.0, resume: bool = False, state: str | None = None) -> None:
     """Replay recorded OTLP/JSON traces into the collector, timestamps moved to now."""
+    if options.help_if_asked(files, replay, "traces"):
+        return
     _check_target(endpoint, protocol)
     speed_ = options.number("--speed", speed, minimum=0, remedy="0 sends everything at once")
     loop_ = options.number("--loop", loop, integer=True, minimum=1)

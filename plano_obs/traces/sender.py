@@ -76,7 +76,7 @@ class Sender:
                                        "(its grpc max_recv_msg_size_mib)") from err
             transient = code in GRPC_TRANSIENT
             raise SendError(cause, _CHECK_STACK if transient else "the collector refused the data: see its log "
-                            "(`invoke logs collector`)", transient) from err
+                            "(`invoke logs -s collector`)", transient) from err
 
     def _http(self, data: bytes) -> ExportTraceServiceResponse:
         try:
@@ -87,7 +87,7 @@ class Sender:
         if r.status_code != 200:
             retry_after = r.headers.get("Retry-After", "")
             raise SendError(f"OTLP/HTTP export to {self.url} answered HTTP {r.status_code}: {r.text[:200]}",
-                            "check the collector's log (`invoke logs collector`)", r.status_code in HTTP_TRANSIENT,
+                            "check the collector's log (`invoke logs -s collector`)", r.status_code in HTTP_TRANSIENT,
                             float(retry_after) if retry_after.isdigit() else None)
         resp = ExportTraceServiceResponse()
         resp.ParseFromString(r.content)
