@@ -29,24 +29,13 @@ def tests(session: nox.Session) -> None:
 def smoke(session: nox.Session) -> None:
     """Live tests: bring the stack up, test it panel by panel, tear it down.
 
-    `-- --reuse` tests the stack that is already up (and leaves it); `-- --keep` leaves the
-    stack this run started; `-- --mode compose` uses Compose, `-- --local-images` with the images
-    `invoke images.build` made, `-- --dev-envoy` with the dev Envoy and mock LLM as Compose
-    services. Other args go to pytest."""
+    Arguments go to pytest, the suite's own options included (tests/live/conftest.py): `--reuse`
+    tests the stack that is already up (and leaves it); `--keep` leaves the stack this run
+    started; `--mode compose` uses Compose, `--local-images` with the images `invoke images.build`
+    made, `--dev-envoy` with the dev Envoy and mock LLM as Compose services."""
     _install(session, "test")
-    args, env = list(session.posargs), {}
-    for flag, var in (("--reuse", "PLANO_SMOKE_REUSE"), ("--keep", "PLANO_SMOKE_KEEP"),
-                      ("--local-images", "PLANO_SMOKE_LOCAL_IMAGES"), ("--dev-envoy", "PLANO_SMOKE_DEV_ENVOY")):
-        if flag in args:
-            args.remove(flag)
-            env[var] = "1"
-    if "--mode" in args:
-        i = args.index("--mode")
-        if i + 1 >= len(args) or args[i + 1] not in ("native", "compose"):
-            session.error("Usage: nox -s smoke -- [--reuse] [--keep] [--mode native|compose] [--local-images] [--dev-envoy] [PYTEST ARGS]")
-        env["PLANO_SMOKE_MODE"] = args[i + 1]
-        del args[i:i + 2]
-    session.run("pytest", *(args or ["-q", "-rs", "--durations=12", "tests/live"]), env=env)
+    tests = [] if any(a.startswith("tests") for a in session.posargs) else ["tests/live"]
+    session.run("pytest", "-q", "-rs", "--durations=12", *session.posargs, *tests)
 
 
 @nox.session

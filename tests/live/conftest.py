@@ -18,21 +18,42 @@ import requests
 
 from plano_obs import health, paths, promql, stack
 
-MODE = os.environ.get("PLANO_SMOKE_MODE", "native")
-REUSE = os.environ.get("PLANO_SMOKE_REUSE") == "1"
-KEEP = os.environ.get("PLANO_SMOKE_KEEP") == "1"
-# Compose mode with the images `invoke images.build` made (`nox -s smoke -- --local-images`).
-LOCAL_IMAGES = os.environ.get("PLANO_SMOKE_LOCAL_IMAGES") == "1"
-# The dev Envoy and its mock LLM: on the host in native mode; as Compose services (profile
-# dev-envoy, `nox -s smoke -- --mode compose --dev-envoy`) in Compose mode when asked.
-COMPOSE_ENVOY = MODE == "compose" and os.environ.get("PLANO_SMOKE_DEV_ENVOY") == "1"
-DEV_ENVOY = MODE == "native" or COMPOSE_ENVOY
+# How the suite runs, from its own command-line options (`nox -s smoke -- --mode compose`, set in
+# pytest_configure before any test module is imported), else from the environment variables
+# named in pytest_addoption, else the defaults.
+MODE = "native"
+REUSE = KEEP = False
+LOCAL_IMAGES = False  # Compose mode with the images `invoke images.build` made
+COMPOSE_ENVOY = False  # the dev Envoy and its mock LLM as Compose services (profile dev-envoy)
+DEV_ENVOY = True  # the dev Envoy runs: always natively, in Compose only with --dev-envoy
+
+_OPTIONS = (  # (option, environment variable, help)
+    ("--reuse", "PLANO_SMOKE_REUSE", "test the stack that is already up, and leave it"),
+    ("--keep", "PLANO_SMOKE_KEEP", "leave the stack this run started running"),
+    ("--local-images", "PLANO_SMOKE_LOCAL_IMAGES", "Compose mode with the images `invoke images.build` made"),
+    ("--dev-envoy", "PLANO_SMOKE_DEV_ENVOY", "Compose mode with the dev Envoy and mock LLM as Compose services"),
+)
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("plano", "the live stack (nox -s smoke -- OPTIONS)")
+    group.addoption("--mode", choices=("native", "compose"), default=None,
+                    help="start the stack natively (default) or in Compose; env PLANO_SMOKE_MODE")
+    for option, var, text in _OPTIONS:
+        group.addoption(option, action="store_true", default=False, help=f"{text}; env {var}=1")
 
 
 def pytest_configure(config):
-    """A stack this suite starts gets a state folder of its own: no stale samples from an earlier
-    run (Prometheus keeps serving a restarted collector's old counters for 5 minutes), and the
-    user's own .state/ is left alone. Made when the run starts, not when this file is imported."""
+    """Reads the suite's options (flag, then environment, then default). A stack this suite
+    starts gets a state folder of its own: no stale samples from an earlier run (Prometheus
+    keeps serving a restarted collector's old counters for 5 minutes), and the user's own .state/
+    is left alone. Made when the run starts, not when this file is imported."""
+    global MODE, REUSE, KEEP, LOCAL_IMAGES, COMPOSE_ENVOY, DEV_ENVOY
+    MODE = config.getoption("--mode") or os.environ.get("PLANO_SMOKE_MODE") or "native"
+    flags = {option: config.getoption(option) or os.environ.get(var) == "1" for option, var, _ in _OPTIONS}
+    REUSE, KEEP, LOCAL_IMAGES = flags["--reuse"], flags["--keep"], flags["--local-images"]
+    COMPOSE_ENVOY = MODE == "compose" and flags["--dev-envoy"]
+    DEV_ENVOY = MODE == "native" or COMPOSE_ENVOY
     if not REUSE and MODE == "native" and "PLANO_SMOKE_STATE" not in os.environ:
         os.environ["PLANO_SMOKE_STATE"] = os.environ["PLANO_STATE_DIR"] = tempfile.mkdtemp(prefix="plano-smoke-")
 
