@@ -15,8 +15,9 @@ def test_a_full_stack_ends_in_one_short_block_without_a_not_running_part():
     assert "not running:" not in text
     # one line per component a user opens; the mocks that serve the dev Envoy and dev Plano are folded in
     assert len(lines) == 1 + len(EVERYTHING) - 2
-    assert "  Grafana " in text and "http://127.0.0.1:9000" in text and "password in .secrets/grafana.env" in text
-    assert "Prometheus      http://127.0.0.1:9190" in text
+    ports = INFO["ports"]
+    assert "  Grafana " in text and f"http://127.0.0.1:{ports['grafana']}" in text and "password in .secrets/grafana.env" in text
+    assert f"Prometheus      http://127.0.0.1:{ports['prometheus']}" in text
 
 
 def test_a_missing_component_is_never_advertised_and_says_what_is_lost_and_how_to_add_it():
@@ -25,7 +26,7 @@ def test_a_missing_component_is_never_advertised_and_says_what_is_lost_and_how_t
                "mockAgents": "no brightstaff binary"}
     text = report.block(INFO, running, missing, "native", "stack ready in 1.0s (native mode):")
     head, tail = text.split("not running:\n")
-    assert ":9000" not in head and ":9200" not in head  # Grafana and Tempo are not offered
+    assert f":{INFO['ports']['grafana']}" not in head and f":{INFO['ports']['tempo']}" not in head  # not offered
     lines = tail.splitlines()
     assert len(lines) == 3  # the mock agents are folded into the dev Plano's line
     tempo, grafana, plano = lines

@@ -22,7 +22,6 @@
     type: 'query',
     datasource: ds,
     query: { query: $.queries.variableValues(name, shownBefore), refId: name },
-    definition: self.query.query,
     refresh: 2,
     includeAll: true,
     multi: true,
