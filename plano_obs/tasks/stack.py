@@ -6,7 +6,7 @@ from pathlib import Path
 
 from invoke import Collection, Context, task
 
-from .. import binaries, native, report, stack
+from .. import binaries  # its INSTALLABLE names are in --help; the runtime is imported by each task
 from ..errors import PlanoError
 from . import cli_errors, options
 from .build import run_build
@@ -15,6 +15,7 @@ MODE_HELP = "auto (Compose when a Docker engine answers, else native), compose o
 
 
 def _mode(mode: str) -> str:
+    from .. import stack
     chosen, why = stack.choose_mode(mode)
     print(f"mode: {chosen} ({why})")
     return chosen
@@ -43,6 +44,7 @@ def _table(rows: list[dict], columns: list[str]) -> None:
 def up(c: Context, mode: str = "auto", timeout: float = 120, envoy: bool = True, plano: bool = True,
        profile: str = "full", local_images: bool = False, dev_envoy: bool = False) -> None:
     """Build the configs and start the stack (Compose or native), then wait until ready."""
+    from .. import report, stack
     start = time.monotonic()
     chosen = _mode(mode)
     for flag, given in (("--local-images", local_images), ("--dev-envoy", dev_envoy)):
@@ -61,6 +63,7 @@ def up(c: Context, mode: str = "auto", timeout: float = 120, envoy: bool = True,
 @cli_errors
 def down(c: Context, volumes: bool = False, mode: str = "auto") -> None:
     """Stop the stack; data is kept unless --volumes."""
+    from .. import stack
     stack.down(_mode(mode), volumes)
 
 
@@ -68,6 +71,7 @@ def down(c: Context, volumes: bool = False, mode: str = "auto") -> None:
 @cli_errors
 def status(c: Context, mode: str = "auto") -> None:
     """Show each component's pid, port, readiness and version."""
+    from .. import report, stack
     chosen = _mode(mode)
     rows = stack.status(chosen)
     for r in rows:
@@ -90,6 +94,7 @@ def status(c: Context, mode: str = "auto") -> None:
 @cli_errors
 def versions(c: Context, mode: str = "auto") -> None:
     """Print the pinned and the running version of each component."""
+    from .. import stack
     rows = stack.status(_mode(mode))
     _table(rows, ["component", "pinned", "running"])
     wrong = [r["component"] for r in rows if r["running"] and r["pinned"] and r["running"] != r["pinned"]]
@@ -105,6 +110,7 @@ def versions(c: Context, mode: str = "auto") -> None:
 @cli_errors
 def logs(c: Context, service: str = "", follow: bool = False, tail: int | str = 200, mode: str = "auto") -> None:
     """Show the stack's logs, of every service or of one: invoke logs [SERVICE]."""
+    from .. import stack
     lines = options.number("--tail", tail, integer=True, minimum=0)
     chosen, _ = stack.choose_mode(mode)
     if chosen == "compose" and service == "collector":
@@ -119,6 +125,7 @@ def logs(c: Context, service: str = "", follow: bool = False, tail: int | str = 
 @cli_errors
 def install(c: Context, binary: list[str] | None = None, sha256: str | None = None) -> None:
     """Build or install (once, cached) the binaries native mode runs, then list them."""
+    from .. import native
     run_build(None)
     versions = native.info()["versions"]
     if sha256 and len(binary or []) != 1:
