@@ -176,5 +176,7 @@ def render_all(overrides: Path | None = None) -> dict[str, str]:
 
 
 def stack_info(mode: str = "compose", overrides: Path | None = None) -> dict:
-    """The rendering's own description (ports, versions, services) as data."""
-    return json.loads(render(mode, overrides)[f"{mode}/stack.json"])
+    """The rendering's own description (ports, versions, services) as data; only that file is
+    formatted, as it is written."""
+    path = f"{mode}/stack.json"
+    return json.loads(_format(path, evaluate(mode, overrides)[path]))

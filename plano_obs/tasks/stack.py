@@ -6,10 +6,9 @@ from pathlib import Path
 
 from invoke import Collection, Context, task
 
-from .. import binaries  # its INSTALLABLE names are in --help; the runtime is imported by each task
+from .. import binaries, paths  # binaries: its INSTALLABLE names are in --help; the runtime is imported by each task
 from ..errors import PlanoError
 from . import cli_errors, options
-from .build import run_build
 
 MODE_HELP = "auto (Compose when a Docker engine answers, else native), compose or native"
 
@@ -19,6 +18,15 @@ def _mode(mode: str) -> str:
     chosen, why = stack.choose_mode(mode)
     print(f"mode: {chosen} ({why})")
     return chosen
+
+
+def _render() -> None:
+    """Renders what the stack runs into the state folder (generate.rendered()), never into the
+    committed generated/, and says so."""
+    from .. import generate
+    overrides = paths.overrides_file()
+    out = generate.rendered()
+    print(f"configs: {out}" + (f" (with the overrides from {overrides})" if overrides.exists() else " (the defaults)"))
 
 
 def _table(rows: list[dict], columns: list[str]) -> None:
@@ -43,7 +51,7 @@ def _table(rows: list[dict], columns: list[str]) -> None:
 @cli_errors
 def up(c: Context, mode: str = "auto", timeout: float = 120, envoy: bool = True, plano: bool = True,
        profile: str = "full", local_images: bool = False, dev_envoy: bool = False) -> None:
-    """Build the configs and start the stack (Compose or native), then wait until ready."""
+    """Render the configs (into .state/rendered) and start the stack (Compose or native), then wait until ready."""
     from .. import report, stack
     start = time.monotonic()
     chosen = _mode(mode)
@@ -51,7 +59,7 @@ def up(c: Context, mode: str = "auto", timeout: float = 120, envoy: bool = True,
         if given and chosen != "compose":
             raise PlanoError(f"{flag} is for Compose mode",
                              "add --mode compose (native mode runs the binaries themselves, the dev Envoy by default)")
-    run_build(None)
+    _render()
     probes, skipped = stack.up(chosen, timeout, dev_envoy=envoy, dev_plano=plano, profile=profile,
                                local_images=local_images, compose_envoy=dev_envoy)
     info = stack.info(chosen)
@@ -126,7 +134,7 @@ def logs(c: Context, service: str = "", follow: bool = False, tail: int | str = 
 def install(c: Context, binary: list[str] | None = None, sha256: str | None = None) -> None:
     """Build or install (once, cached) the binaries native mode runs, then list them."""
     from .. import native
-    run_build(None)
+    _render()
     versions = native.info()["versions"]
     if sha256 and len(binary or []) != 1:
         raise PlanoError("--sha256 needs exactly one --binary")
