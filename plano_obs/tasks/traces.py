@@ -33,7 +33,8 @@ REPLAY_HELP = {
     "retry_for": "retry a request the collector cannot take now (down, restarting, pushing back) for this many "
                  "seconds; 0: no retries. Default 30",
     "resume": "continue a replay that stopped early, from the first record the collector did not acknowledge",
-    "state": "where a stopped replay notes how far it got (default: .FILE.replay-state.json next to the first FILE)",
+    "state": "where a stopped replay notes how far it got (default: in the state folder, "
+             ".state/replay/<sha256 of the first FILE's absolute path>.json)",
 }
 
 
