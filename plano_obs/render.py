@@ -75,8 +75,9 @@ def _locate(args: dict, rjsonnet_text: str) -> JsonnetError:
     std.format) the innermost one is a caller's, often in another file; an assertion is located
     at its keyword; and the wording differs from the reference implementation's. So the C++
     binding evaluates the same inputs again, only on this path: its message is the one the
-    project reports (parse_error). An error in the overrides' checks comes in about a second;
-    one deep in a component's rendering takes the binding's full evaluation (some seconds)."""
+    project reports (parse_error). The binding stops at the first error, so this is quick for
+    the usual mistakes (a bad override: well under a second); at worst it is its whole
+    evaluation (5–10 s here)."""
     import _jsonnet  # the reference implementation, loaded only to locate an error
     try:
         _jsonnet.evaluate_file(str(paths.MAIN_JSONNET), **args)
