@@ -122,6 +122,8 @@ class _Dumper(yaml.SafeDumper):
         with the evaluation down to milliseconds it was the largest cost of a build."""
         analysis = _ANALYSES.get(scalar)
         if analysis is None:
+            if len(_ANALYSES) >= 100_000:  # a long process rendering many overrides: start again
+                _ANALYSES.clear()
             analysis = _ANALYSES[scalar] = super().analyze_scalar(scalar)
         return analysis
 
