@@ -1,17 +1,19 @@
-"""Compose mode: the stack as containers, `docker compose` over generated/compose/."""
+"""Compose mode: the stack as containers, `docker compose` over compose/ of the rendering the stack
+runs (generate.rendered(): the defaults of generated/compose/ plus the user's overrides)."""
 from __future__ import annotations
 
 import subprocess
 
-from . import docker, health, images, paths, ports, secrets, settings, wasm
+from . import docker, generate, health, images, paths, ports, secrets, settings, wasm
 from .errors import DockerError
 
 
 def command(local_images: bool = False, dev_envoy: bool = False) -> list[str]:
-    """`docker compose` with the project's files and its env file: without the Grafana password
-    there, Compose refuses any command (even `cp`) on the file's `${GRAFANA_ADMIN_PASSWORD:?}`."""
+    """`docker compose` with the rendering's files and the project's env file: without the Grafana
+    password there, Compose refuses any command (even `cp`) on the file's `${GRAFANA_ADMIN_PASSWORD:?}`.
+    Run it with env=docker.compose_env()."""
     env_file = secrets.env_file()
-    return docker.compose_args(str(env_file) if env_file.exists() else None, local_images, dev_envoy)
+    return docker.compose_args(generate.rendered(), str(env_file) if env_file.exists() else None, local_images, dev_envoy)
 
 
 def _compose(args: list[str], echo: bool = True, check: bool = True, capture: bool = False,
@@ -19,7 +21,7 @@ def _compose(args: list[str], echo: bool = True, check: bool = True, capture: bo
     cmd = command(local_images, dev_envoy) + args
     if echo:
         print("$ " + " ".join(cmd))
-    result = subprocess.run(cmd, text=True, capture_output=capture)
+    result = subprocess.run(cmd, text=True, capture_output=capture, env=docker.compose_env())
     if check and result.returncode != 0:
         raise DockerError(f"`{' '.join(cmd)}` failed with exit code {result.returncode}",
                           "see the output above; `invoke logs` shows the services' logs")

@@ -13,7 +13,7 @@ from pathlib import Path
 import requests
 import yaml
 
-from . import grafana, paths, promql
+from . import generate, grafana, promql
 from .errors import PlanoError
 
 DATA, EMPTY, ERROR = "data", "empty", "error"
@@ -51,7 +51,7 @@ class Backends:
 
 def datasource_json(mode: str = "native") -> dict:
     """The provisioned Prometheus datasource's jsonData (it decides which API Grafana uses)."""
-    path = paths.GENERATED / mode / "grafana" / "provisioning" / "datasources" / "plano.yaml"
+    path = generate.rendered() / mode / "grafana" / "provisioning" / "datasources" / "plano.yaml"
     for ds in yaml.safe_load(path.read_text())["datasources"]:
         if ds["type"] == "prometheus":
             return ds.get("jsonData", {})

@@ -2,18 +2,22 @@
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
+from pathlib import Path
 
 from . import paths
 from .errors import DockerError
 
-COMPOSE_FILE = paths.GENERATED / "compose" / "docker-compose.yaml"
+# A rendering's Compose files, relative to its root: generated/ (the defaults, what the lint
+# checks and a user without Python runs), or the rendering `invoke up` runs (generate.rendered()).
+COMPOSE_FILE = Path("compose", "docker-compose.yaml")
 # Swaps in the images `invoke images.build` makes (`invoke up --mode compose --local-images`).
-LOCAL_IMAGES_FILE = paths.GENERATED / "compose" / "docker-compose.local-images.yaml"
+LOCAL_IMAGES_FILE = Path("compose", "docker-compose.local-images.yaml")
 # The dev Envoy and mock LLM as services (`invoke up --mode compose --dev-envoy`): the profile
 # that starts them and the override that has Prometheus scrape them on the Compose network.
-DEV_ENVOY_FILE = paths.GENERATED / "compose" / "docker-compose.dev-envoy.yaml"
+DEV_ENVOY_FILE = Path("compose", "docker-compose.dev-envoy.yaml")
 DEV_ENVOY_PROFILE = "dev-envoy"
 
 
@@ -58,12 +62,20 @@ def require_engine() -> None:
         raise DockerError(problem, "start Docker (e.g. `sudo systemctl start docker`), or use `invoke up --mode native`")
 
 
-def compose_args(env_file: str | None = None, local_images: bool = False, dev_envoy: bool = False) -> list[str]:
-    args = compose_command() + ["-f", str(COMPOSE_FILE)]
+def compose_args(root: Path, env_file: str | None = None, local_images: bool = False, dev_envoy: bool = False) -> list[str]:
+    """`docker compose` over the Compose files of the rendering in `root`."""
+    args = compose_command() + ["-f", str(root / COMPOSE_FILE)]
     if local_images:
-        args += ["-f", str(LOCAL_IMAGES_FILE)]
+        args += ["-f", str(root / LOCAL_IMAGES_FILE)]
     if dev_envoy:
-        args += ["-f", str(DEV_ENVOY_FILE), "--profile", DEV_ENVOY_PROFILE]
+        args += ["-f", str(root / DEV_ENVOY_FILE), "--profile", DEV_ENVOY_PROFILE]
     if env_file:
         args += ["--env-file", env_file]
     return args
+
+
+def compose_env() -> dict[str, str]:
+    """The environment for `docker compose`: the Compose file mounts the WASM filter from
+    ${PLANO_STATE_DIR} and the mock LLM from ${PLANO_CHECKOUT_DIR}. Their defaults (../../.state,
+    ../..) are right for generated/compose/, not for a rendering in another folder."""
+    return dict(os.environ, PLANO_STATE_DIR=str(paths.state_dir()), PLANO_CHECKOUT_DIR=str(paths.ROOT))

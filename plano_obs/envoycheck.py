@@ -158,8 +158,8 @@ def check(admin: str | None, prometheus: str, settings: dict, timeout: float = 3
         time.sleep(0.5)
     if not envoy_targets:
         r.findings.append(Finding(TARGET_DOWN, "Prometheus has no active `envoy` scrape target",
-                                  "if Prometheus just started, wait a few seconds; else rebuild the configs "
-                                  "(`invoke build`) and restart (`invoke up`)"))
+                                  "if Prometheus just started, wait a few seconds; else restart the stack "
+                                  "(`invoke down`, then `invoke up`: it renders the configs again)"))
         return r
     t = envoy_targets[0]
     r.target = {"scrapeUrl": t["scrapeUrl"], "health": t["health"], "lastError": t.get("lastError", "")}
@@ -172,7 +172,7 @@ def check(admin: str | None, prometheus: str, settings: dict, timeout: float = 3
     same = a_port == t_port and (a_host == t_host or {a_host, t_host} <= LOCAL_HOSTS)
     if not same:
         r.findings.append(Finding(ADDRESS_MISMATCH, f"Prometheus scrapes {t['scrapeUrl']} but Envoy's admin answered at {base}",
-                                  f"set _config.plano.envoyAdmin to port {a_port} in stack/local.libsonnet, then `invoke build` and `invoke up`"))
+                                  f"set _config.plano.envoyAdmin to port {a_port} in stack/local.libsonnet, then `invoke up` again"))
     if t["health"] != "up":
         r.findings.append(Finding(TARGET_DOWN, f"Prometheus's envoy target {t['scrapeUrl']} is {t['health']}: "
                                   f"{t.get('lastError') or 'not scraped yet'}",

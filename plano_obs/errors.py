@@ -40,7 +40,7 @@ class PortInUseError(PlanoError):
     def __init__(self, component: str, name: str, address: str, by: str = "") -> None:
         super().__init__(
             f"port {address} ({component}, ports.{name}) is already in use{by}",
-            f"stop what listens there, or set _config.ports.{name} in stack/local.libsonnet and run `invoke build`",
+            f"stop what listens there, or set _config.ports.{name} in stack/local.libsonnet and run `invoke up` again",
         )
         self.component, self.name, self.address = component, name, address
 

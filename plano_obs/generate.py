@@ -1,4 +1,5 @@
-"""Writes the rendered files into generated/, and checks committed files for drift."""
+"""Writes the rendered files: the defaults into generated/ (committed, checked for drift), and the
+rendering the stack runs (the user's overrides applied) into the state folder."""
 from __future__ import annotations
 
 import difflib
@@ -9,6 +10,8 @@ from pathlib import Path
 from . import paths
 from .errors import DriftError
 from .render import render_all
+
+_RENDERED: set[tuple[str, str, float]] = set()
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -42,9 +45,26 @@ def build(out: Path = paths.GENERATED, overrides: Path | None = None, only: str 
             changed.append(rel)
     for rel in sorted(_existing(out) - set(files)):
         if rel.startswith(only):
-            (out / rel).unlink()
+            (out / rel).unlink(missing_ok=True)  # another process may have removed it first
             changed.append(rel)
     return changed
+
+
+def rendered() -> Path:
+    """The folder the stack runs from, paths.rendered_dir(): every file of generated/, rendered
+    with the user's overrides (paths.overrides_file()), so the same as generated/ without any.
+    Written by the first reader in a process (only the files that differ), then kept for the
+    process as long as the overrides file is unchanged; generated/ is never touched."""
+    out, overrides = paths.rendered_dir(), paths.overrides_file()
+    try:
+        stamp = overrides.stat().st_mtime
+    except OSError:
+        stamp = 0.0
+    key = (str(out), str(overrides), stamp)
+    if key not in _RENDERED or not out.is_dir():
+        build(out, overrides)
+        _RENDERED.add(key)
+    return out
 
 
 def drift(out: Path = paths.GENERATED, overrides: Path | None = None) -> dict[str, str]:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import paths, promql, settings
+from . import generate, promql, settings
 
 ALL = "$__all"  # the value Grafana stores for a variable's "All" option
 
@@ -374,8 +374,8 @@ class PanelQuery:
 
 
 def load(folder: Path | None = None) -> list[dict]:
-    """The generated dashboards (or those in folder), by file name order."""
-    return [json.loads(p.read_text()) for p in sorted((folder or paths.GENERATED / "dashboards").glob("*.json"))]
+    """The dashboards of the rendering the stack runs (or those in folder), by file name order."""
+    return [json.loads(p.read_text()) for p in sorted((folder or generate.rendered() / "dashboards").glob("*.json"))]
 
 
 def queries(range_s: float, scrape_s: float, selection: Selection | None = None,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
-from . import paths
+from . import generate
 from .errors import PlanoError
 
 TOKEN_ENV = "PLANO_GRAFANA_TOKEN"
@@ -123,8 +123,9 @@ def desired(info: dict, dashboards: list[dict], mapping: dict[str, str]) -> Desi
     return Desired(folder["uid"], folder["title"], sources, mapped, boards)
 
 
-def load_dashboards(folder: Path = paths.GENERATED / "dashboards") -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+def load_dashboards(folder: Path | None = None) -> list[dict]:
+    """The dashboards of folder, by default those of the rendering the stack runs (overrides applied)."""
+    return [json.loads(p.read_text()) for p in sorted((folder or generate.rendered() / "dashboards").glob("*.json"))]
 
 
 def _missing(err: Exception) -> bool:

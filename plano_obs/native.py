@@ -1,4 +1,5 @@
-"""Native mode: the stack as local processes under supervisord, from generated/native/.
+"""Native mode: the stack as local processes under supervisord, from native/ of the rendering the
+stack runs (generate.rendered(): the defaults of generated/native/ plus the user's overrides).
 
 Binaries come from the cache (built once from Go modules) or from PATH for the components
 that cannot be built here. State (logs, data, supervisord's socket and pid) lives in the
@@ -11,8 +12,8 @@ import shutil
 import time
 from pathlib import Path
 
-from . import binaries, health, paths, ports, settings
-from .supervisor import NATIVE, NativeError, Supervisor, expand, tail
+from . import binaries, generate, health, paths, ports, settings
+from .supervisor import NativeError, Supervisor, expand, native_dir, tail
 
 def start_order() -> tuple[str, ...]:
     """Every component, in the order native mode starts them (_config.startOrder)."""
@@ -28,7 +29,7 @@ def dev_plano() -> tuple[str, ...]:
 
 
 def _processes() -> dict:
-    return json.loads((NATIVE / "processes.json").read_text())
+    return json.loads((native_dir() / "processes.json").read_text())
 
 
 def info() -> dict:
@@ -36,7 +37,7 @@ def info() -> dict:
 
 
 def resolve_binaries(build: bool = True) -> dict[str, binaries.Binary]:
-    manifest = (paths.GENERATED / "collector" / "otelcol-builder.yaml").read_text()
+    manifest = (generate.rendered() / "collector" / "otelcol-builder.yaml").read_text()
     return binaries.resolve(info()["versions"], manifest, build)
 
 
@@ -80,10 +81,10 @@ def up(deadline_s: float, components: tuple[str, ...] | None = None,
         for file in spec.get("expandFiles", []):  # for programs that do not expand ${VARS}
             target = sup.state / "config" / file
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(expand((NATIVE / file).read_text(), env))
+            target.write_text(expand((native_dir() / file).read_text(), env))
         if spec.get("renderPlanoConfig"):  # Plano's config, rendered by Plano's planoai
             from . import devplano
-            devplano.render(NATIVE / spec["renderPlanoConfig"], sup.state / "plano")
+            devplano.render(native_dir() / spec["renderPlanoConfig"], sup.state / "plano")
         argv = [str(b.path)] + [expand(a, env) for a in spec["args"]]
         penv = dict(env, **{k: expand(v, env) for k, v in spec["env"].items()})
         if name == "grafana":

@@ -34,6 +34,12 @@ def state_dir(flag: str | None = None) -> Path:
     return resolve(flag, "PLANO_STATE_DIR", ROOT / ".state")
 
 
+def rendered_dir(flag: str | None = None) -> Path:
+    """The rendering the stack runs from (the defaults plus the user's overrides), laid out as
+    generated/ is; in the state folder, git-ignored, so an override never changes a committed file."""
+    return state_dir(flag) / "rendered"
+
+
 def cache_dir(flag: str | None = None) -> Path:
     xdg = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return resolve(flag, "PLANO_OBS_CACHE", xdg / "plano-observability")

@@ -1,17 +1,13 @@
 """Evaluates the Jsonnet sources into the generated files, in memory."""
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 
-import _jsonnet
-import yaml
+import rjsonnet
 
-from . import paths
+from . import paths, yamltext
 from .errors import JsonnetError
 
 MODES = ("compose", "native")
@@ -20,6 +16,9 @@ MODES = ("compose", "native")
 # ("\tfile:(12:7)-(14:3)\t..." when the expression spans lines).
 _FRAME = re.compile(r"^\s+(?P<file>[^\s:][^:\n]*\.(?:jsonnet|libsonnet)):\(?(?P<line>\d+):(?P<col>\d+)", re.M)
 _STATIC = re.compile(r"^STATIC ERROR: (?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+)(?:-\d+)?: (?P<msg>.*)$")
+# rjsonnet's own message: "runtime error: msg" (or "assert failed: msg", "no such field: x", ...),
+# then "    file:12:7-30: what" frames.
+_RJ_FRAME = re.compile(r"^    (?P<file>[^\s:<][^:\n]*\.(?:jsonnet|libsonnet)):(?P<line>\d+):(?P<col>\d+)", re.M)
 
 
 def _relative(file: str) -> str:
@@ -53,102 +52,58 @@ def _overrides_code(overrides: Path | None) -> str:
     return "import %s" % json.dumps(str(overrides.resolve()))
 
 
-# Evaluating the whole stack takes seconds (8–10 s a mode on a busy 2-core machine), and every
-# process that reads the settings did it again. A rendering is a pure function of its inputs, so
-# it is kept on disk under their digest: the Jsonnet sources, the overrides (and the Jsonnet
-# beside them), this renderer, and the versions of the Jsonnet and YAML libraries.
-CACHE_KEEP = 16  # renderings kept (the least recently used go first)
+def _rjsonnet_error(text: str) -> JsonnetError:
+    """rjsonnet's own message as one line, located at its innermost frame; only used when the
+    C++ binding evaluates what rjsonnet refused (the two evaluators disagree)."""
+    lines = text.strip().splitlines() or ["jsonnet failed"]
+    message = []
+    for line in lines:
+        if line.startswith("    "):  # the stack trace begins
+            break
+        message.append(line.strip())
+    frames = list(_RJ_FRAME.finditer(text))
+    location = f"{_relative(frames[0]['file'])}:{frames[0]['line']}" if frames else ""
+    return JsonnetError(re.sub(r"^runtime error: ", "", " ".join(m for m in message if m)), location,
+                        "rjsonnet refused what the C++ Jsonnet binding evaluates: report it, with the override")
 
 
-def _inputs_digest(mode: str, overrides: Path | None) -> str:
-    digest = hashlib.sha256(f"{mode}\0{_jsonnet.version}\0{yaml.__version__}\0".encode())
-    digest.update(Path(__file__).read_bytes())
-    # every file of the project's Jsonnet folders (an import may name any of them); beside the
-    # overrides, only what Jsonnet can import (that folder may be anyone's)
-    sources = [f for root in sorted({paths.MAIN_JSONNET.parent, *paths.JSONNET_SOURCES}) for f in sorted(root.rglob("*"))]
-    if overrides is not None and overrides.exists():
-        digest.update(f"overrides={overrides.resolve()}\0".encode())
-        sources += [f for f in sorted(overrides.resolve().parent.glob("*")) if f.suffix in (".jsonnet", ".libsonnet", ".json")]
-    for f in sources:
-        if f.is_file():
-            digest.update(f"{f}\0".encode() + f.read_bytes() + b"\0")
-    return digest.hexdigest()
+def _locate(args: dict, rjsonnet_text: str) -> JsonnetError:
+    """The error of a failed evaluation, with the file:line of the failing expression.
 
-
-def _cache_dir() -> Path | None:
-    """Where renderings are kept; None with PLANO_RENDER_CACHE=off."""
-    if os.environ.get("PLANO_RENDER_CACHE", "").lower() in ("off", "0", "no"):
-        return None
-    return paths.cache_dir() / "render"
-
-
-def _cached(key: str) -> dict[str, str] | None:
-    folder = _cache_dir()
-    if folder is None:
-        return None
-    f = folder / f"{key}.json"
+    rjsonnet's message has frames, but for a failing built-in (a missing field, a type error,
+    std.format) the innermost one is a caller's, often in another file; an assertion is located
+    at its keyword; and the wording differs from the reference implementation's. So the C++
+    binding evaluates the same inputs again, only on this path: its message is the one the
+    project reports (parse_error). The binding stops at the first error, so this is quick for
+    the usual mistakes (a bad override: well under a second); at worst it is its whole
+    evaluation (5–10 s here)."""
+    import _jsonnet  # the reference implementation, loaded only to locate an error
     try:
-        files = json.loads(f.read_text(encoding="utf-8"))
-        os.utime(f)  # recently used
-        return files
-    except (OSError, ValueError):
-        return None
+        _jsonnet.evaluate_file(str(paths.MAIN_JSONNET), **args)
+    except RuntimeError as err:
+        return parse_error(str(err))
+    return _rjsonnet_error(rjsonnet_text)
 
 
-def _keep(key: str, files: dict[str, str]) -> None:
-    folder = _cache_dir()
-    if folder is None:
-        return
+def evaluate(mode: str, overrides: Path | None = None) -> dict:
+    """main.jsonnet's {path: {format, value}} for one mode, evaluated by rjsonnet (jrsonnet: the
+    same values as the C++ binding, some fifty times faster here; docs/architecture.md)."""
+    if mode not in MODES:
+        raise JsonnetError(f"unknown mode {mode!r}", remedy=f"use one of {', '.join(MODES)}")
+    args = {"tla_vars": {"mode": mode}, "tla_codes": {"overrides": _overrides_code(overrides)}}
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".render-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(files, fh)
-        os.replace(tmp, folder / f"{key}.json")
-        kept = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in kept[CACHE_KEEP:]:
-            old.unlink(missing_ok=True)
-    except OSError:
-        pass  # a cache that cannot be written only costs time
+        out = rjsonnet.evaluate_file(str(paths.MAIN_JSONNET), **args)
+    except RuntimeError as err:
+        raise _locate(args, str(err)) from err
+    return json.loads(out)
 
 
 def render(mode: str, overrides: Path | None = None) -> dict[str, str]:
     """Returns {path relative to generated/: text} for one mode."""
-    if mode not in MODES:
-        raise JsonnetError(f"unknown mode {mode!r}", remedy=f"use one of {', '.join(MODES)}")
-    key = _inputs_digest(mode, overrides)
-    files = _cached(key)
-    if files is not None:
-        return files
-    try:
-        out = _jsonnet.evaluate_file(
-            str(paths.MAIN_JSONNET),
-            tla_vars={"mode": mode},
-            tla_codes={"overrides": _overrides_code(overrides)},
-        )
-    except RuntimeError as err:
-        raise parse_error(str(err)) from err
-    files = {path: _format(path, spec) for path, spec in json.loads(out).items()}
-    _keep(key, files)
-    return files
+    return {path: _format(path, spec) for path, spec in evaluate(mode, overrides).items()}
 
 
 HEADER = "Generated by `invoke build` from the Jsonnet in stack/ and dashboards/. Do not edit: change the Jsonnet and rebuild."
-
-
-class _Dumper(yaml.SafeDumper):
-    """Block-style YAML with lists indented under their key (yamllint's default style)."""
-
-    def increase_indent(self, flow: bool = False, indentless: bool = False):
-        return super().increase_indent(flow, False)
-
-
-class _BlockDumper(_Dumper):
-    """Multi-line text (a ConfigMap's files) as literal blocks, readable in a diff."""
-
-
-_BlockDumper.add_representer(
-    str, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style="|" if "\n" in s else None))
 
 
 def _embed_data(obj: dict) -> dict:
@@ -159,8 +114,7 @@ def _embed_data(obj: dict) -> dict:
     if not isinstance(data, dict):
         return obj
     text = {k: v if isinstance(v, str) else (json.dumps(v, indent=2, sort_keys=True) + "\n" if k.endswith(".json")
-                                             else yaml.dump(v, Dumper=_Dumper, sort_keys=True, default_flow_style=False,
-                                                            width=10_000, allow_unicode=True))
+                                             else yamltext.dump(v))
             for k, v in data.items()}
     return {**obj, "data": text}
 
@@ -170,10 +124,9 @@ def _format(path: str, spec: dict) -> str:
     if kind == "json":
         return json.dumps(value, indent=2, sort_keys=True) + "\n"
     if kind == "yaml":
-        return f"# {HEADER}\n" + yaml.dump(value, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=10_000, allow_unicode=True)
+        return f"# {HEADER}\n" + yamltext.dump(value)
     if kind == "kubernetes":
-        return f"# {HEADER}\n" + yaml.dump(_embed_data(value), Dumper=_BlockDumper, sort_keys=True, default_flow_style=False,
-                                           width=10_000, allow_unicode=True)
+        return f"# {HEADER}\n" + yamltext.dump(_embed_data(value), literal_blocks=True)
     if kind == "env":
         return f"# {HEADER}\n" + "".join(f"{k}={v}\n" for k, v in sorted(value.items()))
     if kind == "lines":
@@ -182,16 +135,19 @@ def _format(path: str, spec: dict) -> str:
 
 
 def render_all(overrides: Path | None = None) -> dict[str, str]:
-    """Every generated file of every mode; shared files (dashboards) must agree."""
-    files: dict[str, str] = {}
+    """Every generated file of every mode; shared files (dashboards) must agree, and are
+    written as text once."""
+    specs: dict[str, dict] = {}
     for mode in MODES:
-        for path, text in render(mode, overrides).items():
-            if path in files and files[path] != text:
+        for path, spec in evaluate(mode, overrides).items():
+            if path in specs and json.dumps(specs[path], sort_keys=True) != json.dumps(spec, sort_keys=True):
                 raise JsonnetError(f"{path} renders differently per mode", remedy="keep shared outputs mode-independent")
-            files[path] = text
-    return files
+            specs[path] = spec
+    return {path: _format(path, spec) for path, spec in specs.items()}
 
 
 def stack_info(mode: str = "compose", overrides: Path | None = None) -> dict:
-    """The rendering's own description (ports, versions, services) as data."""
-    return json.loads(render(mode, overrides)[f"{mode}/stack.json"])
+    """The rendering's own description (ports, versions, services) as data; only that file is
+    formatted, as it is written."""
+    path = f"{mode}/stack.json"
+    return json.loads(_format(path, evaluate(mode, overrides)[path]))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from . import paths
+from . import generate
 from .errors import PlanoError
 
 HEADER = "# Written by `invoke rules.export` from generated/compose/rules.yml (the Plano mixin, mixin/). Do not edit.\n"
@@ -22,11 +22,13 @@ class ExportError(PlanoError):
         self.path = path
 
 
-def groups(source: Path = paths.GENERATED / "compose" / "rules.yml") -> list[dict]:
+def groups(source: Path | None = None) -> list[dict]:
+    """The rule groups of source, by default those of the rendering the stack runs (overrides applied)."""
+    source = source or generate.rendered() / "compose" / "rules.yml"
     try:
         return yaml.safe_load(source.read_text())["groups"]
     except (OSError, KeyError, TypeError, yaml.YAMLError) as err:
-        raise ExportError(f"cannot read the rule groups of {source}: {err}", "run `invoke build`", source) from err
+        raise ExportError(f"cannot read the rule groups of {source}: {err}", "check the file (`invoke rules.export` renders it into the state folder)", source) from err
 
 
 def documents(rule_groups: list[dict], namespace: str) -> dict[str, dict]:

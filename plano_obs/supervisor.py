@@ -12,15 +12,19 @@ import time
 import xmlrpc.client
 from pathlib import Path
 
-from . import paths
+from . import generate, paths
 from .errors import PlanoError
 
-NATIVE = paths.GENERATED / "native"
 _VAR = re.compile(r"\$\{(\w+)\}")
 
 
 class NativeError(PlanoError):
     """A native component could not be started or stopped."""
+
+
+def native_dir() -> Path:
+    """Native mode's configs, from the rendering the stack runs (overrides applied)."""
+    return generate.rendered() / "native"
 
 
 class Supervisor:
@@ -36,8 +40,8 @@ class Supervisor:
     def env(self) -> dict[str, str]:
         return {
             "PLANO_STATE_DIR": str(self.state),
-            "PLANO_CONFIG_DIR": str(NATIVE),
-            "PLANO_GENERATED_DIR": str(paths.GENERATED),
+            "PLANO_CONFIG_DIR": str(native_dir()),
+            "PLANO_GENERATED_DIR": str(generate.rendered()),  # the rendering's root (its dashboards/)
         }
 
     def rpc(self):
@@ -136,7 +140,7 @@ class Supervisor:
 def expand(text: str, env: dict[str, str]) -> str:
     def repl(m: re.Match) -> str:
         if m.group(1) not in env:
-            raise NativeError(f"undefined variable ${{{m.group(1)}}} in generated/native/processes.json")
+            raise NativeError(f"undefined variable ${{{m.group(1)}}} in native/processes.json of {generate.rendered()}")
         return env[m.group(1)]
     return _VAR.sub(repl, text)
 

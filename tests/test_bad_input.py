@@ -19,7 +19,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from plano_obs import native, paths, render, settings
-from plano_obs.traces import files, otlpjson
+from plano_obs.traces import files, otlpjson, resume
 from tests.fixtures.counts import FIXTURES
 
 MIXED = FIXTURES["plano-mixed.jsonl"]
@@ -49,7 +49,8 @@ def _line(text: str, **span: object) -> str:
 @dataclass
 class Row:
     """`invoke *args` with `{d}` the row's folder and `{stub}` the collector stub, after writing
-    `files` there; `expected` is the one line on stderr (same placeholders)."""
+    `files` there; `expected` is the one line on stderr (same placeholders, and `{state}` the
+    default replay state of `{d}/t.jsonl`)."""
     id: str
     args: list[str]
     expected: str
@@ -145,7 +146,7 @@ FILE_ROWS = [
         "error: {d}/t.jsonl.zst:1: not UTF-8 text (compressed? only gzip is read)" + NOTHING_SENT,
         {"t.jsonl.zst": b"\x28\xb5\x2f\xfd\x00\x58\x61\x00\x00"}),
     Row("resume-without-state", REPLAY + ["{d}/t.jsonl", "--resume"],
-        "error: --resume: no replay state at {d}/.t.jsonl.replay-state.json — nothing to resume (the last replay "
+        "error: --resume: no replay state at {state} — nothing to resume (the last replay "
         "finished, or none stopped here); run without --resume to send everything, or name the state with --state FILE",
         {"t.jsonl": _line("\n")}),
     Row("json-cut-mid-record", REPLAY + ["{d}/t.jsonl"],
@@ -277,7 +278,8 @@ def test_bad_input_ends_in_one_line(row: Row, stub, tmp_path, capsys, monkeypatc
     before = sorted(tmp_path.rglob("*"))
     started = time.monotonic()
     code, out, err = invoke(capsys, *(a.format(d=tmp_path, stub=endpoint) for a in row.args))
-    assert (code, err.splitlines()) == (1, [row.expected.format(d=tmp_path)]), out
+    expected = row.expected.format(d=tmp_path, state=resume.default_path(tmp_path / "t.jsonl"))
+    assert (code, err.splitlines()) == (1, [expected]), out
     assert svc.requests == []  # nothing was sent
     assert sorted(tmp_path.rglob("*")) == before  # nothing was written, not even half a file
     assert time.monotonic() - started < 30  # a bad --out is found before a recording waits

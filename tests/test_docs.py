@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-import _jsonnet
+import rjsonnet
 
 from plano_obs import paths
 
@@ -25,7 +25,7 @@ def _documented(page: str) -> set[str]:
 
 
 def test_every_config_knob_is_in_configuration_md():
-    leaves = json.loads(_jsonnet.evaluate_snippet("leaves", LEAVES, jpathdir=[str(paths.STACK)]))
+    leaves = json.loads(rjsonnet.evaluate_snippet("leaves", LEAVES, jpathdir=[str(paths.STACK)]))
     names = _documented("configuration.md")
 
     def covered(leaf: str) -> bool:

@@ -70,6 +70,13 @@ def _no_spool_cache(monkeypatch):
     monkeypatch.setenv("PLANO_REPLAY_CACHE", "off")
 
 
+@pytest.fixture(autouse=True)
+def _own_state(tmp_path, monkeypatch):
+    """A state folder per test (the replays it starts inherit it): stopped replays note their
+    state there, never beside the input."""
+    monkeypatch.setenv("PLANO_STATE_DIR", str(tmp_path / "state"))
+
+
 @pytest.fixture
 def collector():
     servers = []
@@ -688,9 +695,10 @@ def _errors(stderr: str) -> list[str]:
 def test_a_failed_replay_prints_one_line_and_its_json_summary_then_resumes(collector, tmp_path):
     # 20 copies of the mixed fixture (800 traces, one a record): requests of 2,000 spans or more
     # (the default) go out as 2,006 spans (records 1–347), then 2,614 (348–800)
-    rec = _copies(MIXED, tmp_path / "rec.jsonl", 20)  # the state file goes next to it
+    rec = _copies(MIXED, tmp_path / "rec.jsonl", 20)
     total, first_request = 20 * MIXED_SPANS, 2006
-    state = tmp_path / ".rec.jsonl.replay-state.json"
+    state = resume.default_path(rec)  # in the state folder, named after the input's absolute path
+    assert state.parent == tmp_path / "state" / "replay"
     svc1, endpoint1 = collector(fail=after(1))
     r = invoke("traces.replay", str(rec), "--endpoint", endpoint1, "--speed", "0", "--keep-ids", "--retry-for", "0", "--json")
     assert r.returncode == 1
@@ -715,17 +723,30 @@ def test_a_failed_replay_prints_one_line_and_its_json_summary_then_resumes(colle
     assert (out["accepted_spans"], out["unsent_spans"], out["traces"], out["resume"]) == (total - first_request, 0, 453, None)
     assert sorted(_ids(svc1.requests) + _ids(svc2.requests)) == sorted(_file_ids(rec))  # every span once
     assert not state.exists()  # finished: nothing left to resume
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rec.jsonl", "state"]  # nothing beside the input
+
+
+def test_the_default_state_is_in_the_state_folder_whatever_the_inputs_spelling(tmp_path, monkeypatch):
+    import hashlib
+    rec = tmp_path / "rec.jsonl"
+    rec.write_text("")
+    (tmp_path / "link.jsonl").symlink_to(rec)
+    monkeypatch.chdir(tmp_path)
+    state = resume.default_path(rec)
+    assert state == tmp_path / "state" / "replay" / f"{hashlib.sha256(str(rec.resolve()).encode()).hexdigest()}.json"
+    assert resume.default_path(Path("rec.jsonl")) == resume.default_path(tmp_path / "link.jsonl") == state
+    assert resume.default_path(tmp_path / "other.jsonl") != state
 
 
 def test_resume_needs_a_state_for_the_same_files(tmp_path):
     rec = tmp_path / "rec.jsonl"
     rec.write_bytes(MIXED.read_bytes())
-    state = tmp_path / ".rec.jsonl.replay-state.json"
+    state = resume.default_path(rec)
     r = invoke("traces.replay", str(rec), "--endpoint", "127.0.0.1:1", "--resume")
     assert (r.returncode, _errors(r.stderr)) == (1, [
         f"error: --resume: no replay state at {state} — nothing to resume (the last replay finished, or none stopped "
         "here); run without --resume to send everything, or name the state with --state FILE"])
-    resume.save(state, [rec], 1, spool.Position(1, 0, 3, 0))
+    resume.save(state, [rec], 1, spool.Position(1, 0, 3, 0))  # makes the state's replay/ folder
     with rec.open("a") as f:
         f.write(MIXED.read_text().splitlines()[0] + "\n")
     r = invoke("traces.replay", str(rec), "--endpoint", "127.0.0.1:1", "--resume")
@@ -747,7 +768,7 @@ def test_unreachable_endpoint_fails_with_one_line_and_the_counts(tmp_path):
         (err,) = _errors(r.stderr)
         assert f"127.0.0.1:{port}" in err and "is the stack up" in err, r.stderr
         assert f"0 of 12 spans accepted (0 traces), 0 refused, 12 not sent (6 traces) from {rec} record 1" in err
-        assert err.endswith(f"Then add --resume to send the rest (state: {tmp_path / '.direct.json.replay-state.json'})")
+        assert err.endswith(f"Then add --resume to send the rest (state: {resume.default_path(rec)})")
 
 
 def test_a_state_that_cannot_be_saved_is_named_in_the_line(tmp_path):

@@ -28,7 +28,7 @@ import requests
 import yaml
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from .. import paths, tools
+from .. import generate, paths, tools
 from .. import settings
 from ..render import render
 from ..traces import synth
@@ -46,7 +46,7 @@ def _calls() -> str:
 def _collector_binary(version: str) -> Path:
     """The build for the current manifest, else the newest cached build (the bench needs only
     components every build has), else a fresh build."""
-    manifest = (paths.GENERATED / "collector" / "otelcol-builder.yaml").read_text()
+    manifest = (generate.rendered() / "collector" / "otelcol-builder.yaml").read_text()
     exact = tools.collector_dir(version, manifest)
     if (exact / ".complete").exists():
         return exact / "otelcol-plano"

@@ -51,11 +51,12 @@ def start(deadline_s: float = 180) -> tuple[float, float]:
 def compose_only(deadline_s: float = 180) -> float:
     """Seconds from `docker compose up -d` (what `invoke up` runs after rendering the configs and
     checking ports and images) until every healthcheck passed."""
-    from .. import compose, settings
+    from .. import compose, docker, settings
     info = settings.load("compose")
     services = [info["services"][c] for c in info["localImages"]]
     t0 = time.monotonic()
-    subprocess.run(compose.command(local_images=True, dev_envoy=True) + ["up", "-d", *services], capture_output=True, check=True)
+    subprocess.run(compose.command(local_images=True, dev_envoy=True) + ["up", "-d", *services], capture_output=True, check=True,
+                   env=docker.compose_env())
     while not _all_healthy():
         if time.monotonic() - t0 > deadline_s:
             raise SystemExit(f"not all healthy after {deadline_s:.0f}s")

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .. import paths, settings, supervisor, tools
+from .. import generate, paths, settings, supervisor, tools
 
 
 def machine() -> str:
@@ -30,7 +30,7 @@ def machine() -> str:
 
 def cold_builds() -> dict[str, float]:
     versions = settings.load("compose")["versions"]
-    manifest = (paths.GENERATED / "collector" / "otelcol-builder.yaml").read_text()
+    manifest = (generate.rendered() / "collector" / "otelcol-builder.yaml").read_text()
     times = {}
     with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as gocache:
         os.environ.update(PLANO_OBS_CACHE=cache, GOCACHE=gocache)

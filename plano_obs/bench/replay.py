@@ -30,7 +30,7 @@ from pathlib import Path
 
 import requests
 
-from .. import health, native, paths, tools
+from .. import generate, health, native, paths, tools
 from ..render import stack_info
 from .native_stack import machine
 
@@ -124,7 +124,7 @@ def _measured(cmd: list[str], info: dict, env: dict | None = None) -> dict:
 
 def _own_collector(folder: Path, port: int) -> tuple[subprocess.Popen, dict]:
     """The cached collector binary with a small pipeline on port..port+3 (127.0.0.1 only)."""
-    manifest = (paths.GENERATED / "collector" / "otelcol-builder.yaml").read_text()
+    manifest = (generate.rendered() / "collector" / "otelcol-builder.yaml").read_text()
     binary = tools.ensure_collector(stack_info("native")["versions"]["collector"], manifest)
     ports = {"grpc": port, "http": port + 1, "metrics": port + 2, "telemetry": port + 3}
     config = folder / "collector.yaml"

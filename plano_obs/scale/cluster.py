@@ -1,8 +1,8 @@
 """The scaled-out Tempo as local processes under one supervisord of its own: Kafka first (its
 storage formatted), then each Tempo component with its own generated config and -target, the
 single-binary Tempo to compare with, the Prometheus both remote-write to, and the front
-collector that feeds both. Everything is read from generated/scale/ (rendered from
-stack/tempo-scaled.libsonnet); nothing here names a port."""
+collector that feeds both. Everything is read from scale/ of the rendering the stack runs
+(generate.rendered(), from stack/tempo-scaled.libsonnet, overrides applied); nothing here names a port."""
 from __future__ import annotations
 
 import json
@@ -15,12 +15,11 @@ from pathlib import Path
 
 import requests
 
-from .. import native, paths
+from .. import generate, native
 from ..errors import PlanoError
 from ..supervisor import NativeError, Supervisor, expand, tail
 from . import kafka
 
-SCALE = paths.GENERATED / "scale"
 KAFKA = "kafka"
 SINGLE = "tempo-single"
 PROMETHEUS = "prometheus"
@@ -31,10 +30,14 @@ class ScaleError(PlanoError):
     """The scaled-out Tempo could not be started, probed or stopped."""
 
 
+def _scale() -> Path:
+    return generate.rendered() / "scale"
+
+
 def info() -> dict:
-    path = SCALE / "scale.json"
+    path = _scale() / "scale.json"
     if not path.exists():
-        raise ScaleError(f"{path} is missing", "run `invoke build`")
+        raise ScaleError(f"{path} is missing", f"the rendering is incomplete: delete {path.parent.parent} and run again")
     return json.loads(path.read_text())
 
 
@@ -84,7 +87,7 @@ class Cluster:
 
     # -- processes -------------------------------------------------------------------------
     def _env(self) -> dict[str, str]:
-        return dict(self.sup.env(), PLANO_SCALE_STATE=str(self.state), PLANO_SCALE_CONFIG=str(SCALE))
+        return dict(self.sup.env(), PLANO_SCALE_STATE=str(self.state), PLANO_SCALE_CONFIG=str(_scale()))
 
     def _programs(self, env: dict[str, str]) -> dict[str, tuple[list[str], dict[str, str]]]:
         found = native.resolve_binaries(build=False)
@@ -96,16 +99,16 @@ class Cluster:
         tenv = dict(env, GOMEMLIMIT=self.settings["goMemLimit"])
         progs: dict[str, tuple[list[str], dict[str, str]]] = {}
         for c in self.settings["startOrder"]:
-            progs[c["name"]] = ([tempo, f"-target={c['target']}", f"-config.file={SCALE / ('tempo-' + c['name'] + '.yaml')}",
+            progs[c["name"]] = ([tempo, f"-target={c['target']}", f"-config.file={_scale() / ('tempo-' + c['name'] + '.yaml')}",
                                  "-config.expand-env=true"], tenv)
         if self.comparison:
-            progs[SINGLE] = ([tempo, f"-config.file={SCALE / 'tempo-single.yaml'}", "-config.expand-env=true"], tenv)
+            progs[SINGLE] = ([tempo, f"-config.file={_scale() / 'tempo-single.yaml'}", "-config.expand-env=true"], tenv)
         port = self.settings["ports"]["prometheus"]
-        progs[PROMETHEUS] = ([str(found["prometheus"].path), f"--config.file={SCALE / 'prometheus.yml'}",
+        progs[PROMETHEUS] = ([str(found["prometheus"].path), f"--config.file={_scale() / 'prometheus.yml'}",
                               f"--storage.tsdb.path={self.state / 'prometheus'}", f"--web.listen-address=127.0.0.1:{port}",
                               "--web.enable-remote-write-receiver"], env)
         if self.comparison:
-            progs[COLLECTOR] = ([str(found["collector"].path), f"--config={SCALE / 'otel-collector.yaml'}"], env)
+            progs[COLLECTOR] = ([str(found["collector"].path), f"--config={_scale() / 'otel-collector.yaml'}"], env)
         return progs
 
     def _check_ports_free(self) -> None:
@@ -129,7 +132,7 @@ class Cluster:
         env = self._env()
         (self.state / "config").mkdir(parents=True, exist_ok=True)
         props = self.state / "config" / "kafka.properties"  # Kafka does not expand ${VARS}
-        props.write_text(expand((SCALE / "kafka.properties").read_text(), env))
+        props.write_text(expand((_scale() / "kafka.properties").read_text(), env))
         kafka.format_storage(libs, props, self.state / "kafka", k["heapMb"])
         programs = self._programs(env)
         t0 = time.monotonic()

@@ -14,19 +14,21 @@ from pathlib import Path
 
 import requests
 
-from .. import native, paths
+from .. import generate, native
 from ..supervisor import expand
 from ..errors import PlanoError
-
-CONFIG = paths.GENERATED / "native" / "gateway-tier"
-
 
 class ScaleError(PlanoError):
     pass
 
 
+def _config() -> Path:
+    """The tier's configs, from the rendering the stack runs (generate.rendered())."""
+    return generate.rendered() / "native" / "gateway-tier"
+
+
 def info() -> dict:
-    return json.loads((CONFIG / "tier.json").read_text())
+    return json.loads((_config() / "tier.json").read_text())
 
 
 @dataclass
@@ -46,7 +48,7 @@ class Tier:
     def _env(self, name: str) -> dict[str, str]:
         state = self.root / name
         state.mkdir(parents=True, exist_ok=True)
-        return dict(os.environ, PLANO_STATE_DIR=str(state), PLANO_CONFIG_DIR=str(CONFIG))
+        return dict(os.environ, PLANO_STATE_DIR=str(state), PLANO_CONFIG_DIR=str(_config()))
 
     def start(self, name: str, deadline_s: float = 60) -> None:
         part = self.parts[name]
@@ -108,11 +110,11 @@ def plan(root: Path, combined: bool = False) -> Tier:
         Part("remote-prometheus", [bins["prometheus"], *scale["remotePrometheusFlags"]], url(port["remotePrometheus"], "/-/ready")),
         Part("prometheus", [bins["prometheus"], *scale["prometheusFlags"]], url(port["prometheus"], "/-/ready")),
         *own_tempo,
-        *(Part(gw, [bins["collector"], f"--config={CONFIG / cfg}"], url(port["gatewayHealth"] + i, "/"))
+        *(Part(gw, [bins["collector"], f"--config={_config() / cfg}"], url(port["gatewayHealth"] + i, "/"))
           for i, (gw, cfg) in enumerate(zip(scale["gatewayIds"], gateway_configs, strict=True))),
-        Part("balancer", [bins["envoy"], "-c", str(CONFIG / "balancer-envoy.yaml"), "--concurrency", "1",
+        Part("balancer", [bins["envoy"], "-c", str(_config() / "balancer-envoy.yaml"), "--concurrency", "1",
                           "--use-dynamic-base-id", "--log-level", "warn"], url(port["balancerAdmin"], "/ready")),
-        Part("agent", [bins["collector"], f"--config={CONFIG / 'agent-collector.yaml'}"], url(port["agentHealth"], "/")),
+        Part("agent", [bins["collector"], f"--config={_config() / 'agent-collector.yaml'}"], url(port["agentHealth"], "/")),
     ]
     tier.parts = {p.name: p for p in parts}
     return tier

@@ -6,7 +6,6 @@ import json as _json
 from invoke import Collection, Context, task
 from invoke.exceptions import Exit
 
-from .. import envoycheck, health, stack
 from . import cli_errors
 
 
@@ -17,6 +16,7 @@ from . import cli_errors
 @cli_errors
 def check(c: Context, admin: str | None = None, prometheus: str | None = None, json: bool = False) -> None:
     """Check Envoy's admin endpoint, Plano's WASM metrics and Prometheus's envoy target."""
+    from .. import envoycheck, health, stack
     chosen, _ = stack.choose_mode("auto")
     info = stack.info(chosen)
     prom = prometheus or health.url(info, "prometheus")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from invoke import Collection, Context, task
 
-from .. import images
 from . import cli_errors
 
 
@@ -13,6 +12,7 @@ from . import cli_errors
 @cli_errors
 def build(c: Context, force: bool = False, only: list[str] | None = None) -> None:
     """Build the local collector, Tempo and Prometheus images FROM scratch (cached by digest)."""
+    from .. import images
     for img in images.build(force=force, only=only or None):
         print(f"  {img.component:<11} {img.status:<6} {img.tag}  {img.size / 1e6:.0f} MB  {img.seconds:.1f}s")
 

@@ -6,18 +6,27 @@ from pathlib import Path
 
 from invoke import Collection, Context, task
 
-from .. import binaries, native, report, stack
+from .. import binaries, paths  # binaries: its INSTALLABLE names are in --help; the runtime is imported by each task
 from ..errors import PlanoError
 from . import cli_errors, options
-from .build import run_build
 
 MODE_HELP = "auto (Compose when a Docker engine answers, else native), compose or native"
 
 
 def _mode(mode: str) -> str:
+    from .. import stack
     chosen, why = stack.choose_mode(mode)
     print(f"mode: {chosen} ({why})")
     return chosen
+
+
+def _render() -> None:
+    """Renders what the stack runs into the state folder (generate.rendered()), never into the
+    committed generated/, and says so."""
+    from .. import generate
+    overrides = paths.overrides_file()
+    out = generate.rendered()
+    print(f"configs: {out}" + (f" (with the overrides from {overrides})" if overrides.exists() else " (the defaults)"))
 
 
 def _table(rows: list[dict], columns: list[str]) -> None:
@@ -42,14 +51,15 @@ def _table(rows: list[dict], columns: list[str]) -> None:
 @cli_errors
 def up(c: Context, mode: str = "auto", timeout: float = 120, envoy: bool = True, plano: bool = True,
        profile: str = "full", local_images: bool = False, dev_envoy: bool = False) -> None:
-    """Build the configs and start the stack (Compose or native), then wait until ready."""
+    """Render the configs (into .state/rendered) and start the stack (Compose or native), then wait until ready."""
+    from .. import report, stack
     start = time.monotonic()
     chosen = _mode(mode)
     for flag, given in (("--local-images", local_images), ("--dev-envoy", dev_envoy)):
         if given and chosen != "compose":
             raise PlanoError(f"{flag} is for Compose mode",
                              "add --mode compose (native mode runs the binaries themselves, the dev Envoy by default)")
-    run_build(None)
+    _render()
     probes, skipped = stack.up(chosen, timeout, dev_envoy=envoy, dev_plano=plano, profile=profile,
                                local_images=local_images, compose_envoy=dev_envoy)
     info = stack.info(chosen)
@@ -61,6 +71,7 @@ def up(c: Context, mode: str = "auto", timeout: float = 120, envoy: bool = True,
 @cli_errors
 def down(c: Context, volumes: bool = False, mode: str = "auto") -> None:
     """Stop the stack; data is kept unless --volumes."""
+    from .. import stack
     stack.down(_mode(mode), volumes)
 
 
@@ -68,6 +79,7 @@ def down(c: Context, volumes: bool = False, mode: str = "auto") -> None:
 @cli_errors
 def status(c: Context, mode: str = "auto") -> None:
     """Show each component's pid, port, readiness and version."""
+    from .. import report, stack
     chosen = _mode(mode)
     rows = stack.status(chosen)
     for r in rows:
@@ -90,6 +102,7 @@ def status(c: Context, mode: str = "auto") -> None:
 @cli_errors
 def versions(c: Context, mode: str = "auto") -> None:
     """Print the pinned and the running version of each component."""
+    from .. import stack
     rows = stack.status(_mode(mode))
     _table(rows, ["component", "pinned", "running"])
     wrong = [r["component"] for r in rows if r["running"] and r["pinned"] and r["running"] != r["pinned"]]
@@ -104,6 +117,7 @@ def versions(c: Context, mode: str = "auto") -> None:
 @cli_errors
 def logs(c: Context, service: str = "", follow: bool = False, tail: int | str = 200, mode: str = "auto") -> None:
     """Show the stack's logs, of every service or of one: invoke logs [--service NAME]."""
+    from .. import stack
     lines = options.number("--tail", tail, integer=True, minimum=0)
     chosen, _ = stack.choose_mode(mode)
     if chosen == "compose" and service == "collector":
@@ -118,7 +132,8 @@ def logs(c: Context, service: str = "", follow: bool = False, tail: int | str = 
 @cli_errors
 def install(c: Context, binary: list[str] | None = None, sha256: str | None = None) -> None:
     """Build or install (once, cached) the binaries native mode runs, then list them."""
-    run_build(None)
+    from .. import native
+    _render()
     versions = native.info()["versions"]
     if sha256 and len(binary or []) != 1:
         raise PlanoError("--sha256 needs exactly one --binary")

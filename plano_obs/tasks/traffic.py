@@ -6,7 +6,6 @@ from collections import Counter
 
 from invoke import Collection, Context, task
 
-from .. import health, native, traffic as tr
 from ..errors import PlanoError
 from . import cli_errors
 
@@ -18,6 +17,7 @@ from . import cli_errors
 @cli_errors
 def send(c: Context, requests: int = 24, seed: int | None = None, json: bool = False) -> None:
     """Send model and agent requests through the dev Plano; print what was sent per model and status."""
+    from .. import health, native, traffic as tr
     try:
         count = int(requests)
         seed_value = None if seed is None else int(seed)

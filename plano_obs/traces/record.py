@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import compose, paths, settings
+from .. import compose, docker, paths, settings
 from ..errors import PlanoError
 from . import files, otlpjson
 
@@ -46,7 +46,7 @@ def _snapshot(mode: str) -> bytes:
         return f.read_bytes() if f.exists() else b""
     with tempfile.TemporaryDirectory() as tmp:
         r = subprocess.run(compose.command() + ["cp", f"{settings.load('compose')['services']['collector']}:{_file('compose')}", tmp + "/t.jsonl"],
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, env=docker.compose_env())
         if r.returncode != 0:
             if "Could not find the file" in r.stderr or "No such" in r.stderr:
                 return b""

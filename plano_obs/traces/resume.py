@@ -7,14 +7,17 @@ collector acknowledged everything, removed when a replay of the same files finis
 
 `next` is the first span the collector did not acknowledge: `record` counts the file's requests
 from 1 (its non-empty lines, or 1 for a whole-document file) and `span` the spans before it in
-that record. By default the file sits next to the first input (`.day1.jsonl.replay-state.json`,
-hidden so a glob of recordings does not pick it up); --state FILE puts it elsewhere."""
+that record. By default the file is in the state folder, named after the first input's absolute
+path (`<state>/replay/<sha256 of it>.json`): runtime state never lands beside a user's files;
+--state FILE puts it elsewhere."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
 
+from .. import paths
 from ..errors import PlanoError
 from .spool import Position
 
@@ -29,8 +32,14 @@ class ResumeError(PlanoError):
         self.path = path
 
 
+def _folder() -> Path:
+    return paths.state_dir() / "replay"
+
+
 def default_path(first_input: Path) -> Path:
-    return first_input.parent / f".{first_input.name}.replay-state.json"
+    """Where a replay of these files keeps its state unless --state says otherwise; the same for
+    any spelling of the path (relative, through a symlink)."""
+    return _folder() / f"{hashlib.sha256(str(first_input.resolve()).encode()).hexdigest()}.json"
 
 
 def _fingerprint(path: Path) -> dict:
@@ -44,6 +53,8 @@ def save(path: Path, inputs: list[Path], loops: int, at: Position) -> None:
              "next": {"loop": at.loop, "file": str(inputs[at.file].resolve()), "record": at.record, "span": at.span}}
     partial = path.with_name(f".{path.name}.partial")
     try:
+        if path.parent == _folder():  # the default place is made on first use; a --state folder must exist
+            path.parent.mkdir(parents=True, exist_ok=True)
         partial.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
         os.replace(partial, path)
     except OSError as err:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from plano_obs import grafana, paths, promql
+from plano_obs import generate, grafana, promql
 from tests.fixtures.counts import FIXTURES, edges, spans_per_trace, traces_longer, traces_where, with_new_ids
 from .conftest import component, invoke, wait_for
 
@@ -124,7 +124,7 @@ def test_traceql_status_error_finds_exactly_the_failed_llm_calls(tempo, replayed
 
 def test_the_dashboards_trace_tables_list_exactly_the_slow_and_the_failed_calls(tempo, replayed, live):
     """The LLM Usage dashboard's TraceQL tables, as Grafana sends them (variables at All)."""
-    dash = json.loads((paths.GENERATED / "dashboards" / "plano-llm-usage.json").read_text())
+    dash = json.loads((generate.rendered() / "dashboards" / "plano-llm-usage.json").read_text())  # what Grafana loads
     tables = grafana.traceql(dash)
     slow_s = promql.seconds(live["dashboards"]["slowCall"])
     slow = replayed.new(set().union(*(traces_longer(p, "plano(llm)", slow_s) for p in FIXTURES.values())))

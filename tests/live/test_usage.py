@@ -16,8 +16,8 @@ from .conftest import delta, invoke, scrape_seconds, wait_for
 
 def _panel_expr(title: str, range_s: int) -> str:
     import json
-    from plano_obs import paths
-    dash = json.loads((paths.GENERATED / "dashboards" / "plano-llm-usage.json").read_text())
+    from plano_obs import generate
+    dash = json.loads((generate.rendered() / "dashboards" / "plano-llm-usage.json").read_text())  # what Grafana loads
     (target,) = [t for t in grafana.targets(dash) if t.panel["title"] == title]
     return promql.substitute(target.expr, grafana.variable_values(dash), grafana.macros(range_s, scrape_seconds()))
 
