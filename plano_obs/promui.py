@@ -2,9 +2,10 @@
 embeds it. The module holds the UI as a pnpm workspace (web/ui: the Mantine app Prometheus 3
 serves, and the PromQL editor modules it is built from) but no built files, so a plain
 `go build` gives a server whose pages answer 500. Here pnpm (pinned: versions.pnpm) installs
-the workspace from its lockfile and runs its `build:mantine-ui` script once per Prometheus
-release; each built file is then gzipped under web/ui/static/ and listed by `//go:embed` in
-web/ui/embed.go, which the `builtinassets` build tag compiles in.
+the workspace from its lockfile and builds the modules and the app once per Prometheus release
+(as the release's `build:mantine-ui` script does, less a type check); each built file is then
+gzipped under web/ui/static/ and listed by `//go:embed` in web/ui/embed.go, which the
+`builtinassets` build tag compiles in.
 
 The old React UI (web/ui/react-app, served only with `--enable-feature=old-ui`, which the stack
 never sets) is not built."""
@@ -103,10 +104,14 @@ def build(prometheus: str, pnpm: str, module_ui: Path) -> Path:
     tools.run_with_progress([str(binary), "install", "--frozen-lockfile", "--store-dir", str(store_dir()),
                              "--reporter", "append-only"],
                             work, env, f"{label}: pnpm install", logs / f"{out.name}-install.log")
-    # the workspace's own script: the PromQL modules, then the Mantine app into static/mantine-ui
-    tools.run_with_progress([str(binary), "run", "build:mantine-ui"], work, env, f"{label}: pnpm build",
-                            logs / f"{out.name}-build.log")
-    built = work / "static" / BUILT
+    # The workspace's own script builds the PromQL modules; then the Mantine app is bundled with
+    # `vite build` alone: its `build` script runs `tsc` first, a type check with no output (noEmit)
+    # that takes a third of the time. The bundle is the same (compared file by file for 3.14.0).
+    tools.run_with_progress([str(binary), "run", "build:module"], work, env, f"{label}: PromQL modules",
+                            logs / f"{out.name}-modules.log")
+    tools.run_with_progress([str(binary), "--filter", "@prometheus-io/mantine-ui", "exec", "vite", "build"],
+                            work, env, f"{label}: vite build", logs / f"{out.name}-vite.log")
+    built = work / BUILT / "dist"
     if not (built / "index.html").exists():
         raise ToolError(f"the UI build left no {built}/index.html", f"see {logs / (out.name + '-build.log')}")
     shutil.rmtree(out, ignore_errors=True)

@@ -23,10 +23,16 @@ from .errors import ToolError
 MIN_GO = (1, 24)
 T = TypeVar("T")
 
-# Wall seconds of each build step this process ran, by label (the benchmark reads them).
+# Wall and CPU seconds of each build step this process ran, by label (the benchmark reads them).
 timings: dict[str, float] = {}
+cpu_seconds: dict[str, float] = {}
 # Set when one of several concurrent builds failed: the others stop instead of finishing.
 _stop = threading.Event()
+# One Go build at a time: concurrent ones compile the same standard library and shared modules
+# twice into an empty build cache and fight for the same cores (docs/benchmarks.md). Non-Go
+# steps (pnpm's downloads, the UI's Node.js build) run beside them.
+_go_build = threading.Lock()
+_go_holder = ""
 
 
 @dataclass(frozen=True)
@@ -107,15 +113,42 @@ def _go_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def run_with_progress(cmd: list[str], cwd: Path | None, env: dict[str, str], label: str, log: Path) -> None:
+def run_with_progress(cmd: list[str], cwd: Path | None, env: dict[str, str], label: str, log: Path,
+                      go: bool = False) -> None:
     """Runs a long build step, printing a progress line every 15 s; the full output goes to
-    log. Stops early when a concurrent build failed (see concurrently())."""
+    log. Stops early when a concurrent build failed (see concurrently()). A Go build (`go`)
+    waits for any other Go build to finish first."""
+    if go:
+        _wait_for_go(label)
+    try:
+        _run(cmd, cwd, env, label, log)
+    finally:
+        if go:
+            _go_build.release()
+
+
+def _wait_for_go(label: str) -> None:
+    global _go_holder
+    if not _go_build.acquire(blocking=False):
+        print(f"  … {label}: waits for the {_go_holder} build (one Go build at a time)", flush=True)
+        while not _go_build.acquire(timeout=0.5):
+            if _stop.is_set():
+                raise ToolError(f"{label}: stopped because another build failed")
+    _go_holder = label
+
+
+def _run(cmd: list[str], cwd: Path | None, env: dict[str, str], label: str, log: Path) -> None:
     start = time.monotonic()
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
         next_line = start + 15
-        while proc.poll() is None:
+        while True:
+            # wait4: the exit status and the CPU time of the step and every process it waited for
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                break
             if _stop.wait(timeout=0.5):
                 proc.terminate()
                 proc.wait()
@@ -128,6 +161,7 @@ def run_with_progress(cmd: list[str], cwd: Path | None, env: dict[str, str], lab
         tail = "".join(log.read_text(errors="replace").splitlines(True)[-5:]).strip().replace("\n", " | ")
         raise ToolError(f"building {label} failed (exit {proc.returncode}): {tail}", f"full log: {log}")
     timings[label] = time.monotonic() - start
+    cpu_seconds[label] = usage.ru_utime + usage.ru_stime
     print(f"  built {label} in {timings[label]:.0f}s", flush=True)
 
 
@@ -202,13 +236,13 @@ def ensure(tool: GoTool, prepare: Callable[[Path], None] | None = None) -> GoToo
         # One package: name the binary after the tool (a main package may be called cmd/).
         out = str(tool.binary()) if len(tool.packages) == 1 else str(tool.bin_dir) + "/"
         cmd = ["go", "build", "-v", "-trimpath", *tags, "-ldflags", ldflags, "-o", out, *tool.packages]
-        run_with_progress(cmd, src, _go_env(), label, log)
+        run_with_progress(cmd, src, _go_env(), label, log, go=True)
     else:
         print(announce, flush=True)
         tool.bin_dir.mkdir(parents=True, exist_ok=True)
         pkgs = [f"{tool.module}{'' if p == '.' else '/' + p.removeprefix('./')}@{tool.module_version}" for p in tool.packages]
         cmd = ["go", "install", "-v", "-trimpath", *tags, "-ldflags", ldflags, *pkgs]
-        run_with_progress(cmd, paths.cache_dir(), _go_env({"GOBIN": str(tool.bin_dir)}), label, log)
+        run_with_progress(cmd, paths.cache_dir(), _go_env({"GOBIN": str(tool.bin_dir)}), label, log, go=True)
     (tool.bin_dir / ".complete").write_text(f"{tool.module}@{tool.module_version} {' '.join(tool.tags)}\n")
     return tool
 
@@ -234,7 +268,7 @@ def ensure_collector(version: str, manifest: str) -> Path:
     print(f"building {label} with ocb (once; cached in {out})", flush=True)
     log = paths.cache_dir() / "logs" / f"{out.name}.log"
     run_with_progress([str(builder), "--config", str(out / "manifest.yaml"), "--ldflags", "-s -w", "--verbose"],
-                       out, _go_env({"GOFLAGS": ""}), label, log)
+                       out, _go_env({"GOFLAGS": ""}), label, log, go=True)
     shutil.copy2(out / "src" / "otelcol-plano", binary)
     (out / ".complete").write_text(manifest)
     return binary

@@ -167,3 +167,23 @@ def test_the_plugin_table_matches_the_module():
     assert table == {p: tuple(sorted(n)) for p, n in prombuild.PLUGINS.items()}
     minimum = (module / "plugins" / "minimum.go").read_text()
     assert sorted(re.findall(r'prometheus/discovery/(\w+)"', minimum)) == sorted(prombuild.ALWAYS)
+
+
+def test_go_builds_take_turns(tmp_path, capsys):
+    import threading
+    marker = tmp_path / "ran"
+    step = threading.Thread(target=tools.run_with_progress, args=(["touch", str(marker)], tmp_path, {}, "second",
+                                                                  tmp_path / "second.log"), kwargs={"go": True})
+    assert tools._go_build.acquire(blocking=False)  # a first Go build is running
+    tools._go_holder = "first"
+    try:
+        step.start()
+        seen, end = "", time.monotonic() + 10
+        while "waits for the first build" not in seen and time.monotonic() < end:
+            seen += capsys.readouterr().out
+        assert "second: waits for the first build (one Go build at a time)" in seen
+        assert not marker.exists()  # it has not started beside the first
+    finally:
+        tools._go_build.release()
+    step.join(timeout=10)
+    assert marker.exists() and not tools._go_build.locked()
