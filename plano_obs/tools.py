@@ -21,6 +21,10 @@ from . import paths
 from .errors import ToolError
 
 MIN_GO = (1, 24)
+# No DWARF from the compiler: every binary here is linked with -s -w (no symbols, no DWARF)
+# anyway, and skipping it is 13% less compile CPU (the standard library: 80 against 93 CPU-s).
+# All builds use the same flags, so they share the compiled standard library and modules.
+GCFLAGS = "all=-dwarf=false"
 T = TypeVar("T")
 
 # Wall and CPU seconds of each build step this process ran, by label (the benchmark reads them).
@@ -235,13 +239,13 @@ def ensure(tool: GoTool, prepare: Callable[[Path], None] | None = None) -> GoToo
         tool.bin_dir.mkdir(parents=True, exist_ok=True)
         # One package: name the binary after the tool (a main package may be called cmd/).
         out = str(tool.binary()) if len(tool.packages) == 1 else str(tool.bin_dir) + "/"
-        cmd = ["go", "build", "-v", "-trimpath", *tags, "-ldflags", ldflags, "-o", out, *tool.packages]
+        cmd = ["go", "build", "-v", "-trimpath", *tags, "-gcflags", GCFLAGS, "-ldflags", ldflags, "-o", out, *tool.packages]
         run_with_progress(cmd, src, _go_env(), label, log, go=True)
     else:
         print(announce, flush=True)
         tool.bin_dir.mkdir(parents=True, exist_ok=True)
         pkgs = [f"{tool.module}{'' if p == '.' else '/' + p.removeprefix('./')}@{tool.module_version}" for p in tool.packages]
-        cmd = ["go", "install", "-v", "-trimpath", *tags, "-ldflags", ldflags, *pkgs]
+        cmd = ["go", "install", "-v", "-trimpath", *tags, "-gcflags", GCFLAGS, "-ldflags", ldflags, *pkgs]
         run_with_progress(cmd, paths.cache_dir(), _go_env({"GOBIN": str(tool.bin_dir)}), label, log, go=True)
     (tool.bin_dir / ".complete").write_text(f"{tool.module}@{tool.module_version} {' '.join(tool.tags)}\n")
     return tool
@@ -267,7 +271,7 @@ def ensure_collector(version: str, manifest: str) -> Path:
     label = f"otelcol-plano {version}"
     print(f"building {label} with ocb (once; cached in {out})", flush=True)
     log = paths.cache_dir() / "logs" / f"{out.name}.log"
-    run_with_progress([str(builder), "--config", str(out / "manifest.yaml"), "--ldflags", "-s -w", "--verbose"],
+    run_with_progress([str(builder), "--config", str(out / "manifest.yaml"), "--ldflags", "-s -w", "--gcflags", GCFLAGS, "--verbose"],
                        out, _go_env({"GOFLAGS": ""}), label, log, go=True)
     shutil.copy2(out / "src" / "otelcol-plano", binary)
     (out / ".complete").write_text(manifest)
