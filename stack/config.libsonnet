@@ -27,6 +27,11 @@
       compose: '2.40.3',  // Docker Compose v2: `docker compose config` on the generated file
       grafanaSchema: '13.2.3',  // npm @grafana/schema (Grafana 13's Dashboard type): the schema check
       typescript: '5.9.3',  // npm typescript: runs that check (tsc --strict)
+      // npm pnpm: installs and builds Prometheus's web UI from the Go module's web/ui (native
+      // mode embeds it). Its lockfile (v9) installs with pnpm 9+, but 10.26 is the first to read
+      // every key of its pnpm-workspace.yaml (allowBuilds); 11.x (Prometheus's CI) needs Node.js
+      // 22.13+ and crashes on Node.js 20, which the machines have.
+      pnpm: '10.34.9',
       // The Kubernetes release whose bundled API schemas `nox -s lint` checks generated/kubernetes/
       // against (kubernetes-validate ships them; its own release must include this one).
       kubernetes: '1.35.0',

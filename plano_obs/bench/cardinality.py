@@ -28,7 +28,7 @@ import requests
 import yaml
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from .. import generate, paths, tools
+from .. import generate, paths, prombuild, tools
 from .. import settings
 from ..render import render
 from ..traces import synth
@@ -136,7 +136,7 @@ class _Run:
     def __enter__(self) -> _Run:
         info = settings.load("native")
         col = _collector_binary(info["versions"]["collector"])
-        prom = tools.ensure(tools.prometheus(info["versions"]["prometheus"])).binary()
+        prom = prombuild.ensure(prombuild.recipe(info["versions"])).binary()
         try:
             for name, cmd, log in (
                     ("collector", [str(col), f"--config={self.tmp / 'otel-collector.yaml'}"], self.logs[0]),

@@ -1,22 +1,27 @@
 """Native stack benchmark: cold build time per component, warm `invoke up` to all-ready,
 and resident memory of the idle stack.
 
-    python -m plano_obs.bench.native_stack [--cold] [--runs N]
+    python -m plano_obs.bench.native_stack [--cold] [--sequential] [--builds-only] [--runs N]
 
---cold builds every component into a fresh cache with an empty Go build cache (the Go
-module download cache is shared, so network time is not counted)."""
+--cold builds every component into a fresh cache folder, with an empty Go build cache, a fresh
+pnpm store and npm cache (so the web UI's npm packages are downloaded and counted; the Go module
+download cache is shared, so Go network time is not), the way `invoke up` does: the builds at
+the same time (binaries.resolve). --sequential builds them one after another instead, each part
+alone. --builds-only leaves out the warm `invoke up` runs (they start the stack on its ports)
+and times a warm resolve instead (everything cached: nothing is built)."""
 from __future__ import annotations
 
 import argparse
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from .. import generate, paths, settings, supervisor, tools
+from .. import binaries, generate, paths, prombuild, promui, settings, supervisor, tools
 
 
 def machine() -> str:
@@ -25,25 +30,66 @@ def machine() -> str:
     model = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
                   if l.startswith("model name")), platform.processor())
     go = subprocess.run(["go", "version"], capture_output=True, text=True).stdout.strip()
-    return f"{cpus} cores ({model}), {mem} GiB RAM, {platform.system()} {platform.release()}, {go}"
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    return f"{cpus} cores ({model}), {mem} GiB RAM, {platform.system()} {platform.release()}, {go}, Node.js {node}"
 
 
-def cold_builds() -> dict[str, float]:
-    versions = settings.load("compose")["versions"]
+def _load() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _own() -> float:
+    """CPU seconds of this process and every child it waited for."""
+    return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
+def _busy() -> float:
+    """CPU seconds every core has spent busy since boot (/proc/stat: all but idle and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def cold_builds(sequential: bool) -> tuple[dict[str, tuple[float, float | None]], float]:
+    """Each build step's wall and CPU seconds (tools.timings, tools.cpu_seconds), and the whole
+    build's wall seconds. CPU seconds are the work, whatever else the machine was doing."""
+    versions = settings.load("native")["versions"]
     manifest = (generate.rendered() / "collector" / "otelcol-builder.yaml").read_text()
-    times = {}
-    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as gocache:
-        os.environ.update(PLANO_OBS_CACHE=cache, GOCACHE=gocache)
+    saved = {k: os.environ.get(k) for k in ("PLANO_OBS_CACHE", "GOCACHE", "npm_config_cache", "XDG_CACHE_HOME")}
+    tools.timings.clear()
+    tools.cpu_seconds.clear()
+    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as gocache, \
+            tempfile.TemporaryDirectory() as npm:
+        os.environ.update(PLANO_OBS_CACHE=cache, GOCACHE=gocache, npm_config_cache=f"{npm}/npm",
+                          XDG_CACHE_HOME=f"{npm}/xdg")
         try:
-            for name, build in (("ocb (collector builder)", lambda: tools.ensure(tools.ocb(versions["collector"]))),
-                                ("collector (ocb build)", lambda: tools.ensure_collector(versions["collector"], manifest)),
-                                ("prometheus + promtool", lambda: tools.ensure(tools.prometheus(versions["prometheus"])))):
-                start = time.monotonic()
-                build()
-                times[name] = time.monotonic() - start
+            start = time.monotonic()
+            if sequential:
+                recipe = prombuild.recipe(versions)
+                tools.ensure(tools.ocb(versions["collector"]))
+                tools.ensure_collector(versions["collector"], manifest)
+                promui.pnpm_bin(versions["pnpm"])
+                prombuild.ensure(recipe)
+            else:
+                found = binaries.resolve(versions, manifest)
+                for name in ("collector", "prometheus"):
+                    if found[name].path is None:
+                        raise SystemExit(f"{name} was not built: {found[name].source}")
+            total = time.monotonic() - start
+            start = time.monotonic()
+            binaries.resolve(versions, manifest)
+            warm = time.monotonic() - start
+            if sequential:
+                prombuild.ensure_promtool(prombuild.recipe(versions))  # not part of `invoke up`
+            steps = {name: (wall, tools.cpu_seconds.get(name)) for name, wall in tools.timings.items()}
+            steps["warm resolve (all cached)"] = (warm, None)
         finally:
-            del os.environ["PLANO_OBS_CACHE"], os.environ["GOCACHE"]
-    return times
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+    return steps, total
 
 
 def _invoke(*args: str) -> float:
@@ -80,12 +126,25 @@ def warm_up(runs: int) -> tuple[list[float], dict[str, int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cold", action="store_true", help="also measure cold builds (several minutes)")
+    parser.add_argument("--sequential", action="store_true", help="cold builds one after another, not at once")
+    parser.add_argument("--builds-only", action="store_true", help="no warm `invoke up` runs (they use the stack's ports)")
     parser.add_argument("--runs", type=int, default=3, help="warm `invoke up` runs")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     if args.cold:
-        for name, seconds in cold_builds().items():
-            print(f"cold build  {name:<26} {seconds:7.1f} s")
+        print(f"load average before: {_load()}")
+        busy, mine = _busy(), _own()
+        steps, total = cold_builds(args.sequential)
+        others = _busy() - busy - (_own() - mine)
+        for name, (wall, cpu) in steps.items():
+            print(f"cold build  {name:<44} {wall:7.1f} s" + (f"  ({cpu:.0f} CPU-s)" if cpu is not None else ""))
+        how = "one after another" if args.sequential else "at once, as `invoke up` builds"
+        print(f"cold build  {'total (' + how + ')':<44} {total:7.1f} s  "
+              f"({sum(cpu or 0 for _, cpu in steps.values()):.0f} CPU-s)")
+        print(f"load average after: {_load()}; other processes used {max(0.0, others):.0f} CPU-s "
+              f"({max(0.0, others) / total:.2f} cores) meanwhile")
+    if args.builds_only:
+        return
     times, rss = warm_up(args.runs)
     print("warm `invoke up --mode native` to all-ready: " + ", ".join(f"{t:.1f} s" for t in times)
           + f" (best {min(times):.1f} s)")

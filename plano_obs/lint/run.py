@@ -10,7 +10,7 @@ from typing import Callable
 
 import yaml
 
-from .. import docker, generate, grafana, paths, promql, tools
+from .. import docker, generate, grafana, paths, prombuild, promql, tools
 from ..errors import PlanoError
 from .. import settings
 from ..render import MODES
@@ -64,7 +64,7 @@ def check_jsonnetfmt() -> list[str]:
 
 
 def _promtool() -> Path:
-    return tools.ensure(tools.prometheus(settings.version("prometheus"))).binary("promtool")
+    return prombuild.ensure_promtool(prombuild.recipe(settings.load()["versions"])).binary()
 
 
 def check_prometheus() -> list[str]:
