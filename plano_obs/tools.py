@@ -174,18 +174,21 @@ def concurrently(jobs: dict[str, Callable[[], T]]) -> dict[str, T]:
     network waits and single-threaded steps of one overlap the compiles of another. The first
     failure stops the others and is raised."""
     _stop.clear()
-    with ThreadPoolExecutor(max_workers=max(1, len(jobs)), thread_name_prefix="build") as pool:
-        futures = {name: pool.submit(job) for name, job in jobs.items()}
-        try:
-            wait(futures.values(), return_when=FIRST_EXCEPTION)
-        except BaseException:  # Ctrl-C: stop the builds too
-            _stop.set()
-            raise
-        failed = [f.exception() for f in futures.values() if f.done() and f.exception() is not None]
-        if failed:
-            _stop.set()  # the others stop; their own "stopped" errors are not the cause
-            raise failed[0]
-        return {name: f.result() for name, f in futures.items()}
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, len(jobs)), thread_name_prefix="build") as pool:
+            futures = {name: pool.submit(job) for name, job in jobs.items()}
+            try:
+                wait(futures.values(), return_when=FIRST_EXCEPTION)
+            except BaseException:  # Ctrl-C: stop the builds too
+                _stop.set()
+                raise
+            failed = [f.exception() for f in futures.values() if f.done() and f.exception() is not None]
+            if failed:
+                _stop.set()  # the others stop; their own "stopped" errors are not the cause
+                raise failed[0]
+            return {name: f.result() for name, f in futures.items()}
+    finally:
+        _stop.clear()  # every thread has ended: later builds in this process run normally
 
 
 def _module_dir(tool: GoTool) -> Path:

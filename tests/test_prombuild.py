@@ -140,6 +140,8 @@ def test_a_failed_build_stops_the_builds_beside_it(tmp_path):
     with pytest.raises(ToolError, match=r"building broken failed \(exit 1\)"):
         tools.concurrently({"endless": forever, "broken": broken})
     assert time.monotonic() - start < 10
+    # a build after the failure runs normally
+    tools.run_with_progress(["true"], tmp_path, {}, "after", tmp_path / "after.log")
     assert tools.concurrently({"one": lambda: 1, "two": lambda: 2}) == {"one": 1, "two": 2}
 
 

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import binaries, generate, paths, prombuild, promui, settings, supervisor, tools
@@ -50,9 +51,19 @@ def _busy() -> float:
     return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
-def cold_builds(sequential: bool) -> tuple[dict[str, tuple[float, float | None]], float]:
-    """Each build step's wall and CPU seconds (tools.timings, tools.cpu_seconds), and the whole
-    build's wall seconds. CPU seconds are the work, whatever else the machine was doing."""
+@dataclass
+class ColdRun:
+    steps: dict[str, tuple[float, float | None]]  # label → (wall, CPU seconds) of each build step
+    wall: float  # the whole build, as `invoke up` waits for it
+    cpu: float  # CPU seconds of this process and everything it ran meanwhile
+    others: float  # CPU seconds every other process on the machine used meanwhile
+    warm: float  # a resolve right after: everything cached
+    promtool: tuple[float, float | None] | None = None  # built afterwards (--sequential): not part of `invoke up`
+
+
+def cold_builds(sequential: bool) -> ColdRun:
+    """Cold builds into fresh caches, timed per step (tools.timings, tools.cpu_seconds). CPU
+    seconds are the work, whatever else the machine was doing; `others` says how much that was."""
     versions = settings.load("native")["versions"]
     manifest = (generate.rendered() / "collector" / "otelcol-builder.yaml").read_text()
     saved = {k: os.environ.get(k) for k in ("PLANO_OBS_CACHE", "GOCACHE", "npm_config_cache", "XDG_CACHE_HOME")}
@@ -63,7 +74,7 @@ def cold_builds(sequential: bool) -> tuple[dict[str, tuple[float, float | None]]
         os.environ.update(PLANO_OBS_CACHE=cache, GOCACHE=gocache, npm_config_cache=f"{npm}/npm",
                           XDG_CACHE_HOME=f"{npm}/xdg")
         try:
-            start = time.monotonic()
+            busy, own, start = _busy(), _own(), time.monotonic()
             if sequential:
                 recipe = prombuild.recipe(versions)
                 tools.ensure(tools.ocb(versions["collector"]))
@@ -75,21 +86,23 @@ def cold_builds(sequential: bool) -> tuple[dict[str, tuple[float, float | None]]
                 for name in ("collector", "prometheus"):
                     if found[name].path is None:
                         raise SystemExit(f"{name} was not built: {found[name].source}")
-            total = time.monotonic() - start
+            wall, cpu = time.monotonic() - start, _own() - own
+            others = max(0.0, _busy() - busy - cpu)
+            steps = {name: (w, tools.cpu_seconds.get(name)) for name, w in tools.timings.items()}
             start = time.monotonic()
             binaries.resolve(versions, manifest)
-            warm = time.monotonic() - start
+            run = ColdRun(steps, wall, cpu, others, time.monotonic() - start)
             if sequential:
-                prombuild.ensure_promtool(prombuild.recipe(versions))  # not part of `invoke up`
-            steps = {name: (wall, tools.cpu_seconds.get(name)) for name, wall in tools.timings.items()}
-            steps["warm resolve (all cached)"] = (warm, None)
+                tool = prombuild.ensure_promtool(prombuild.recipe(versions))
+                label = f"{tool.name} {tool.version}"
+                run.promtool = (tools.timings[label], tools.cpu_seconds.get(label))
         finally:
             for k, v in saved.items():
                 if v is None:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
-    return steps, total
+    return run
 
 
 def _invoke(*args: str) -> float:
@@ -133,16 +146,18 @@ def main() -> None:
     print(f"machine: {machine()}")
     if args.cold:
         print(f"load average before: {_load()}")
-        busy, mine = _busy(), _own()
-        steps, total = cold_builds(args.sequential)
-        others = _busy() - busy - (_own() - mine)
-        for name, (wall, cpu) in steps.items():
+        run = cold_builds(args.sequential)
+        for name, (wall, cpu) in run.steps.items():
             print(f"cold build  {name:<44} {wall:7.1f} s" + (f"  ({cpu:.0f} CPU-s)" if cpu is not None else ""))
         how = "one after another" if args.sequential else "at once, as `invoke up` builds"
-        print(f"cold build  {'total (' + how + ')':<44} {total:7.1f} s  "
-              f"({sum(cpu or 0 for _, cpu in steps.values()):.0f} CPU-s)")
-        print(f"load average after: {_load()}; other processes used {max(0.0, others):.0f} CPU-s "
-              f"({max(0.0, others) / total:.2f} cores) meanwhile")
+        print(f"cold build  {'total (' + how + ')':<44} {run.wall:7.1f} s  ({run.cpu:.0f} CPU-s, "
+              f"{run.cpu / run.wall:.2f} cores)")
+        print(f"other processes meanwhile: {run.others:.0f} CPU-s ({run.others / run.wall:.2f} cores); "
+              f"load average after: {_load()}")
+        print(f"warm resolve (all cached, nothing built): {run.warm:.1f} s")
+        if run.promtool:
+            print(f"promtool afterwards (the lint and images need it, `invoke up` does not): "
+                  f"{run.promtool[0]:.1f} s ({run.promtool[1] or 0:.0f} CPU-s)")
     if args.builds_only:
         return
     times, rss = warm_up(args.runs)
