@@ -6,7 +6,6 @@ Tasks run in-process through invoke's own Program and parser, as `invoke ARGS` w
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 import time
 from concurrent import futures
@@ -14,7 +13,8 @@ from dataclasses import dataclass, field
 
 import grpc
 import pytest
-from invoke import Program
+
+from tests.menu import invoke
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
@@ -35,9 +35,6 @@ TID, SID = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
 SPAN0 = "resourceSpans[0].scopeSpans[0].spans[0]"
 NOTHING_SENT = " — nothing was sent; fix or remove that record"
 
-_spec = importlib.util.spec_from_file_location("plano_obs_task_menu", paths.ROOT / "tasks.py")
-_menu = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_menu)  # type: ignore[union-attr]
 
 
 def _line(text: str, **span: object) -> str:
@@ -256,15 +253,6 @@ def stub():
     server.stop(0)
 
 
-def invoke(capsys, *args: str) -> tuple[int, str, str]:
-    """(exit status, stdout, stderr) of `invoke ARGS`; an uncaught exception fails the test."""
-    code = 0
-    try:
-        Program(namespace=_menu.ns, binary="invoke").run(["invoke", *args])
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])

@@ -4,21 +4,18 @@ leave the committed files as they were, and every runtime reader reads the state
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import re
 
 import pytest
+
+from tests.menu import invoke as _invoke
 import yaml
-from invoke import Program
 
 from plano_obs import compose, dashcheck, docker, generate, grafana, native, paths, ruler, settings, supervisor
 
 OVERRIDE = "{ _config+:: { ports+: { grafana: 3001 }, spanMetrics+: { namespace: 'plano.spans' } } }\n"
 
-_spec = importlib.util.spec_from_file_location("plano_obs_task_menu_rendered", paths.ROOT / "tasks.py")
-_menu = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_menu)  # type: ignore[union-attr]
 
 
 def _digests() -> dict[str, str]:
@@ -26,14 +23,6 @@ def _digests() -> dict[str, str]:
             for p in sorted(paths.GENERATED.rglob("*")) if p.is_file()}
 
 
-def _invoke(capsys, *args: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        Program(namespace=_menu.ns, binary="invoke").run(["invoke", *args])
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
