@@ -3,7 +3,6 @@ PromQL, macros and data links. The expected strings follow Grafana's documented 
 (docs: "Formatting multi-value variables", Prometheus "template variables"), written out here."""
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
