@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import requests
 import yaml
@@ -303,10 +302,6 @@ def reachable(backends: Backends) -> None:
         t = backends.get(backends.tempo, "/api/status/buildinfo", {})
         if t.get("status") == "error":
             backends.tempo = None  # TraceQL panels then say there is no Tempo to ask
-
-
-def load_dashboards(folder: Path | None = None) -> list[dict]:
-    return grafana.load(folder)
 
 
 def pick(dashboards: list[dict], which: str) -> list[dict]:

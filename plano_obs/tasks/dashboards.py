@@ -60,7 +60,7 @@ CHECK_HELP = {
 def check(c: Context, prometheus: str = "", tempo: str = "", range: str = "", var: list[str] | None = None,
           dashboard: str = "", links: bool = False) -> None:
     """Send every dashboard's queries as Grafana would; one line per panel: ✔ data, ∅ empty (why), ✘ error."""
-    from .. import dashcheck, settings
+    from .. import dashcheck, grafana, settings
     backends = dashcheck.default_backends(prometheus or None, tempo or None)
     dashcheck.reachable(backends)
     info = settings.load("native")
@@ -70,7 +70,7 @@ def check(c: Context, prometheus: str = "", tempo: str = "", range: str = "", va
     except ValueError as err:
         raise PlanoError(f"--range {window!r} is not a duration", "e.g. 15m, 1h or 6h") from err
     selection = dashcheck.parse_selection(var or [])
-    boards = dashcheck.pick(dashcheck.load_dashboards(), dashboard)
+    boards = dashcheck.pick(grafana.load(), dashboard)
     scrape_s = promql.seconds(info["spanMetricsScrapeInterval"])
     print(f"Prometheus {backends.prometheus}, Tempo {backends.tempo or 'not running (TraceQL panels cannot show traces)'}; "
           f"last {window}" + (f"; {', '.join(f'{k}={v}' for k, v in selection.items())}" if selection else "; every variable at All"))
