@@ -6,9 +6,11 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import requests
 
 from plano_obs import paths, settings
@@ -58,6 +60,43 @@ def span_count(base: str, tid: str) -> int:
 
 def span_counts(base: str, want: dict[str, int]) -> dict[str, int]:
     return {tid: span_count(base, tid) for tid in want}
+
+
+def wait_whole(base: str, want: dict[str, int], what: str, deadline_s: float = 120.0) -> dict[str, int]:
+    """Waits until the Tempo at `base` returns every trace of `want` with exactly its span count,
+    then reads them all once more (a trace seen whole must still be whole), and returns those
+    counts. Each round asks only for the traces not yet seen whole, so a slow query path cannot
+    eat the deadline by re-reading hundreds of finished traces. On timeout it fails with what is
+    wrong: how many traces are missing, short or over-counted, with examples."""
+    end = time.monotonic() + deadline_s
+    got: dict[str, int | str] = {}
+    pending = list(want)
+    while True:
+        for tid in pending:
+            try:
+                got[tid] = span_count(base, tid)
+            except requests.RequestException as err:  # a 5xx or timeout while a component restarts
+                got[tid] = f"error: {err}"
+        pending = [t for t in want if got.get(t) != want[t]]
+        if not pending:
+            final = span_counts(base, want)
+            if final == want:
+                return final
+            got.update(final)
+            pending = [t for t in want if final[t] != want[t]]
+        if time.monotonic() > end:
+            pytest.fail(f"timed out after {deadline_s:.0f}s waiting for {what} at {base}: {whole_summary(got, want)}")
+        time.sleep(1)
+
+
+def whole_summary(got: dict, want: dict[str, int]) -> str:
+    """One line on how `got` (span count or error per trace) differs from `want`."""
+    bad = {t: got.get(t) for t in want if got.get(t) != want[t]}
+    kinds = Counter("error" if isinstance(v, str) or v is None else "missing" if v == 0
+                    else "short" if v < want[t] else "over-counted" for t, v in bad.items())
+    examples = ", ".join(f"{t}: {bad[t]!r} of {want[t]}" for t in list(bad)[:5])
+    return (f"{len(want) - len(bad)} of {len(want)} traces whole; {dict(kinds)}; "
+            f"spans returned {sum(v for v in got.values() if isinstance(v, int))} of {sum(want.values())}; e.g. {examples}")
 
 
 def collector_counters(metrics_url: str) -> Counter:

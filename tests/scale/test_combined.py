@@ -113,9 +113,8 @@ def sent(combined, names, tmp_path_factory) -> Sent:
 def test_every_trace_is_whole_in_the_scaled_tempo(combined, sent):
     want = sum(counts(p)["traces"]["traces"] for p in FIXTURES.values()) * COPIES
     assert len(sent.spans) == want
-    wait_for(f"all {len(sent.spans)} traces ({sum(sent.spans.values())} spans) whole at the query-frontend",
-             lambda: shared.span_counts(combined.cluster.query_url, sent.spans), lambda got: got == sent.spans,
-             deadline_s=120, interval=1)
+    shared.wait_whole(combined.cluster.query_url, sent.spans,
+                      f"all {len(sent.spans)} traces ({sum(sent.spans.values())} spans) whole at the query-frontend")
 
 
 def test_every_span_is_counted_once_across_the_gateways_scraped_and_remote_written(combined, sent, names):

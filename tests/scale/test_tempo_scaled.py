@@ -75,9 +75,6 @@ def sent(cluster, tmp_path_factory) -> Sent:
     return Sent(salt, spans, old, start, time.time())
 
 
-_all_span_counts = shared.span_counts
-
-
 def _search(base: str, salt: str, start: float, end: float, q: str) -> set[str]:
     assert q.startswith("{ ") and q.endswith(" }")
     q = f'{q[:-2]} && resource.smoke.run =~ "{salt}.*" }}'
@@ -113,8 +110,7 @@ QUERIES = {
 
 def test_every_trace_is_in_both_tempos_with_all_its_spans(cluster, sent):
     for base in (cluster.query_url, cluster.single_url):
-        wait_for(f"all {len(sent.spans)} traces with their spans at {base}",
-                 lambda: _all_span_counts(base, sent.spans), lambda got: got == sent.spans, deadline_s=90, interval=1)
+        shared.wait_whole(base, sent.spans, f"all {len(sent.spans)} traces with their spans", deadline_s=90)
 
 
 @pytest.mark.parametrize("query", list(QUERIES))
@@ -204,8 +200,7 @@ def test_a_component_sigkilled_mid_replay_loses_nothing(cluster, settled, tmp_pa
     assert proc.returncode == 0, err
     assert sorted(json.loads(out)["trace_ids"]) == sorted(spans)
     for base in (cluster.query_url, cluster.single_url):
-        got = wait_for(f"all {len(spans)} traces whole at {base} after killing {component}",
-                       lambda: _all_span_counts(base, spans), lambda g: g == spans, deadline_s=120, interval=2)
+        got = shared.wait_whole(base, spans, f"all {len(spans)} traces whole after killing {component}")
         assert sum(got.values()) == total
     counters = {k: v - counters0.get(k, 0) for k, v in _collector_counters(cluster).items()}
     log = (cluster.sup.logs / "collector.log").read_text(errors="replace").splitlines()[log_lines:]
