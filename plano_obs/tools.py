@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -279,27 +278,3 @@ def ensure_collector(version: str, manifest: str) -> Path:
     shutil.copy2(out / "src" / "otelcol-plano", binary)
     (out / ".complete").write_text(manifest)
     return binary
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m plano_obs.tools NAME...`: pre-build tools (used by CI and nox)."""
-    from . import prombuild, settings
-
-    names = argv if argv is not None else sys.argv[1:]
-    known = {"prometheus": lambda: prombuild.ensure(prombuild.recipe(settings.load()["versions"])),
-             "promtool": lambda: prombuild.ensure_promtool(prombuild.recipe(settings.load()["versions"])),
-             "jsonnetfmt": lambda: ensure(jsonnetfmt(settings.version("jsonnetfmt"))),
-             "docker-compose": lambda: ensure(compose(settings.version("compose")))}
-    try:
-        for name in names:
-            if name not in known:
-                raise ToolError(f"unknown tool {name!r}", f"use one of {', '.join(known)}")
-            print(known[name]().bin_dir)
-    except ToolError as err:
-        print(f"error: {err.line()}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
