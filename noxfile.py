@@ -15,7 +15,7 @@ def _install(session: nox.Session, extras: str = "") -> None:
 def lint(session: nox.Session) -> None:
     """Formatting, promtool, PromQL, dashboard rules, Compose config and drift."""
     _install(session)
-    session.run("python", "-m", "plano_obs.lint.run", *session.posargs)
+    session.run("python", "-m", "plano_obs.checks.lint.run", *session.posargs)
 
 
 @nox.session
@@ -45,9 +45,9 @@ def bench(session: nox.Session) -> None:
     _install(session)
     args = list(session.posargs)
     which, *rest = args if args and not args[0].startswith("-") else ["native", *args]  # `-- --cold`: native
-    modules = {"native": "plano_obs.bench.native_stack", "replay": "plano_obs.bench.replay",
-               "cardinality": "plano_obs.bench.cardinality", "freshness": "plano_obs.bench.freshness",
-               "knee": "plano_obs.bench.knee", "compose": "plano_obs.bench.compose_stack"}
+    modules = {"native": "plano_obs.harness.bench.native_stack", "replay": "plano_obs.harness.bench.replay",
+               "cardinality": "plano_obs.harness.bench.cardinality", "freshness": "plano_obs.harness.bench.freshness",
+               "knee": "plano_obs.harness.bench.knee", "compose": "plano_obs.harness.bench.compose_stack"}
     if which not in modules:
         session.error("Usage: nox -s bench -- native [--cold] | replay [--spans N] | cardinality [--models N] | "
                       "freshness [--samples N] | knee [--rates R,R,…] | compose [--runs N]")
@@ -59,7 +59,7 @@ def bench(session: nox.Session) -> None:
 def chaos(session: nox.Session) -> None:
     """Fault matrix against a stack it starts: kills and restarts mid-replay, a table of losses."""
     _install(session)
-    session.run("python", "-m", "plano_obs.chaos", *session.posargs)
+    session.run("python", "-m", "plano_obs.harness.chaos", *session.posargs)
 
 
 @nox.session

@@ -102,8 +102,8 @@
           profiles: ['dev-envoy'],
           command: ['python', '/opt/mockllm.py', '--host', '0.0.0.0', '--port', std.toString(c.containerPorts.mockLlm)],
           // the checkout's mock: ../.. from generated/compose/; `invoke up` sets PLANO_CHECKOUT_DIR
-          // for the rendering it runs from the state folder (plano_obs/docker.py)
-          volumes: ['${PLANO_CHECKOUT_DIR:-../..}/plano_obs/mockllm.py:/opt/mockllm.py:ro'],
+          // for the rendering it runs from the state folder (plano_obs/runtime/docker.py)
+          volumes: ['${PLANO_CHECKOUT_DIR:-../..}/plano_obs/dev/mockllm.py:/opt/mockllm.py:ro'],
           ports: publish(['mockLlm']),
         },
         // No healthcheck: it could not be tried here (Grafana cannot be obtained on this machine).

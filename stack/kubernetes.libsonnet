@@ -121,7 +121,7 @@
     local servicePorts(ports) = [{ name: p.name, port: p.containerPort, targetPort: p.containerPort, protocol: p.protocol } for p in ports],
 
     // {file name under generated/kubernetes/: object}. A ConfigMap's data entries are values:
-    // plano_obs/render.py writes each as the text its name says (.json, else YAML).
+    // plano_obs/config/render.py writes each as the text its name says (.json, else YAML).
     manifests:: {
       'namespace.yaml': { apiVersion: 'v1', kind: 'Namespace', metadata: meta(k.namespace, namespaced=false) },
 

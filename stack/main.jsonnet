@@ -21,7 +21,7 @@ function(mode='compose', overrides={})
     (import 'plano.libsonnet') +
     (import '../envoy/envoy.libsonnet');
   local stack = base + check.overrides(base, overrides) + { _config+:: { mode: mode } };
-  // Values only: plano_obs/render.py writes them as YAML, JSON or env files (the
+  // Values only: plano_obs/config/render.py writes them as YAML, JSON or env files (the
   // C++ Jsonnet manifests natively, far faster than std.manifestYamlDoc).
   local yaml(v) = { format: 'yaml', value: v };
   local json(v) = { format: 'json', value: v };

@@ -10,7 +10,7 @@
         binary: 'python',
         args: [
           '-m',
-          'plano_obs.mockllm',
+          'plano_obs.dev.mockllm',
           '--host',
           c.bindAddress,
           '--port',
@@ -24,7 +24,7 @@
         binary: 'python',
         args: [
                 '-m',
-                'plano_obs.mockagents',
+                'plano_obs.dev.mockagents',
                 '--host',
                 c.bindAddress,
                 '--port',

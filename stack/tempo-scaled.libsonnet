@@ -175,7 +175,7 @@
       },
     },
 
-    // What plano_obs.scale reads: every port, component and file, so Python retypes none.
+    // What plano_obs.harness.scale reads: every port, component and file, so Python retypes none.
     info: {
       ports: s.ports,
       kafka: s.kafka,

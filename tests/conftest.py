@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from plano_obs import render
+from plano_obs.config import render
 
 
 @pytest.fixture(scope="session")

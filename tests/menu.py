@@ -6,7 +6,7 @@ import importlib.util
 
 from invoke import Program
 
-from plano_obs import paths
+from plano_obs.config import paths
 
 _spec = importlib.util.spec_from_file_location("plano_obs_task_menu", paths.ROOT / "tasks.py")
 menu = importlib.util.module_from_spec(_spec)

@@ -1,7 +1,7 @@
 """The chaos run's books: counter growth across resets, and the verdict line and status."""
 import pytest
 
-from plano_obs.chaos import Row, growth, verdict
+from plano_obs.harness.chaos import Row, growth, verdict
 
 
 @pytest.mark.parametrize("samples,t0,expected", [
@@ -27,7 +27,7 @@ def test_verdict_fails_on_a_lost_span_and_on_counts_short_without_a_reason():
 
 
 def test_a_loss_passes_only_with_the_upstream_defect_s_evidence_and_is_named(tmp_path):
-    from plano_obs import faults
+    from plano_obs.harness import faults
     ctx = faults.Context(info={}, state=tmp_path)
     (tmp_path / "logs").mkdir()
     log = tmp_path / "logs" / "tempo.log"

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from plano_obs import paths
+from plano_obs.config import paths
 
 
 def invoke(*args, env=None, cwd=paths.ROOT):

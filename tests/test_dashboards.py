@@ -3,8 +3,8 @@ import copy
 
 import pytest
 
-from plano_obs import grafana, promql
-from plano_obs.lint import dashboards as rules
+from plano_obs.checks import grafana, promql
+from plano_obs.checks.lint import dashboards as rules
 
 UIDS = {"plano-prometheus", "plano-tempo"}
 SEED = ["LLM Requests/sec by Model", "Agent Requests/sec by Agent", "Total Requests/sec",
@@ -26,7 +26,7 @@ def test_the_seeds_six_panels_the_listeners_and_the_service_graph_eight_in_all(d
 
 
 def test_service_graph_panel_asks_tempo_for_its_service_map(dashboard):
-    from plano_obs import grafana
+    from plano_obs.checks import grafana
     panel = _panel(dashboard, "Service Graph")
     assert panel["type"] == "nodeGraph"
     assert panel["datasource"] == {"type": "tempo", "uid": "plano-tempo"}
@@ -120,7 +120,7 @@ def test_a_query_that_ignores_a_variable_its_component_carries_is_caught(dashboa
 @pytest.fixture(scope="module")
 def usage_dashboard():
     import json
-    from plano_obs import paths
+    from plano_obs.config import paths
     return json.loads((paths.GENERATED / "dashboards" / "plano-llm-usage.json").read_text())
 
 
@@ -140,7 +140,7 @@ def test_llm_usage_panels_units_and_variables(usage_dashboard):
 
 def test_brightstaff_dashboard_covers_upstreams_panels_with_units(usage_dashboard):
     import json
-    from plano_obs import paths
+    from plano_obs.config import paths
     dash = json.loads((paths.GENERATED / "dashboards" / "plano-brightstaff.json").read_text())
     assert rules.check(dash, UIDS) == []
     units = {p["title"]: p["fieldConfig"]["defaults"]["unit"] for p in dash["panels"]}

@@ -8,7 +8,7 @@ import sys
 
 import rjsonnet
 
-from plano_obs import paths
+from plano_obs.config import paths
 
 LEAVES = """
 local c = ((import '../mixin/config.libsonnet') + (import 'config.libsonnet'))._config;
@@ -73,7 +73,7 @@ def test_every_nox_session_is_documented():
 
 
 def test_every_module_is_in_the_layout_table():
-    from plano_obs import paths
+    from plano_obs.config import paths
     text = (paths.ROOT / "docs" / "development.md").read_text()
     package = paths.ROOT / "plano_obs"
     wanted = [f"plano_obs/{p.name}/" for p in package.iterdir() if p.is_dir() and (p / "__init__.py").exists()]

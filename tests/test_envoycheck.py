@@ -8,7 +8,8 @@ import threading
 
 import pytest
 
-from plano_obs import envoycheck, settings
+from plano_obs.checks import envoycheck
+from plano_obs.config import settings
 
 
 def _serve(routes: dict[str, tuple[str, str]]):
@@ -94,7 +95,7 @@ def test_the_configured_address_then_the_candidates_are_tried_in_order(stack_set
 
 
 def test_every_exit_code_is_documented_with_its_meaning():
-    from plano_obs import paths
+    from plano_obs.config import paths
     table = dict(re.findall(r"^\| (\d+) \| (.+) \|$", (paths.ROOT / "docs" / "envoy.md").read_text(), flags=re.M))
     assert set(table) == {str(c) for c in envoycheck.EXIT_CODES}
     for code, meaning in envoycheck.EXIT_CODES.items():

@@ -8,7 +8,7 @@ import _jsonnet
 import pytest
 import rjsonnet
 
-from plano_obs import paths, render
+from plano_obs.config import paths, render
 
 # touches the collector, Prometheus, Tempo, the ports and the bind address of every mode
 OVERRIDE = """{ _config+:: {

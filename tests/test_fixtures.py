@@ -2,7 +2,7 @@
 import re
 from collections import Counter
 
-from plano_obs import paths, settings
+from plano_obs.config import paths, settings
 from plano_obs.traces import otlpjson, replay
 from tests.fixtures.counts import FIXTURES, counts, usage
 

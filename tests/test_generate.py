@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from plano_obs import generate, paths
+from plano_obs.config import generate, paths
 from plano_obs.errors import DriftError, JsonnetError
 
 

@@ -18,7 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import yaml
 
-from plano_obs import grafana_push, paths, ruler, settings
+from plano_obs.ship import grafana_push, ruler
+from plano_obs.config import paths, settings
 
 TOKEN = "glsa_test-token-not-a-secret"
 
@@ -286,7 +287,7 @@ def test_rules_export_writes_the_mimir_namespace_and_the_prometheus_rule_file(tm
     assert mimir == {"namespace": namespace, "groups": groups}
     assert prom == {"groups": groups}
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{namespace}.mimir.yaml", f"{namespace}.rules.yml"]
-    from plano_obs.lint.run import _promtool
+    from plano_obs.checks.lint.run import _promtool
     check = subprocess.run([str(_promtool()), "check", "rules", str(tmp_path / f"{namespace}.rules.yml")],
                            capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr

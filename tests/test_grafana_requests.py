@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from plano_obs import dashcheck, grafana, promql
+from plano_obs.checks import dashcheck, grafana, promql
 
 DASHBOARDS = grafana.load()
 MODEL = grafana.Variable("model", "label_values(m{a=~\"$tenant\"}, llm_model)", multi=True, include_all=True, all_value=".*")

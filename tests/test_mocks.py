@@ -10,8 +10,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from plano_obs import mockagents, mockllm
-from plano_obs.mockllm import ANSWER, MockServer
+from plano_obs.dev import mockagents, mockllm
+from plano_obs.dev.mockllm import ANSWER, MockServer
 
 SUFFIX = "-2024-07-18"
 MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello there"}]

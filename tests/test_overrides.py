@@ -4,7 +4,7 @@ import json
 import yaml
 import pytest
 
-from plano_obs import render
+from plano_obs.config import render
 from plano_obs.errors import JsonnetError
 
 
@@ -54,6 +54,6 @@ def test_runtime_error_in_sources_reports_file_and_line():
 
 
 def test_the_shipped_example_override_renders():
-    from plano_obs import paths
+    from plano_obs.config import paths
     files = render.render("compose", paths.STACK / "local.libsonnet.example")
     assert files == render.render("compose")  # everything in it is commented out

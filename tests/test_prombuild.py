@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from plano_obs import paths, prombuild, promui, settings, tools
+from plano_obs.config import paths, settings
+from plano_obs.runtime import prombuild, promui, tools
 from plano_obs.errors import ToolError
 
 
@@ -20,7 +21,7 @@ def _pin() -> str:
 
 
 def test_the_stack_needs_no_service_discovery_plugin():
-    from plano_obs import generate
+    from plano_obs.config import generate
     files = prombuild.config_files()
     folders = {f.parent.relative_to(generate.rendered()).as_posix() for f in files}
     # every mode and topology that runs a Prometheus is scanned

@@ -1,6 +1,6 @@
 import pytest
 
-from plano_obs import promql
+from plano_obs.checks import promql
 
 
 def test_substitutes_macros_and_all_variable_syntaxes():
@@ -27,7 +27,7 @@ def test_parse_error_keeps_the_expression():
 
 
 def test_grafana_interval_macros():
-    from plano_obs import grafana
+    from plano_obs.checks import grafana
     # 15 min over 1000 points is 0.9 s, below the 5 s scrape interval: the scrape interval wins
     assert grafana.interval_s(900, 5) == 5
     assert grafana.rate_interval_s(900, 5) == 20  # max(5 + 5, 4 × 5)

@@ -7,7 +7,8 @@ import json
 import pytest
 import yaml
 
-from plano_obs import render, stack
+from plano_obs.config import render
+from plano_obs.runtime import lifecycle as stack
 from plano_obs.errors import JsonnetError, PlanoError
 
 REMOTE = """{ _config+:: { remote+: {

@@ -3,7 +3,8 @@ import json
 
 import yaml
 
-from plano_obs import promql, render
+from plano_obs.checks import promql
+from plano_obs.config import render
 
 
 def _yaml(rendered, mode, name):

@@ -12,7 +12,10 @@ import pytest
 from tests.menu import invoke as _invoke
 import yaml
 
-from plano_obs import compose, dashcheck, docker, generate, grafana, native, paths, ruler, settings, supervisor
+from plano_obs.runtime import compose, docker, native, supervisor
+from plano_obs.checks import dashcheck, grafana
+from plano_obs.config import generate, paths, settings
+from plano_obs.ship import ruler
 
 OVERRIDE = "{ _config+:: { ports+: { grafana: 3001 }, spanMetrics+: { namespace: 'plano.spans' } } }\n"
 
@@ -119,5 +122,5 @@ def test_what_talks_to_a_running_stack_reads_the_state_rendering(state):
 
 
 def test_the_drift_check_ignores_the_users_overrides(state):
-    from plano_obs.lint import run
+    from plano_obs.checks.lint import run
     assert run.check_drift() == []

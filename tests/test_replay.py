@@ -19,7 +19,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
 
-from plano_obs import paths
+from plano_obs.config import paths
 from plano_obs.traces import encoder, firstpass, otlpjson, replay, resume, sender as otlp, spool, wire
 from tests.fixtures.counts import FIXTURES, counts
 

@@ -8,9 +8,9 @@ import json
 import pytest
 import yaml
 
-from plano_obs import render
+from plano_obs.config import render
 from plano_obs.errors import JsonnetError
-from plano_obs.scale import kafka
+from plano_obs.harness.scale import kafka
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_kafka_cluster_ids_never_start_with_a_dash(monkeypatch):
     """One random id in 64 starts with '-', which Kafka's storage tool reads as an option (a CI
     run of `nox -s scale` failed so). The id is drawn again; it stays 22 URL-safe characters."""
     import uuid
-    from plano_obs.scale import kafka
+    from plano_obs.harness.scale import kafka
     dash = uuid.UUID(bytes=b"\xf8" + b"\x00" * 15)  # base64 of 0xf8… begins with '-'
     draws = iter([dash, uuid.UUID(int=1)])
     monkeypatch.setattr(kafka.uuid, "uuid4", lambda: next(draws))

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from plano_obs import paths
-from plano_obs.lint import schema
+from plano_obs.config import paths
+from plano_obs.checks.lint import schema
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from plano_obs import ports, secrets
+from plano_obs.runtime import ports, secrets
 from plano_obs.errors import PortInUseError
 
 

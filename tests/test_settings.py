@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from plano_obs import paths, render, settings
+from plano_obs.config import paths, render, settings
 
 OVERRIDE = """{ _config+:: {
   ports+: { otlpGrpc: 29417, otlpHttp: 29418, prometheus: 29402, grafana: 29400, envoyAdmin: 29401 },
@@ -106,7 +106,7 @@ def test_no_module_or_test_retypes_a_port_or_a_pinned_version():
                 continue
             for m in [*number.finditer(line), *version.finditer(line)]:
                 found.append(f"{path.relative_to(paths.ROOT)}:{n}: {m.group(1)}")
-    assert not found, "read these from plano_obs.settings instead of retyping them:\n" + "\n".join(found)
+    assert not found, "read these from plano_obs.config.settings instead of retyping them:\n" + "\n".join(found)
 
 
 def test_the_scan_would_catch_a_retyped_port():

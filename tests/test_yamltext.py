@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from plano_obs import render, yamltext
+from plano_obs.config import render, yamltext
 
 OVERRIDE = """{ _config+:: { bindAddress: '0.0.0.0', ports+: { grafana: 3001 },
   remote+: { metrics+: { remoteWriteUrl: 'https://mimir.example.com/api/v1/push', auth: 'basic', externalLabels: { region: 'eu' } } },

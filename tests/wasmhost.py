@@ -8,7 +8,7 @@ from collections import defaultdict
 
 import wasmtime
 
-from plano_obs import wasm
+from plano_obs.dev import wasm
 
 KINDS = {0: "counter", 1: "gauge", 2: "histogram"}
 REQUEST_HEADERS, RESPONSE_HEADERS = 0, 2  # proxy-wasm map types

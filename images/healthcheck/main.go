@@ -2,7 +2,7 @@
 // (the collector's health_check extension answers HTTP, but the collector binary cannot probe
 // it, and a FROM scratch image has no shell, curl or wget). Exits 0 when every URL answers a
 // 2xx within the timeout, 1 otherwise, printing why in one line.
-// Built static (CGO_ENABLED=0) by plano_obs/images.py; standard library only.
+// Built static (CGO_ENABLED=0) by plano_obs/runtime/localimages.py; standard library only.
 package main
 
 import (

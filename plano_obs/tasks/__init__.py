@@ -6,7 +6,7 @@ from typing import Callable
 
 from invoke.exceptions import Exit
 
-from ..errors import PlanoError
+from plano_obs.errors import PlanoError
 
 
 def cli_errors(fn: Callable) -> Callable:

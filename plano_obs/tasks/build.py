@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from invoke import Context, task
 
-from .. import generate, paths, render
-from . import cli_errors
+from plano_obs.config import generate, paths, render
+from plano_obs.tasks import cli_errors
 
 HELP = {
     "overrides": "override file (default: $PLANO_OBS_OVERRIDES, else stack/local.libsonnet), rendered into the "
@@ -21,7 +21,7 @@ HELP = {
 def run_build(overrides: str | None, only: str = "", check: bool = False) -> None:
     local = paths.overrides_file(overrides)
     if overrides and not local.exists():
-        from ..errors import JsonnetError
+        from plano_obs.errors import JsonnetError
         raise JsonnetError(f"override file {local} does not exist", remedy="check the --overrides path")
     given = local if local.exists() else None
     if check:

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from invoke import Collection, Context, task
 
-from .. import promql
-from ..errors import PlanoError
-from . import cli_errors
-from .build import run_build
+from plano_obs.checks import promql
+from plano_obs.errors import PlanoError
+from plano_obs.tasks import cli_errors
+from plano_obs.tasks.build import run_build
 
 
 @task(default=True, help={"overrides": "override file (default: stack/local.libsonnet)"})
@@ -31,7 +31,8 @@ PUSH_HELP = {
 def push(c: Context, url: str = "", token: str = "", token_file: str = "", datasource: list[str] | None = None,
          dry_run: bool = False) -> None:
     """Create or update the folder, datasources and dashboards in an existing Grafana."""
-    from .. import grafana_push, settings
+    from plano_obs.ship import grafana_push
+    from plano_obs.config import settings
     if not url:
         raise grafana_push.PushError("no --url given", "pass Grafana's base URL: --url https://grafana.example.com")
     secret = grafana_push.resolve_token(token, token_file)
@@ -60,7 +61,8 @@ CHECK_HELP = {
 def check(c: Context, prometheus: str = "", tempo: str = "", range: str = "", var: list[str] | None = None,
           dashboard: str = "", links: bool = False) -> None:
     """Send every dashboard's queries as Grafana would; one line per panel: ✔ data, ∅ empty (why), ✘ error."""
-    from .. import dashcheck, grafana, settings
+    from plano_obs.checks import dashcheck, grafana
+    from plano_obs.config import settings
     backends = dashcheck.default_backends(prometheus or None, tempo or None)
     dashcheck.reachable(backends)
     info = settings.load("native")

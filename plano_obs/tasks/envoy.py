@@ -6,7 +6,7 @@ import json as _json
 from invoke import Collection, Context, task
 from invoke.exceptions import Exit
 
-from . import cli_errors
+from plano_obs.tasks import cli_errors
 
 
 @task(default=True, help={
@@ -16,7 +16,8 @@ from . import cli_errors
 @cli_errors
 def check(c: Context, admin: str | None = None, prometheus: str | None = None, json: bool = False) -> None:
     """Check Envoy's admin endpoint, Plano's WASM metrics and Prometheus's envoy target."""
-    from .. import envoycheck, health, stack
+    from plano_obs.checks import envoycheck
+    from plano_obs.runtime import health, lifecycle as stack
     chosen, _ = stack.choose_mode("auto")
     info = stack.info(chosen)
     prom = prometheus or health.url(info, "prometheus")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from invoke import Collection, Context, task
 
-from . import cli_errors
+from plano_obs.tasks import cli_errors
 
 
 @task(default=True, iterable=["only"], help={
@@ -12,7 +12,7 @@ from . import cli_errors
 @cli_errors
 def build(c: Context, force: bool = False, only: list[str] | None = None) -> None:
     """Build the local collector, Tempo and Prometheus images FROM scratch (cached by digest)."""
-    from .. import images
+    from plano_obs.runtime import localimages as images
     for img in images.build(force=force, only=only or None):
         print(f"  {img.component:<11} {img.status:<6} {img.tag}  {img.size / 1e6:.0f} MB  {img.seconds:.1f}s")
 

@@ -18,7 +18,7 @@ from typing import Any
 import invoke
 from invoke.parser import Argument
 
-from ..errors import PlanoError
+from plano_obs.errors import PlanoError
 
 _HELP_FLAGS = ("--help", "-h")
 

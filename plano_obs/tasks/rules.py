@@ -5,7 +5,7 @@ from pathlib import Path
 
 from invoke import Collection, Context, task
 
-from . import cli_errors
+from plano_obs.tasks import cli_errors
 
 
 @task(default=True, help={
@@ -15,7 +15,8 @@ from . import cli_errors
 @cli_errors
 def export(c: Context, out: str = "rules-export", namespace: str = "") -> None:
     """Write the rules for Mimir's ruler (mimirtool) and for Prometheus's rule_files."""
-    from .. import ruler, settings
+    from plano_obs.ship import ruler
+    from plano_obs.config import settings
     name = namespace or settings.load("compose")["ruler"]["namespace"]
     mimir, prometheus = ruler.write(Path(out), ruler.groups(), name)
     print(f"wrote {mimir}: load with `mimirtool rules load {mimir}` (namespace {name})")

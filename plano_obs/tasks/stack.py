@@ -6,15 +6,16 @@ from pathlib import Path
 
 from invoke import Collection, Context, task
 
-from .. import binaries, paths  # binaries: its INSTALLABLE names are in --help; the runtime is imported by each task
-from ..errors import PlanoError
-from . import cli_errors, options
+from plano_obs.runtime import binaries  # binaries: its INSTALLABLE names are in --help; the runtime is imported by each task
+from plano_obs.config import paths
+from plano_obs.errors import PlanoError
+from plano_obs.tasks import cli_errors, options
 
 MODE_HELP = "auto (Compose when a Docker engine answers, else native), compose or native"
 
 
 def _mode(mode: str) -> str:
-    from .. import stack
+    from plano_obs.runtime import lifecycle as stack
     chosen, why = stack.choose_mode(mode)
     print(f"mode: {chosen} ({why})")
     return chosen
@@ -23,7 +24,7 @@ def _mode(mode: str) -> str:
 def _render() -> None:
     """Renders what the stack runs into the state folder (generate.rendered()), never into the
     committed generated/, and says so."""
-    from .. import generate
+    from plano_obs.config import generate
     overrides = paths.overrides_file()
     out = generate.rendered()
     print(f"configs: {out}" + (f" (with the overrides from {overrides})" if overrides.exists() else " (the defaults)"))
@@ -52,7 +53,7 @@ def _table(rows: list[dict], columns: list[str]) -> None:
 def up(c: Context, mode: str = "auto", timeout: float = 120, envoy: bool = True, plano: bool = True,
        profile: str = "full", local_images: bool = False, dev_envoy: bool = False) -> None:
     """Render the configs (into .state/rendered) and start the stack (Compose or native), then wait until ready."""
-    from .. import report, stack
+    from plano_obs.runtime import report, lifecycle as stack
     start = time.monotonic()
     chosen = _mode(mode)
     for flag, given in (("--local-images", local_images), ("--dev-envoy", dev_envoy)):
@@ -71,7 +72,7 @@ def up(c: Context, mode: str = "auto", timeout: float = 120, envoy: bool = True,
 @cli_errors
 def down(c: Context, volumes: bool = False, mode: str = "auto") -> None:
     """Stop the stack; data is kept unless --volumes."""
-    from .. import stack
+    from plano_obs.runtime import lifecycle as stack
     stack.down(_mode(mode), volumes)
 
 
@@ -79,7 +80,7 @@ def down(c: Context, volumes: bool = False, mode: str = "auto") -> None:
 @cli_errors
 def status(c: Context, mode: str = "auto") -> None:
     """Show each component's pid, port, readiness and version."""
-    from .. import report, stack
+    from plano_obs.runtime import report, lifecycle as stack
     chosen = _mode(mode)
     rows = stack.status(chosen)
     for r in rows:
@@ -102,7 +103,7 @@ def status(c: Context, mode: str = "auto") -> None:
 @cli_errors
 def versions(c: Context, mode: str = "auto") -> None:
     """Print the pinned and the running version of each component."""
-    from .. import stack
+    from plano_obs.runtime import lifecycle as stack
     rows = stack.status(_mode(mode))
     _table(rows, ["component", "pinned", "running"])
     wrong = [r["component"] for r in rows if r["running"] and r["pinned"] and r["running"] != r["pinned"]]
@@ -117,7 +118,7 @@ def versions(c: Context, mode: str = "auto") -> None:
 @cli_errors
 def logs(c: Context, service: str = "", follow: bool = False, tail: int | str = 200, mode: str = "auto") -> None:
     """Show the stack's logs, of every service or of one: invoke logs [--service NAME]."""
-    from .. import stack
+    from plano_obs.runtime import lifecycle as stack
     lines = options.number("--tail", tail, integer=True, minimum=0)
     chosen, _ = stack.choose_mode(mode)
     if chosen == "compose" and service == "collector":
@@ -132,7 +133,7 @@ def logs(c: Context, service: str = "", follow: bool = False, tail: int | str = 
 @cli_errors
 def install(c: Context, binary: list[str] | None = None, sha256: str | None = None) -> None:
     """Build or install (once, cached) the binaries native mode runs, then list them."""
-    from .. import native
+    from plano_obs.runtime import native
     _render()
     versions = native.info()["versions"]
     if sha256 and len(binary or []) != 1:

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Iterator
 
 from invoke import Collection, Context, task
 
-from ..errors import PlanoError
-from . import cli_errors, options
+from plano_obs.errors import PlanoError
+from plano_obs.tasks import cli_errors, options
 
 if TYPE_CHECKING:
-    from ..traces import replay as rp, resume as tracesresume, spool as tracespool
+    from plano_obs.traces import replay as rp, resume as tracesresume, spool as tracespool
 
 # The replay's modules (gRPC, protobuf, the OTLP encoders) are imported by the functions that use
 # them: `invoke --list`, `invoke build` and every other task start without them.
@@ -39,7 +39,7 @@ REPLAY_HELP = {
 
 
 def _endpoint(endpoint: str | None, protocol: str) -> str:
-    from .. import settings
+    from plano_obs.config import settings
     if endpoint:
         return endpoint
     ports = settings.load("native")["ports"]
@@ -48,8 +48,8 @@ def _endpoint(endpoint: str | None, protocol: str) -> str:
 
 def _check_target(endpoint: str | None, protocol: str) -> None:
     """A gRPC target's port is checked here: gRPC itself would wrap 99999 around to 34463."""
-    from .. import settings
-    from ..traces import replay as rp
+    from plano_obs.config import settings
+    from plano_obs.traces import replay as rp
     if protocol not in rp.PROTOCOLS:
         raise rp.ReplayError(f"unknown protocol {protocol!r}", "use grpc or http")
     if endpoint and protocol == "grpc" and not endpoint.startswith("unix:"):
@@ -80,7 +80,7 @@ def _as_dict(summary: rp.Summary, scan: tracespool.Scan, loops: int, state: Path
 def _stopped(summary: rp.Summary, scan: tracespool.Scan, loops: int, state: Path | None,
              state_error: tracesresume.ResumeError | None, retry_for: float) -> rp.ReplayError:
     """One line for a replay that ended early: why, what the collector took, what was not sent, how to go on."""
-    from ..traces import replay as rp
+    from plano_obs.traces import replay as rp
     if summary.failure:
         retried = f" (retried for {retry_for:g}s)" if summary.failure.transient and retry_for else ""
         why = f"{summary.failure.cause}{retried}"
@@ -118,7 +118,7 @@ def send(spool: tracespool.Spool, scan: tracespool.Scan, *, endpoint: str | None
     """Sends what the first pass spooled (records and options are already checked), prints the
     summary, and notes or clears the resume state. A replay that ends early raises ReplayError
     after the summary (with --json) is printed."""
-    from ..traces import replay as rp
+    from plano_obs.traces import replay as rp
     target = _endpoint(endpoint, protocol)
     sender = rp.Sender(target, protocol)
     from tqdm import tqdm
@@ -169,7 +169,7 @@ def _account(summary: rp.Summary, spool: tracespool.Spool, scan: tracespool.Scan
              retry_for: float) -> _Stopped:
     """After the send: a replay that stopped early counts its unsent traces and notes where it
     stopped (the state file); one that finished removes a stale state."""
-    from ..traces import replay as rp, resume as tracesresume
+    from plano_obs.traces import replay as rp, resume as tracesresume
     if summary.next is None:
         if state:
             tracesresume.clear(state)  # finished: nothing left to resume
@@ -213,7 +213,7 @@ def replay(c: Context, files: str, endpoint: str | None = None, protocol: str = 
     """Replay recorded OTLP/JSON traces into the collector, timestamps moved to now."""
     if options.help_if_asked(files, replay, "traces"):
         return
-    from ..traces import files as tracefiles, resume as tracesresume, spool as tracespool
+    from plano_obs.traces import files as tracefiles, resume as tracesresume, spool as tracespool
     _check_target(endpoint, protocol)
     speed_ = options.number("--speed", speed, minimum=0, remedy="0 sends everything at once")
     loop_ = options.number("--loop", loop, integer=True, minimum=1)
@@ -240,8 +240,8 @@ def replay(c: Context, files: str, endpoint: str | None = None, protocol: str = 
 @cli_errors
 def record(c: Context, out: str | None = None, duration: float | str = 60, mode: str = "auto") -> None:
     """Record the traces arriving at the collector into a replayable file."""
-    from .. import stack
-    from ..traces import files as tracefiles, record as recorder
+    from plano_obs.runtime import lifecycle as stack
+    from plano_obs.traces import files as tracefiles, record as recorder
     seconds = options.number("--duration", duration, above=0)
     target = Path(out or f"traces-{time.strftime('%Y%m%d-%H%M%S')}.jsonl")
     tracefiles.check_output(target)  # before waiting, not after
@@ -263,7 +263,7 @@ def synthesize(c: Context, models: list[str] | None = None, agents: list[str] | 
                out: str | None = None, seed: int | str | None = None, endpoint: str | None = None, protocol: str = "grpc",
                json: bool = False) -> None:
     """Generate Plano-shaped traffic (models, agents, latencies, tokens, 429s, 5xx): send it or write a file."""
-    from ..traces import files as tracefiles, otlpjson, spool as tracespool, synth
+    from plano_obs.traces import files as tracefiles, otlpjson, spool as tracespool, synth
     opts = synth.Options(rps=options.number("--rps", rps, above=0), duration_s=options.number("--duration", duration, above=0),
                          error_share=options.number("--error-share", error_share, minimum=0, maximum=1),
                          ratelimit_share=options.number("--ratelimit-share", ratelimit_share, minimum=0, maximum=1),

@@ -6,8 +6,8 @@ from collections import Counter
 
 from invoke import Collection, Context, task
 
-from ..errors import PlanoError
-from . import cli_errors
+from plano_obs.errors import PlanoError
+from plano_obs.tasks import cli_errors
 
 
 @task(default=True, help={
@@ -17,7 +17,8 @@ from . import cli_errors
 @cli_errors
 def send(c: Context, requests: int = 24, seed: int | None = None, json: bool = False) -> None:
     """Send model and agent requests through the dev Plano; print what was sent per model and status."""
-    from .. import health, native, traffic as tr
+    from plano_obs.runtime import health, native
+    from plano_obs.dev import traffic as tr
     try:
         count = int(requests)
         seed_value = None if seed is None else int(seed)

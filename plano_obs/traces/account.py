@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from .book import TraceBook
-from .patch import drop_first
-from .sender import SendError
-from .spool import Position, Spool
+from plano_obs.traces.book import TraceBook
+from plano_obs.traces.patch import drop_first
+from plano_obs.traces.sender import SendError
+from plano_obs.traces.spool import Position, Spool
 
 
 @dataclass

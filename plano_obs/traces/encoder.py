@@ -15,9 +15,9 @@ import orjson
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from .spanparts import SEL_IDS, dropped, rest
-from .values import attributes, digits, text
-from .wire import MAX_BYTES, MAX_SPANS, SEL_SPAN_ID, SEL_TIME, Chunk, Cutter, Unusual, field, varint
+from plano_obs.traces.spanparts import SEL_IDS, dropped, rest
+from plano_obs.traces.values import attributes, digits, text
+from plano_obs.traces.wire import MAX_BYTES, MAX_SPANS, SEL_SPAN_ID, SEL_TIME, Chunk, Cutter, Unusual, field, varint
 
 _CACHE_LIMIT = 8192  # names and scopes remembered; forgotten when full, so memory stays bounded
 _ZERO16, _ZERO8 = bytes(16), bytes(8)

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from ..errors import PlanoError
+from plano_obs.errors import PlanoError
 
 
 class TraceFileError(PlanoError):

@@ -18,10 +18,10 @@ from typing import Iterable, Iterator, NamedTuple
 
 import orjson
 
-from ..errors import PlanoError
-from . import otlpjson, wire
-from .encoder import Encoder
-from .spoolfile import entry_bytes
+from plano_obs.errors import PlanoError
+from plano_obs.traces import otlpjson, wire
+from plano_obs.traces.encoder import Encoder
+from plano_obs.traces.spoolfile import entry_bytes
 
 Encoded = tuple[int, Iterable[wire.Chunk]]  # record number, its chunks
 

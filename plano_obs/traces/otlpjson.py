@@ -21,9 +21,9 @@ from typing import BinaryIO, Iterable, Iterator, Protocol
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from ..errors import PlanoError
-from . import files, wire
-from .encoder import Encoder
+from plano_obs.errors import PlanoError
+from plano_obs.traces import files, wire
+from plano_obs.traces.encoder import Encoder
 
 _ID_FIELDS = {"traceId": 16, "spanId": 8, "parentSpanId": 8}
 _GZIP_MAGIC = b"\x1f\x8b"

@@ -16,7 +16,7 @@ from typing import Callable
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from .wire import TIME, TRACE_ID, U64, Chunk, Patch
+from plano_obs.traces.wire import TIME, TRACE_ID, U64, Chunk, Patch
 
 _TIMES = bytes(TIME) + b"\x01" + bytes(255 - TIME)  # the selector's TIME bytes → 1, all others → 0
 

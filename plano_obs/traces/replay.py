@@ -29,13 +29,13 @@ from typing import Callable, NamedTuple
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from ..errors import PlanoError
-from . import wire
-from .account import Summary, unsent_traces  # noqa: F401 (re-exported)
-from .patch import Ids, apply_all, drop_first, rewrite, trace_ids, usable
-from .plan import Plan, Trace, plan  # noqa: F401 (re-exported)
-from .sender import PROTOCOLS, Retry, SendError, Sender, Sent, Stopped, send_retrying  # noqa: F401 (re-exported)
-from .spool import Entry, Position, Scan, Spool
+from plano_obs.errors import PlanoError
+from plano_obs.traces import wire
+from plano_obs.traces.account import Summary, unsent_traces  # noqa: F401 (re-exported)
+from plano_obs.traces.patch import Ids, apply_all, drop_first, rewrite, trace_ids, usable
+from plano_obs.traces.plan import Plan, Trace, plan  # noqa: F401 (re-exported)
+from plano_obs.traces.sender import PROTOCOLS, Retry, SendError, Sender, Sent, Stopped, send_retrying  # noqa: F401 (re-exported)
+from plano_obs.traces.spool import Entry, Position, Scan, Spool
 
 BATCH_SPANS = wire.MAX_SPANS
 BATCH_BYTES = 3 << 20  # below the collector's 4 MiB a request

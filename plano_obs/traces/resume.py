@@ -17,9 +17,9 @@ import json
 import os
 from pathlib import Path
 
-from .. import paths
-from ..errors import PlanoError
-from .spool import Position
+from plano_obs.config import paths
+from plano_obs.errors import PlanoError
+from plano_obs.traces.spool import Position
 
 _NOTE = "written by `invoke traces.replay` when it stopped early; `--resume` continues at `next`"
 

@@ -13,7 +13,7 @@ import grpc
 import requests
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from ..errors import PlanoError
+from plano_obs.errors import PlanoError
 
 PROTOCOLS = ("grpc", "http")
 # OTLP/gRPC's retryable codes, and RESOURCE_EXHAUSTED (the collector's memory limiter pushing back)

@@ -7,8 +7,8 @@ import struct
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
-from .values import attributes, hex_id, text, uint
-from .wire import SEL_SPAN_ID, SEL_TIME, SEL_TRACE_ID, Cutter, Unusual, field, varint
+from plano_obs.traces.values import attributes, hex_id, text, uint
+from plano_obs.traces.wire import SEL_SPAN_ID, SEL_TIME, SEL_TRACE_ID, Cutter, Unusual, field, varint
 
 _fixed64 = struct.Struct("<Q").pack
 _fixed32 = struct.Struct("<I").pack

@@ -21,10 +21,10 @@ from typing import BinaryIO, Iterable, Iterator
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from ..errors import PlanoError
-from . import files, firstpass, spoolcache, wire
-from .encoder import Encoder
-from .spoolfile import Entry, Position, Segment, entry_bytes, read_entries
+from plano_obs.errors import PlanoError
+from plano_obs.traces import files, firstpass, spoolcache, wire
+from plano_obs.traces.encoder import Encoder
+from plano_obs.traces.spoolfile import Entry, Position, Segment, entry_bytes, read_entries
 
 __all__ = ["Entry", "Position", "Scan", "Spool", "MemorySpool", "SpoolError", "scan", "spool_requests"]
 

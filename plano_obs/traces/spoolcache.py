@@ -29,10 +29,10 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import paths
-from ..errors import PlanoError
-from . import wire
-from .spoolfile import Segment
+from plano_obs.config import paths
+from plano_obs.errors import PlanoError
+from plano_obs.traces import wire
+from plano_obs.traces.spoolfile import Segment
 
 VERSION = 1  # of the entries' format: a cached spool of another version is not used
 DEFAULT_LIMIT_MB = 2048

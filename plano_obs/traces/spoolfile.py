@@ -8,7 +8,7 @@ import struct
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator, NamedTuple
 
-from . import wire
+from plano_obs.traces import wire
 
 # record, first span, spans, bytes of data, selector and trace ids, start, end, low, high
 _ENTRY = struct.Struct("<IIIIIIQQQQ")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import struct
 
-from .wire import U64, Unusual, field, varint
+from plano_obs.traces.wire import U64, Unusual, field, varint
 
 _I64 = 1 << 63
 KEYS = 4096  # attribute keys remembered (each with its values); all are forgotten past this

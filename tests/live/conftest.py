@@ -16,7 +16,9 @@ from typing import Callable
 import pytest
 import requests
 
-from plano_obs import health, paths, promql, stack
+from plano_obs.runtime import health, lifecycle as stack
+from plano_obs.config import paths
+from plano_obs.checks import promql
 
 # How the suite runs, from its own command-line options (`nox -s smoke -- --mode compose`, set in
 # pytest_configure before any test module is imported), else from the environment variables

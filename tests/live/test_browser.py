@@ -15,10 +15,10 @@ from urllib.parse import urlencode
 
 import pytest
 
-from plano_obs import grafana
+from plano_obs.checks import grafana
 from tests.fixtures.counts import FIXTURES, counts
-from .chromium import TABLE_ROWS, Chromium, executable
-from .conftest import REQUIRED, delta, invoke, scrape_seconds, wait_for
+from tests.live.chromium import TABLE_ROWS, Chromium, executable
+from tests.live.conftest import REQUIRED, delta, invoke, scrape_seconds, wait_for
 
 PANEL = "Cumulative Request Count"  # Requests Overview: LLM calls per model, an instant query
 

@@ -11,7 +11,7 @@ import pytest
 
 import requests
 
-from .conftest import COMPOSE_ENVOY, LOCAL_IMAGES, MODE, wait_for
+from tests.live.conftest import COMPOSE_ENVOY, LOCAL_IMAGES, MODE, wait_for
 
 pytestmark = pytest.mark.skipif(MODE != "compose", reason="hardening is a property of the Compose services")
 
@@ -129,7 +129,7 @@ def test_prometheus_scrapes_the_dev_envoy_on_the_compose_network(live, container
 def test_a_missing_image_is_one_line_naming_it(live):
     """`invoke up` checks the images on the real engine before Compose runs: a local image
     never built is named with its remedy, in one line (here a tag no build made)."""
-    from plano_obs import compose
+    from plano_obs.runtime import compose
     from plano_obs.errors import DockerError
     missing = "plano-observability/tempo:0.0.0-never-built-local"
     stack = dict(live, localImages=dict(live["localImages"], tempo=dict(live["localImages"]["tempo"], tag=missing)))

@@ -10,10 +10,10 @@ import uuid
 import pytest
 import requests
 
-from plano_obs import supervisor
+from plano_obs.runtime import supervisor
 from tests.fixtures.counts import FIXTURES, spans_per_trace, with_new_ids
-from .conftest import MODE, REUSE, collector_counter, component, invoke, wait_for
-from .test_tempo import _span_count
+from tests.live.conftest import MODE, REUSE, collector_counter, component, invoke, wait_for
+from tests.live.test_tempo import _span_count
 
 pytestmark = pytest.mark.skipif(MODE != "native" or REUSE, reason="stops components: needs a native stack this suite owns")
 

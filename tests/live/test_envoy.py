@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from plano_obs import mockllm, native, settings
-from .conftest import DEV_ENVOY, MODE, REQUIRED, delta, invoke, wait_for
+from plano_obs.dev import mockllm
+from plano_obs.runtime import native
+from plano_obs.config import settings
+from tests.live.conftest import DEV_ENVOY, MODE, REQUIRED, delta, invoke, wait_for
 
 # Natively on the host, or on the Compose network (`nox -s smoke -- --mode compose --dev-envoy`).
 pytestmark = pytest.mark.skipif(not DEV_ENVOY and "envoy" not in REQUIRED,

@@ -8,9 +8,9 @@ import time
 import pytest
 import requests
 
-from plano_obs import secrets
+from plano_obs.runtime import secrets
 from tests.fixtures.counts import FIXTURES
-from .conftest import component, invoke, wait_for
+from tests.live.conftest import component, invoke, wait_for
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_grafana_serves_the_dashboard_datasources_and_panel_queries(grafana_api,
 def test_freshness_last_span_to_visible_count(live, prom):
     """Seconds from the last span sent to its count in Prometheus (the original promised ~15 s)."""
     import uuid
-    from . import otlp_json
+    from tests.live import otlp_json
     model = f"fresh-{uuid.uuid4().hex[:8]}"
     spans = [otlp_json.span(f"POST /v1/chat/completions {model}", {"llm.model": model, "http.status_code": 200}, 30)
              for _ in range(3)]

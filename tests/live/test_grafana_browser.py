@@ -13,11 +13,12 @@ import json
 
 import pytest
 
-from plano_obs import grafana, secrets
+from plano_obs.checks import grafana
+from plano_obs.runtime import secrets
 from tests.fixtures.counts import FIXTURES
-from .chromium import Chromium
-from .conftest import component, invoke
-from .test_browser import _artifacts, _chromium
+from tests.live.chromium import Chromium
+from tests.live.conftest import component, invoke
+from tests.live.test_browser import _artifacts, _chromium
 
 PANELS = "document.querySelectorAll('[data-testid^=\"data-testid Panel header \"]').length"
 LOADING = "document.querySelectorAll('[aria-label=\"Panel loading bar\"]').length"

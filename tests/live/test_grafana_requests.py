@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from plano_obs import dashcheck, grafana
+from plano_obs.checks import dashcheck, grafana
 from tests.fixtures.counts import FIXTURES, counts, providers, usage, with_attribute
-from .conftest import MODE, component, invoke, scrape_seconds, wait_for
+from tests.live.conftest import MODE, component, invoke, scrape_seconds, wait_for
 
 RANGE_S = 15 * 60
 

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from plano_obs import settings, supervisor
-from .conftest import MODE, REUSE, invoke
+from plano_obs.config import settings
+from plano_obs.runtime import supervisor
+from tests.live.conftest import MODE, REUSE, invoke
 
 pytestmark = pytest.mark.skipif(MODE != "native" or REUSE, reason="native lifecycle needs a stack this suite owns")
 

@@ -6,9 +6,10 @@ import time
 
 import requests
 
-from plano_obs import grafana, health
+from plano_obs.checks import grafana
+from plano_obs.runtime import health
 from tests.fixtures.counts import FIXTURES, counts
-from .conftest import DEV_ENVOY, invoke, needs, runs, scrape_seconds, wait_for
+from tests.live.conftest import DEV_ENVOY, invoke, needs, runs, scrape_seconds, wait_for
 
 
 
@@ -35,7 +36,7 @@ def _traffic(live, prom) -> None:
                           json={"model": "gpt-4o", "messages": []}, timeout=10)
     if runs(live, "brightstaff"):  # the Brightstaff dashboard's families exist once real Plano has served requests
         import json
-        from .test_plano import _expected
+        from tests.live.test_plano import _expected
         r = invoke("traffic", "--requests", "24", "--json")
         assert r.returncode == 0, r.stderr
         want += sum(_expected(live, json.loads(r.stdout))["calls"].values())
@@ -89,7 +90,7 @@ def test_cumulative_count_stat_equals_the_count_replayed(live, prom, settled):
 
 def test_dashboard_series_names_exist(live, prom):
     """Every metric a dashboard queries is a series Prometheus has (catches upstream renames)."""
-    from plano_obs import promql
+    from plano_obs.checks import promql
     names = set()
     for q in grafana.queries(RANGE_S, scrape_seconds()):
         if all(runs(live, c) for c in needs(live, q.expr, q.dashboard)):

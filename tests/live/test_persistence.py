@@ -8,8 +8,8 @@ import pytest
 import requests
 
 from tests.fixtures.counts import FIXTURES, spans_per_trace, with_new_ids
-from .conftest import MODE, REUSE, component, invoke, wait_for
-from .test_tempo import _span_count
+from tests.live.conftest import MODE, REUSE, component, invoke, wait_for
+from tests.live.test_tempo import _span_count
 
 pytestmark = pytest.mark.skipif(MODE != "native" or REUSE, reason="restarts the stack: needs a native stack this suite owns")
 

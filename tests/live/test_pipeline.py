@@ -4,8 +4,8 @@ import uuid
 
 import requests
 
-from . import otlp_json
-from .conftest import wait_for
+from tests.live import otlp_json
+from tests.live.conftest import wait_for
 
 
 def test_span_metrics_count_exactly_the_spans_sent(live, prom):

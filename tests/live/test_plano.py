@@ -9,8 +9,8 @@ from collections import Counter
 
 import pytest
 
-from plano_obs import grafana
-from .conftest import component, delta, invoke, scrape_seconds, wait_for
+from plano_obs.checks import grafana
+from tests.live.conftest import component, delta, invoke, scrape_seconds, wait_for
 
 # What the upstream answers for each fault `invoke traffic` injects (docs/dev-plano.md): the
 # mock's status, Envoy's 429 from the rate-limit filter, Envoy's 503 when the mock hangs up.

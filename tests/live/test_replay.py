@@ -3,7 +3,7 @@ import json
 import time
 
 from tests.fixtures.counts import FIXTURES, counts
-from .conftest import collector_counter, invoke, wait_for
+from tests.live.conftest import collector_counter, invoke, wait_for
 
 
 def _by(prom, expr: str, label: str) -> dict[str, float]:
@@ -50,7 +50,7 @@ def test_replay_counts_exactly_per_service_model_status_agent_and_listener(live,
 def test_record_captures_exactly_what_arrived_and_replays(live, prom, tmp_path):
     import subprocess
     import sys
-    from plano_obs import paths
+    from plano_obs.config import paths
     from plano_obs.traces import otlpjson
     import signal
     out = tmp_path / "recorded.jsonl"

@@ -9,14 +9,14 @@ import time
 from collections import Counter
 
 
-from plano_obs import grafana, promql
+from plano_obs.checks import grafana, promql
 from tests.fixtures.counts import FIXTURES, usage
-from .conftest import delta, invoke, scrape_seconds, wait_for
+from tests.live.conftest import delta, invoke, scrape_seconds, wait_for
 
 
 def _panel_expr(title: str, range_s: int) -> str:
     import json
-    from plano_obs import generate
+    from plano_obs.config import generate
     dash = json.loads((generate.rendered() / "dashboards" / "plano-llm-usage.json").read_text())  # what Grafana loads
     (target,) = [t for t in grafana.targets(dash) if t.panel["title"] == title]
     return promql.substitute(target.expr, grafana.variable_values(dash), grafana.macros(range_s, scrape_seconds()))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from plano_obs import settings
-from plano_obs.scale import gateways
+from plano_obs.config import settings
+from plano_obs.harness.scale import gateways
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from plano_obs import paths, settings
+from plano_obs.config import paths, settings
 from tests.fixtures.counts import FIXTURES, edges, spans_per_trace, with_new_ids
 
 

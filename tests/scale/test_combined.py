@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from plano_obs import chaos
-from plano_obs.scale import gateways
-from plano_obs.scale.cluster import Cluster
+from plano_obs.harness import chaos
+from plano_obs.harness.scale import gateways
+from plano_obs.harness.scale.cluster import Cluster
 from tests.fixtures.counts import FIXTURES, counts
 from tests.live.conftest import Prometheus, delta, wait_for
 from tests.scale import shared

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from plano_obs import settings
-from plano_obs.scale.cluster import Cluster
+from plano_obs.config import settings
+from plano_obs.harness.scale.cluster import Cluster
 from tests.fixtures.counts import FIXTURES, traces_longer, traces_where
 from tests.live.conftest import wait_for
 from tests.scale import shared

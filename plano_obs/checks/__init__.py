@@ -1,0 +1,1 @@
+"""checks of what the stack serves: Grafana's requests emulated, dashboards.check, PromQL, Envoy, the lint."""

@@ -1,0 +1,1 @@
+"""configuration: where files live, the Jsonnet rendering, the settings every layer reads."""

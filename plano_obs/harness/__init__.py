@@ -1,0 +1,1 @@
+"""the fault matrix, the scale-out runs and the benchmarks (nox sessions, not the product)."""
