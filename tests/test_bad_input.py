@@ -20,8 +20,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from plano_obs.runtime import native
 from plano_obs.config import paths, render, settings
-from plano_obs.traces import files, otlpjson, resume
+from plano_obs.traces import files, resume
 from tests.fixtures.counts import FIXTURES
+from tests import traceplan
 
 MIXED = FIXTURES["plano-mixed.jsonl"]
 
@@ -30,7 +31,7 @@ def _spans(requests: list) -> int:
     return sum(len(ss.spans) for r in requests for rs in r.resource_spans for ss in rs.scope_spans)
 
 
-MIXED_SPANS = _spans([r.request for r in otlpjson.load(MIXED)])
+MIXED_SPANS = _spans([r.request for r in traceplan.load(MIXED)])
 OTLP, PROM_PORT = settings.port("otlpGrpc"), settings.port("prometheus")
 TID, SID = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
 SPAN0 = "resourceSpans[0].scopeSpans[0].spans[0]"

@@ -4,7 +4,7 @@ import copy
 import pytest
 
 from plano_obs.checks import grafana, promql
-from plano_obs.checks.lint import dashboards as rules
+from plano_obs.checks.lint import dashboard_rules
 
 UIDS = {"plano-prometheus", "plano-tempo"}
 SEED = ["LLM Requests/sec by Model", "Agent Requests/sec by Agent", "Total Requests/sec",
@@ -61,7 +61,7 @@ def test_total_requests_regex_matches_the_literal_service_names(dashboard):
 
 
 def test_generated_dashboard_passes_the_rules(dashboard):
-    assert rules.check(dashboard, UIDS) == []
+    assert dashboard_rules.check(dashboard, UIDS) == []
 
 
 @pytest.mark.parametrize("mutate, expected", [
@@ -78,7 +78,7 @@ def test_generated_dashboard_passes_the_rules(dashboard):
 def test_each_rule_catches_its_mistake(dashboard, mutate, expected):
     broken = copy.deepcopy(dashboard)
     mutate(broken["panels"][0])
-    problems = rules.check(broken, UIDS)
+    problems = dashboard_rules.check(broken, UIDS)
     assert len(problems) == 1 and expected in problems[0], problems
     assert problems[0].startswith("plano-requests-overview / LLM Requests/sec by Model:")
 
@@ -86,16 +86,16 @@ def test_each_rule_catches_its_mistake(dashboard, mutate, expected):
 def test_instant_stat_may_show_a_raw_counter_but_a_range_stat_may_not(dashboard):
     broken = copy.deepcopy(dashboard)
     stat = _panel(broken, "Cumulative Request Count")
-    assert rules.check(broken, UIDS) == []
+    assert dashboard_rules.check(broken, UIDS) == []
     stat["targets"][0]["instant"] = False
-    assert any("without rate()" in p for p in rules.check(broken, UIDS))
+    assert any("without rate()" in p for p in dashboard_rules.check(broken, UIDS))
 
 
 def test_dashboard_level_fields_are_required(dashboard):
     broken = copy.deepcopy(dashboard)
     broken["uid"] = "x1y2"
     del broken["description"]
-    problems = rules.check(broken, UIDS)
+    problems = dashboard_rules.check(broken, UIDS)
     assert "x1y2: uid must be fixed and start with 'plano-'" in problems
     assert "x1y2: dashboard has no description" in problems
 
@@ -105,7 +105,7 @@ def _problems_without(dashboard: dict, title: str, matcher: str) -> list[str]:
     broken = copy.deepcopy(dashboard)
     target = _panel(broken, title)["targets"][0]
     target["expr"] = target["expr"].replace(matcher, "")
-    return rules.check(broken, UIDS)
+    return dashboard_rules.check(broken, UIDS)
 
 
 def test_a_query_that_ignores_a_variable_its_component_carries_is_caught(dashboard):
@@ -133,7 +133,7 @@ def test_llm_usage_panels_units_and_variables(usage_dashboard):
         "Upstream Error Share by Model": "percentunit", "Rate-Limited Share by Model": "percentunit",
         "Slowest LLM Calls": "ms", "Failed LLM Calls": "ms"}
     assert [v["name"] for v in usage_dashboard["templating"]["list"]] == ["tenant", "provider", "model"]
-    assert rules.check(usage_dashboard, UIDS) == []
+    assert dashboard_rules.check(usage_dashboard, UIDS) == []
     latency = _panel(usage_dashboard, "Time to First Token p50/p95/p99 by Model")
     assert all(t["exemplar"] for t in latency["targets"])
 
@@ -142,7 +142,7 @@ def test_brightstaff_dashboard_covers_upstreams_panels_with_units(usage_dashboar
     import json
     from plano_obs.config import paths
     dash = json.loads((paths.GENERATED / "dashboards" / "plano-brightstaff.json").read_text())
-    assert rules.check(dash, UIDS) == []
+    assert dashboard_rules.check(dash, UIDS) == []
     units = {p["title"]: p["fieldConfig"]["defaults"]["unit"] for p in dash["panels"]}
     # upstream's rows: HTTP RED, LLM upstream, routing, process; plus Plano's WASM metrics
     assert units["HTTP Requests/sec by Handler"] == "reqps" and units["HTTP 5xx Share by Handler"] == "percentunit"
@@ -164,7 +164,7 @@ def test_brightstaff_dashboard_covers_upstreams_panels_with_units(usage_dashboar
 def test_trace_tables_query_tempo_and_model_rows_link_to_their_traces(dashboard, usage_dashboard):
     import json
     import urllib.parse
-    assert rules.check(usage_dashboard, UIDS) == []
+    assert dashboard_rules.check(usage_dashboard, UIDS) == []
     tables = grafana.traceql(usage_dashboard)
     assert tables == {
         "Slowest LLM Calls": '{ resource.service.name = "plano(llm)" && span.llm.model =~ ".*" && span.llm.provider =~ ".*" && duration > 2s }',

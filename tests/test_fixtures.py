@@ -3,8 +3,8 @@ import re
 from collections import Counter
 
 from plano_obs.config import paths, settings
-from plano_obs.traces import otlpjson, replay
 from tests.fixtures.counts import FIXTURES, counts, usage
+from tests import traceplan
 
 TABLE_KEYS = {"service.name": "service", "plano(llm) by llm.model and http.status_code": "model_status",
               "plano(agent) by agent_id": "agent", "plano(orchestrator) by selection.listener": "listener",
@@ -57,7 +57,7 @@ def test_documented_counts_match_the_files():
 
 def test_fixtures_load_and_plan_to_the_same_counts():
     for name, path in FIXTURES.items():
-        plan = replay.plan(otlpjson.load(path))
+        plan = traceplan.plan(traceplan.load(path))
         c = counts(path)
         assert plan.span_count == c["spans"]["spans"], name
         assert len(plan.traces) == c["traces"]["traces"], name
@@ -66,7 +66,7 @@ def test_fixtures_load_and_plan_to_the_same_counts():
 def test_fixtures_follow_plano_telemetry():
     """Brightstaff spans are INTERNAL with UNSET status; each component is its own resource."""
     for path in FIXTURES.values():
-        for rec in otlpjson.load(path):
+        for rec in traceplan.load(path):
             for rs in rec.request.resource_spans:
                 service = {a.key: a.value.string_value for a in rs.resource.attributes}["service.name"]
                 assert service.startswith("plano(")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import tarfile
+from pathlib import Path
 
 import pytest
 import yaml
 
-from plano_obs.runtime import localimages as images
+from plano_obs.runtime import localimages
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,7 @@ def bins(tmp_path):
 @pytest.mark.parametrize("component", ["collector", "tempo", "prometheus"])
 def test_rootfs_has_the_official_users_folders_and_root_owned_binaries(info, bins, tmp_path, component):
     spec = info["localImages"][component]
-    images._rootfs(spec, bins, tmp_path / "rootfs.tar")
+    localimages._rootfs(spec, bins, tmp_path / "rootfs.tar")
     with tarfile.open(tmp_path / "rootfs.tar") as tar:
         members = {"/" + m.name: m for m in tar.getmembers()}
         passwd = tar.extractfile("etc/passwd").read().decode()
@@ -47,24 +48,24 @@ def test_rootfs_has_the_official_users_folders_and_root_owned_binaries(info, bin
 
 def test_dockerfile_is_from_scratch_with_the_spec_user_and_entrypoint(info):
     spec = info["localImages"]["prometheus"]
-    text = images._dockerfile(spec, {images.DIGEST_LABEL: "abc"})
+    text = localimages._dockerfile(spec, {localimages.DIGEST_LABEL: "abc"})
     lines = text.splitlines()
     assert lines[:3] == ["FROM scratch", "ADD rootfs.tar /", "USER 65534:65534"]
     assert 'ENTRYPOINT ["/bin/prometheus"]' in lines and "WORKDIR /prometheus" in lines
-    assert f'LABEL {images.DIGEST_LABEL}="abc"' in lines
+    assert f'LABEL {localimages.DIGEST_LABEL}="abc"' in lines
 
 
 def test_inputs_digest_changes_with_a_binary_or_the_spec(info, bins):
     spec = info["localImages"]["collector"]
-    first = images.inputs_digest("collector", spec, bins, info["versions"])
-    assert images.inputs_digest("collector", spec, bins, info["versions"]) == first
+    first = localimages.inputs_digest("collector", spec, bins, info["versions"])
+    assert localimages.inputs_digest("collector", spec, bins, info["versions"]) == first
     bins["healthcheck"].write_bytes(b"changed")
-    second = images.inputs_digest("collector", spec, bins, info["versions"])
+    second = localimages.inputs_digest("collector", spec, bins, info["versions"])
     assert second != first
-    assert images.inputs_digest("collector", dict(spec, user=1), bins, info["versions"]) != second
+    assert localimages.inputs_digest("collector", dict(spec, user=1), bins, info["versions"]) != second
     # a binary the image does not hold does not count
     bins["tempo"].write_bytes(b"other")
-    assert images.inputs_digest("collector", spec, bins, info["versions"]) == second
+    assert localimages.inputs_digest("collector", spec, bins, info["versions"]) == second
 
 
 def test_a_dynamic_binary_brings_the_libraries_the_loader_maps(info):
@@ -75,29 +76,29 @@ def test_a_dynamic_binary_brings_the_libraries_the_loader_maps(info):
     envoy = native.resolve_binaries(build=False)["envoy"]
     if envoy.path is None:
         pytest.skip(f"no envoy binary: {envoy.source}")
-    real = images.Path(os.path.realpath(envoy.path))
-    extra = images.extra_files(info["localImages"]["envoy"], {"envoy": real, "healthcheck": real})
+    real = Path(os.path.realpath(envoy.path))
+    extra = localimages.extra_files(info["localImages"]["envoy"], {"envoy": real, "healthcheck": real})
     libs = sorted(extra)
     assert any(p.endswith("/libc.so.6") for p in libs) and any("/ld-linux" in p for p in libs), libs
-    assert all(p.startswith("/") and images.Path(p).exists() for p in libs)
+    assert all(p.startswith("/") and Path(p).exists() for p in libs)
     # the collector is Go, linked static: nothing to add
     collector = native.resolve_binaries(build=False)["collector"].path
     if collector is not None:
-        assert images.shared_libraries(collector) == []
+        assert localimages.shared_libraries(collector) == []
 
 
 def test_python_image_holds_the_standard_library_without_tests(info, tmp_path):
     import sys
     spec = info["localImages"]["mockLlm"]
-    extra = images.python_tree(images.Path(sys.executable), spec["python"])
+    extra = localimages.python_tree(Path(sys.executable), spec["python"])
     lib = f"{spec['python']}/lib/python{sys.version_info[0]}.{sys.version_info[1]}"
     for module in ("os.py", "json/__init__.py", "http/server.py", "encodings/utf_8.py"):
         assert f"{lib}/{module}" in extra, module
     assert not any(p.startswith((f"{lib}/test/", f"{lib}/site-packages/", f"{lib}/tkinter/")) for p in extra)
     assert not any(".opt-" in p for p in extra)
     # and the links the spec names, as symbolic links in the tar
-    bins = {"python": images.Path(sys.executable), "healthcheck": images.Path(sys.executable)}
-    images._rootfs(spec, bins, tmp_path / "rootfs.tar", {f"{lib}/os.py": extra[f"{lib}/os.py"]})
+    bins = {"python": Path(sys.executable), "healthcheck": Path(sys.executable)}
+    localimages._rootfs(spec, bins, tmp_path / "rootfs.tar", {f"{lib}/os.py": extra[f"{lib}/os.py"]})
     with tarfile.open(tmp_path / "rootfs.tar") as tar:
         link = tar.getmember("usr/local/bin/python")
         assert link.issym() and link.linkname == "python3"

@@ -1,4 +1,4 @@
-"""The knee benchmark's verdicts (plano_obs/bench/knee.py): what held a step back, under a CPU
+"""The knee benchmark's verdicts (plano_obs/harness/bench/knee.py): what held a step back, under a CPU
 quota too, and the arguments it refuses before starting anything."""
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from plano_obs.config import paths, settings
-from plano_obs.checks.lint import kubernetes as check
+from plano_obs.checks.lint import kubernetes_check
 
 FOLDER = paths.GENERATED / "kubernetes"
 
@@ -23,7 +23,7 @@ def info() -> dict:
 
 @pytest.fixture(scope="module")
 def manifests() -> dict[str, dict]:
-    return check.load(FOLDER)
+    return kubernetes_check.load(FOLDER)
 
 
 def _container(obj: dict) -> dict:
@@ -147,7 +147,7 @@ def test_dashboards_and_datasources_are_sidecar_configmaps_of_the_generated_file
 
 def test_the_prometheusrule_holds_the_stacks_rules(manifests, info):
     rule = manifests["prometheusrule.yaml"]
-    assert check.rule_shape(rule) == []
+    assert kubernetes_check.rule_shape(rule) == []
     selector = info["kubernetes"]["ruleSelector"]
     assert rule["kind"] == "PrometheusRule" and rule["metadata"]["labels"][selector["label"]] == selector["value"]
     assert rule["spec"] == yaml.safe_load((paths.GENERATED / "compose" / "rules.yml").read_text())
@@ -162,26 +162,26 @@ def test_the_prometheusrule_holds_the_stacks_rules(manifests, info):
 def test_the_rule_shape_check_rejects(manifests, change, expected):
     rule = copy.deepcopy(manifests["prometheusrule.yaml"])
     change(rule)
-    assert check.rule_shape(rule) == [expected]
+    assert kubernetes_check.rule_shape(rule) == [expected]
 
 
 def test_the_schema_check_passes_the_output_and_rejects_a_typo_and_an_unknown_release(manifests, info):
     version = info["versions"]["kubernetes"]
-    assert {n: check._validate(o, version) for n, o in manifests.items() if o["kind"] != "PrometheusRule"} == \
+    assert {n: kubernetes_check._validate(o, version) for n, o in manifests.items() if o["kind"] != "PrometheusRule"} == \
         {n: "" for n, o in manifests.items() if o["kind"] != "PrometheusRule"}
     bad = copy.deepcopy(manifests["gateway-deployment.yaml"])
     bad["spec"]["replica"] = bad["spec"].pop("replicas")
-    assert check._validate(bad, version) == "spec: Additional properties are not allowed ('replica' was unexpected)"
+    assert kubernetes_check._validate(bad, version) == "spec: Additional properties are not allowed ('replica' was unexpected)"
     bad = copy.deepcopy(manifests["agent-daemonset.yaml"])
     _container(bad)["ports"][0]["containerPort"] = "4317"
-    assert check._validate(bad, version).startswith("spec.template.spec.containers.0.ports.0.containerPort: '4317' is not of type 'integer'")
-    assert check._validate(manifests["namespace.yaml"], "1.99.0").startswith("kubernetes-validate ")
+    assert kubernetes_check._validate(bad, version).startswith("spec.template.spec.containers.0.ports.0.containerPort: '4317' is not of type 'integer'")
+    assert kubernetes_check._validate(manifests["namespace.yaml"], "1.99.0").startswith("kubernetes-validate ")
 
 
 def test_gateway_series_never_collide_and_every_query_sums_them_away(manifests, info):
     """N gateways' span metrics differ in the pod label only; every dashboard query and rule
     that reads a span or usage metric aggregates (sum by …), so the label is summed across."""
-    from plano_obs.checks import grafana, promql
+    from plano_obs.checks import grafana
     label = info["kubernetes"]["podLabel"]
     names = {v for k, v in info["metricNames"].items() if not k.startswith(("serviceGraph", "collector", "rateLimited", "walWrites"))}
     exprs = [t.expr for p in sorted((paths.GENERATED / "dashboards").glob("*.json")) for t in grafana.targets(json.loads(p.read_text()))]

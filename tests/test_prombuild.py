@@ -1,4 +1,4 @@
-"""How native mode builds Prometheus (plano_obs/prombuild.py, promui.py): the build tags kept
+"""How native mode builds Prometheus (plano_obs/runtime/prombuild.py, promui.py): the build tags kept
 for the stack's configs, a cache folder that changes with the recipe, the web UI embedded the
 way embed.go.tmpl expects, and the pnpm pin read from the settings."""
 from __future__ import annotations

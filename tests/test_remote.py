@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from plano_obs.config import render
-from plano_obs.runtime import lifecycle as stack
+from plano_obs.runtime import lifecycle
 from plano_obs.errors import JsonnetError, PlanoError
 
 REMOTE = """{ _config+:: { remote+: {
@@ -73,13 +73,13 @@ def test_bad_remote_settings_fail_the_build_naming_the_knob(override, text, mess
 
 def test_collector_only_refuses_without_remote_backends_and_runs_three_with_them(override, monkeypatch):
     with pytest.raises(PlanoError, match="no remote traces or metrics backend is set") as err:
-        stack.profile_components("native", "collector-only")
+        lifecycle.profile_components("native", "collector-only")
     assert "_config.remote.traces.endpoint and _config.remote.metrics.remoteWriteUrl" in err.value.remedy
-    assert stack.profile_components("native", "full") is None
+    assert lifecycle.profile_components("native", "full") is None
     with pytest.raises(PlanoError, match="unknown profile 'tiny'"):
-        stack.profile_components("native", "tiny")
+        lifecycle.profile_components("native", "tiny")
     monkeypatch.setenv("PLANO_OBS_OVERRIDES", str(override(REMOTE)))
-    assert stack.profile_components("native", "collector-only") == ("collector", "mockLlm", "envoy")
+    assert lifecycle.profile_components("native", "collector-only") == ("collector", "mockLlm", "envoy")
 
 
 def test_the_collector_build_holds_the_remote_components(rendered):

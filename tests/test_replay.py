@@ -20,8 +20,9 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
 
 from plano_obs.config import paths
-from plano_obs.traces import encoder, firstpass, otlpjson, replay, resume, sender as otlp, spool, wire
+from plano_obs.traces import account, encoder, firstpass, otlpjson, replay, resume, sender as otlp, spool, wire
 from tests.fixtures.counts import FIXTURES, counts
+from tests import traceplan
 
 MIXED = FIXTURES["plano-mixed.jsonl"]
 MIXED_SPANS = counts(MIXED)["spans"]["spans"]
@@ -114,7 +115,7 @@ def _ids(requests) -> list[tuple[bytes, bytes]]:
 
 
 def _file_ids(*paths: Path) -> list[tuple[bytes, bytes]]:
-    return [(s.trace_id, s.span_id) for p in paths for rec in otlpjson.load(p) for s in _spans([rec.request])]
+    return [(s.trace_id, s.span_id) for p in paths for rec in traceplan.load(p) for s in _spans([rec.request])]
 
 
 def _copies(path: Path, out: Path, k: int) -> Path:
@@ -149,7 +150,7 @@ def test_bad_files_name_file_and_line(tmp_path, content, expected):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(content)
     with pytest.raises(otlpjson.OtlpFileError) as err:
-        otlpjson.load(bad)
+        traceplan.load(bad)
     assert expected in err.value.line()
 
 
@@ -158,7 +159,7 @@ def test_truncated_file_names_the_last_line(tmp_path):
     bad = tmp_path / "cut.jsonl"
     bad.write_text("\n".join(lines[:3]) + "\n" + lines[3][: len(lines[3]) // 2])
     with pytest.raises(otlpjson.OtlpFileError, match=r"cut.jsonl:4: truncated JSON"):
-        otlpjson.load(bad)
+        traceplan.load(bad)
 
 
 def test_enums_as_names_and_ints_as_numbers_are_accepted(tmp_path):
@@ -168,14 +169,14 @@ def test_enums_as_names_and_ints_as_numbers_are_accepted(tmp_path):
         "attributes": [{"key": "http.status_code", "value": {"intValue": 429}}]}]}]}]}
     f = tmp_path / "ok.json"
     f.write_text(json.dumps(doc, indent=1))
-    (rec,) = otlpjson.load(f)
+    (rec,) = traceplan.load(f)
     span = rec.request.resource_spans[0].scope_spans[0].spans[0]
     assert (span.kind, span.start_time_unix_nano, span.attributes[0].value.int_value) == (1, 1000, 429)
     assert span.trace_id.hex() == "0af7651916cd43dd8448eb211c80319c"
 
 
 def test_json_line_round_trip_keeps_hex_ids():
-    (rec, *_) = otlpjson.load(MIXED)
+    (rec, *_) = traceplan.load(MIXED)
     line = otlpjson.to_json_line(rec.request)
     assert json.loads(line) == json.loads(MIXED.read_text().splitlines()[0])
 
@@ -302,7 +303,7 @@ def _replay(speed, fresh=True, loops=1):
     sp, scan = _scanned(MIXED, trace_starts=speed not in (0, 1))
     clock, cap = _Clock(2_000_000_000_000_000_000), _Capture()
     summary = replay.replay(sp, scan, cap, speed=speed, loops=loops, fresh_ids=fresh, clock=clock.time_ns, sleep=clock.sleep)
-    return replay.plan(otlpjson.load(MIXED)), clock, cap, summary
+    return traceplan.plan(traceplan.load(MIXED)), clock, cap, summary
 
 
 def _bounds(trace: replay.Trace) -> tuple[int, int]:
@@ -370,9 +371,9 @@ def test_fresh_ids_are_the_same_for_a_trace_split_over_records(tmp_path):
     sp, scan = _scanned(tmp_path / "a.jsonl", tmp_path / "b.jsonl")
     cap = _Capture()
     summary = replay.replay(sp, scan, cap, speed=0, batch_spans=1)
-    original = replay.plan(otlpjson.load(FIXTURES["plano-brightstaff.jsonl"]))
+    original = traceplan.plan(traceplan.load(FIXTURES["plano-brightstaff.jsonl"]))
     assert summary.traces == len(original.traces) and len(cap.requests) == 9  # one request a record
-    sent = replay.plan([otlpjson.Record(Path("x"), "1", r) for r in cap.requests])
+    sent = traceplan.plan([otlpjson.Record(Path("x"), "1", r) for r in cap.requests])
     assert sorted(len(t.spans) for t in sent.traces) == sorted(len(t.spans) for t in original.traces)
     ids = {s.span_id for s in _spans(cap.requests)}
     assert all(not s.parent_span_id or s.parent_span_id in ids for s in _spans(cap.requests))
@@ -399,14 +400,14 @@ def _send(paths, endpoint, *, protocol="grpc", retry_for=0.0, start=None, loops=
     sp, scan = _scanned(*paths, max_spans=max_spans, start=start)
     clock = _Clock(0)
     retry = otlp.Retry(retry_for=retry_for, clock=clock.monotonic, pause=clock.pause)
-    client = replay.Sender(endpoint, protocol)
+    client = otlp.Sender(endpoint, protocol)
     try:
         summary = replay.replay(sp, scan, client, speed=0, loops=loops, fresh_ids=False, retry=retry, start=start,
                                 batch_spans=batch_spans, progress=progress)
     finally:
         client.close()
     if summary.next is not None:
-        summary.unsent_traces = replay.unsent_traces(sp, summary.next, loops)
+        summary.unsent_traces = account.unsent_traces(sp, summary.next, loops)
     return summary, clock.slept
 
 

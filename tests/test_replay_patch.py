@@ -12,6 +12,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from plano_obs.traces import encoder, otlpjson, patch, replay, spool, values, wire
 from tests.fixtures.counts import FIXTURES
 from tests.test_replay import MIXED, MIXED_SPANS, _Capture, _Clock, _every_field, _spans
+from tests import traceplan
 
 
 def _records() -> list[object]:
@@ -44,7 +45,7 @@ def test_a_patched_chunk_is_what_the_protobuf_rewrite_makes(shift, fresh):
 
 
 def _count(path: Path) -> int:
-    return len(_spans([r.request for r in otlpjson.load(path)]))
+    return len(_spans([r.request for r in traceplan.load(path)]))
 
 
 def test_links_within_the_trace_move_with_it_and_others_keep_their_ids():

@@ -1,4 +1,4 @@
-"""Grafana's Dashboard type as a judge (plano_obs/lint/schema.py): the generated dashboards pass
+"""Grafana's Dashboard type as a judge (plano_obs/checks/lint/dashboard_schema.py): the generated dashboards pass
 `tsc --strict` against @grafana/schema, and the mistakes it exists for are caught."""
 import copy
 import json
@@ -6,7 +6,7 @@ import json
 import pytest
 
 from plano_obs.config import paths
-from plano_obs.checks.lint import schema
+from plano_obs.checks.lint import dashboard_schema
 
 
 @pytest.fixture(scope="module")
@@ -16,13 +16,13 @@ def dashboards():
 
 
 def test_generated_dashboards_pass(dashboards):
-    assert len(dashboards) == 3 and schema.check(dashboards) == []
+    assert len(dashboards) == 3 and dashboard_schema.check(dashboards) == []
 
 
 def test_enum_fields_become_enum_members_and_only_known_values():
-    assert schema.to_typescript({"thresholds": {"mode": "absolute", "steps": []}}) == \
+    assert dashboard_schema.to_typescript({"thresholds": {"mode": "absolute", "steps": []}}) == \
         '{"thresholds": {"mode": ThresholdsMode.Absolute, "steps": []}}'
-    assert schema.to_typescript({"mode": "relative"}) == '{"mode": "relative"}'  # left for tsc to refuse
+    assert dashboard_schema.to_typescript({"mode": "relative"}) == '{"mode": "relative"}'  # left for tsc to refuse
 
 
 @pytest.mark.parametrize("mutate, code", [
@@ -34,5 +34,5 @@ def test_mistakes_are_caught_and_name_the_dashboard(dashboards, mutate, code):
     name = "plano-llm-usage.json"
     broken = copy.deepcopy(dashboards[name])
     mutate(broken)
-    problems = schema.check({name: broken, "plano-requests-overview.json": dashboards["plano-requests-overview.json"]})
+    problems = dashboard_schema.check({name: broken, "plano-requests-overview.json": dashboards["plano-requests-overview.json"]})
     assert len(problems) == 1 and problems[0].startswith(f"{name}: {code} "), problems

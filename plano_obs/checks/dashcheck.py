@@ -3,7 +3,7 @@ the variable queries (chained ones with the selection so far), every panel's Pro
 instant), its exemplar query, Tempo's TraceQL tables and service map, and the data links a
 panel opens. `invoke dashboards.check` prints the verdicts; the smoke suite asserts on them.
 
-What Grafana does to a query is in plano_obs/grafana.py; this module only sends and judges."""
+What Grafana does to a query is in plano_obs/checks/grafana.py; this module only sends and judges."""
 from __future__ import annotations
 
 import time

@@ -5,7 +5,7 @@ macros, the Prometheus requests behind a variable query, and the links a panel o
 Written from Grafana's documented behaviour (and read against its source, which is AGPL and
 never copied), so that `invoke dashboards.check` and the smoke suite ask the backends exactly what
 a dashboard in Grafana would. Pure functions: nothing here talks to a backend
-(plano_obs/dashcheck.py does)."""
+(plano_obs/checks/dashcheck.py does)."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""`nox -s chaos`: a fault matrix against a live native stack. Each fault (plano_obs/faults.py)
+"""`nox -s chaos`: a fault matrix against a live native stack. Each fault (plano_obs/harness/faults.py)
 is injected while a replay of known traces is running; afterwards every trace is looked up in
 Tempo and the span-metrics counters are read back from Prometheus, so the table says exactly
 what was sent, accepted, stored, counted and lost. Starts its own stack in a temporary state

@@ -1,5 +1,5 @@
 """Bringing the stack up and down in the mode chosen once, here, for every task: Compose
-(plano_obs/compose.py) or native processes (plano_obs/native.py)."""
+(plano_obs/runtime/compose.py) or native processes (plano_obs/runtime/native.py)."""
 from __future__ import annotations
 
 import shutil

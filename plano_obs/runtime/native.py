@@ -53,7 +53,7 @@ def mount_point(path: Path) -> str:
 def up(deadline_s: float, components: tuple[str, ...] | None = None,
        build: bool = True) -> tuple[dict[str, health.Probe], dict[str, str]]:
     """Starts the components whose binaries are found; returns their probes, and for each
-    component left out, why (plano_obs/report.py tells the user)."""
+    component left out, why (plano_obs/runtime/report.py tells the user)."""
     sup = Supervisor()
     components = start_order() if components is None else components
     stack = info()
@@ -84,8 +84,8 @@ def up(deadline_s: float, components: tuple[str, ...] | None = None,
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(expand((native_dir() / file).read_text(), env))
         if spec.get("renderPlanoConfig"):  # Plano's config, rendered by Plano's planoai
-            from plano_obs.dev import plano as devplano
-            devplano.render(native_dir() / spec["renderPlanoConfig"], sup.state / "plano")
+            from plano_obs.dev import plano
+            plano.render(native_dir() / spec["renderPlanoConfig"], sup.state / "plano")
         argv = [str(b.path)] + [expand(a, env) for a in spec["args"]]
         penv = dict(env, **{k: expand(v, env) for k, v in spec["env"].items()})
         if name == "grafana":

@@ -70,7 +70,7 @@ def plugins(names: Iterable[str], where: str = "the Prometheus configs") -> tupl
         if name not in _PLUGIN_OF:
             raise ToolError(f"{where}: {name}_sd_configs is no service discovery Prometheus knows",
                             f"use one of {', '.join(sorted(set(_PLUGIN_OF) | set(ALWAYS)))}, or add its plugin "
-                            "to PLUGINS in plano_obs/prombuild.py")
+                            "to PLUGINS in plano_obs/runtime/prombuild.py")
         out.add(_PLUGIN_OF[name])
     return tuple(sorted(out))
 

@@ -12,8 +12,8 @@ from plano_obs.tasks import cli_errors
 @cli_errors
 def build(c: Context, force: bool = False, only: list[str] | None = None) -> None:
     """Build the local collector, Tempo and Prometheus images FROM scratch (cached by digest)."""
-    from plano_obs.runtime import localimages as images
-    for img in images.build(force=force, only=only or None):
+    from plano_obs.runtime import localimages
+    for img in localimages.build(force=force, only=only or None):
         print(f"  {img.component:<11} {img.status:<6} {img.tag}  {img.size / 1e6:.0f} MB  {img.seconds:.1f}s")
 
 

@@ -15,8 +15,8 @@ MODE_HELP = "auto (Compose when a Docker engine answers, else native), compose o
 
 
 def _mode(mode: str) -> str:
-    from plano_obs.runtime import lifecycle as stack
-    chosen, why = stack.choose_mode(mode)
+    from plano_obs.runtime import lifecycle
+    chosen, why = lifecycle.choose_mode(mode)
     print(f"mode: {chosen} ({why})")
     return chosen
 
@@ -53,7 +53,7 @@ def _table(rows: list[dict], columns: list[str]) -> None:
 def up(c: Context, mode: str = "auto", timeout: float = 120, envoy: bool = True, plano: bool = True,
        profile: str = "full", local_images: bool = False, dev_envoy: bool = False) -> None:
     """Render the configs (into .state/rendered) and start the stack (Compose or native), then wait until ready."""
-    from plano_obs.runtime import report, lifecycle as stack
+    from plano_obs.runtime import lifecycle, report
     start = time.monotonic()
     chosen = _mode(mode)
     for flag, given in (("--local-images", local_images), ("--dev-envoy", dev_envoy)):
@@ -61,9 +61,9 @@ def up(c: Context, mode: str = "auto", timeout: float = 120, envoy: bool = True,
             raise PlanoError(f"{flag} is for Compose mode",
                              "add --mode compose (native mode runs the binaries themselves, the dev Envoy by default)")
     _render()
-    probes, skipped = stack.up(chosen, timeout, dev_envoy=envoy, dev_plano=plano, profile=profile,
+    probes, skipped = lifecycle.up(chosen, timeout, dev_envoy=envoy, dev_plano=plano, profile=profile,
                                local_images=local_images, compose_envoy=dev_envoy)
-    info = stack.info(chosen)
+    info = lifecycle.info(chosen)
     print(report.block(info, [n for n, p in probes.items() if p.ok], skipped, chosen,
                        f"stack ready in {time.monotonic() - start:.1f}s ({chosen} mode):"))
 
@@ -72,27 +72,27 @@ def up(c: Context, mode: str = "auto", timeout: float = 120, envoy: bool = True,
 @cli_errors
 def down(c: Context, volumes: bool = False, mode: str = "auto") -> None:
     """Stop the stack; data is kept unless --volumes."""
-    from plano_obs.runtime import lifecycle as stack
-    stack.down(_mode(mode), volumes)
+    from plano_obs.runtime import lifecycle
+    lifecycle.down(_mode(mode), volumes)
 
 
 @task(help={"mode": MODE_HELP})
 @cli_errors
 def status(c: Context, mode: str = "auto") -> None:
     """Show each component's pid, port, readiness and version."""
-    from plano_obs.runtime import report, lifecycle as stack
+    from plano_obs.runtime import lifecycle, report
     chosen = _mode(mode)
-    rows = stack.status(chosen)
+    rows = lifecycle.status(chosen)
     for r in rows:
         r["ready"] = "ready" if r["ready"] else "down" + (f", {r['heldBy']}" if r["heldBy"] else "")
     _table(rows, ["component", "pid", "state", "port", "ready", "pinned", "running"])
     up_now = [r["component"] for r in rows if r["ready"] == "ready"]
-    missing = stack.why_not_running(chosen, [r["component"] for r in rows if r["ready"] != "ready"])
-    print(report.block(stack.info(chosen), up_now, missing, chosen, "running:" if up_now else "nothing is running"))
-    disk = stack.state_disk(chosen)
+    missing = lifecycle.why_not_running(chosen, [r["component"] for r in rows if r["ready"] != "ready"])
+    print(report.block(lifecycle.info(chosen), up_now, missing, chosen, "running:" if up_now else "nothing is running"))
+    disk = lifecycle.state_disk(chosen)
     if disk:
         mount, used, free = disk
-        warn = stack.info("native")["stateDisk"]["warnUsedRatio"]
+        warn = lifecycle.info("native")["stateDisk"]["warnUsedRatio"]
         print(f"state disk: {mount}, {used:.0%} used, {free / 2**30:.1f} GiB free")
         if used > warn:
             print(f"warning: the state disk is more than {warn:.0%} full (stateDisk.warnUsedRatio): when it is full, "
@@ -103,8 +103,8 @@ def status(c: Context, mode: str = "auto") -> None:
 @cli_errors
 def versions(c: Context, mode: str = "auto") -> None:
     """Print the pinned and the running version of each component."""
-    from plano_obs.runtime import lifecycle as stack
-    rows = stack.status(_mode(mode))
+    from plano_obs.runtime import lifecycle
+    rows = lifecycle.status(_mode(mode))
     _table(rows, ["component", "pinned", "running"])
     wrong = [r["component"] for r in rows if r["running"] and r["pinned"] and r["running"] != r["pinned"]]
     if wrong:
@@ -118,12 +118,12 @@ def versions(c: Context, mode: str = "auto") -> None:
 @cli_errors
 def logs(c: Context, service: str = "", follow: bool = False, tail: int | str = 200, mode: str = "auto") -> None:
     """Show the stack's logs, of every service or of one: invoke logs [--service NAME]."""
-    from plano_obs.runtime import lifecycle as stack
+    from plano_obs.runtime import lifecycle
     lines = options.number("--tail", tail, integer=True, minimum=0)
-    chosen, _ = stack.choose_mode(mode)
+    chosen, _ = lifecycle.choose_mode(mode)
     if chosen == "compose" and service == "collector":
         service = "otel-collector"  # one name in both modes (the Compose service is otel-collector)
-    stack.logs(chosen, service or None, follow, lines)
+    lifecycle.logs(chosen, service or None, follow, lines)
 
 
 @task(iterable=["binary"], help={

@@ -1,13 +1,9 @@
-"""`invoke traces.*`: replay recorded traces, record live traffic, synthesise Plano traffic."""
+"""`invoke traces.*`: replay recorded traces, record live traffic, synthesise Plano traffic. The
+work is in plano_obs/traces/ (session.py runs a replay); these tasks read the options and print."""
 from __future__ import annotations
 
-import contextlib
-import json
-import signal
 import sys
-import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
@@ -17,7 +13,7 @@ from plano_obs.errors import PlanoError
 from plano_obs.tasks import cli_errors, options
 
 if TYPE_CHECKING:
-    from plano_obs.traces import replay as rp, resume as tracesresume, spool as tracespool
+    from plano_obs.traces import session
 
 # The replay's modules (gRPC, protobuf, the OTLP encoders) are imported by the functions that use
 # them: `invoke --list`, `invoke build` and every other task start without them.
@@ -38,70 +34,9 @@ REPLAY_HELP = {
 }
 
 
-def _endpoint(endpoint: str | None, protocol: str) -> str:
-    from plano_obs.config import settings
-    if endpoint:
-        return endpoint
-    ports = settings.load("native")["ports"]
-    return f"127.0.0.1:{ports['otlpGrpc' if protocol == 'grpc' else 'otlpHttp']}"
-
-
-def _check_target(endpoint: str | None, protocol: str) -> None:
-    """A gRPC target's port is checked here: gRPC itself would wrap 99999 around to 34463."""
-    from plano_obs.config import settings
-    from plano_obs.traces import replay as rp
-    if protocol not in rp.PROTOCOLS:
-        raise rp.ReplayError(f"unknown protocol {protocol!r}", "use grpc or http")
-    if endpoint and protocol == "grpc" and not endpoint.startswith("unix:"):
-        port = endpoint.rpartition(":")[2]
-        if not (port.isdigit() and 1 <= int(port) <= 65535):
-            raise rp.ReplayError(f"--endpoint {endpoint!r} has no port from 1 to 65535", f"e.g. --endpoint 127.0.0.1:{settings.port('otlpGrpc')}")
-
-
-def _where(scan: tracespool.Scan, at: tracespool.Position, loops: int) -> str:
-    loop = f"loop {at.loop} of {loops}, " if loops > 1 else ""
-    span = f", span {at.span + 1}" if at.span else ""
-    return f"{loop}{scan.files[at.file]} record {at.record}{span}"
-
-
-def _as_dict(summary: rp.Summary, scan: tracespool.Scan, loops: int, state: Path | None, error: str | None) -> dict:
-    resume = None
-    if summary.next is not None:
-        at = summary.next
-        resume = {"loop": at.loop, "file": str(scan.files[at.file]), "record": at.record, "span": at.span,
-                  "state": str(state) if state else None}
-    return {"traces": summary.traces, "spans": summary.spans, "rejected_spans": summary.rejected,
-            "accepted_spans": summary.accepted, "unsent_spans": summary.unsent, "unsent_traces": summary.unsent_traces,
-            "total_spans": summary.total_spans, "requests": summary.requests, "retries": summary.retries,
-            "elapsed_s": round(summary.elapsed_s, 3), "spans_per_s": round(summary.spans_per_s, 1),
-            "error": error, "resume": resume}
-
-
-def _stopped(summary: rp.Summary, scan: tracespool.Scan, loops: int, state: Path | None,
-             state_error: tracesresume.ResumeError | None, retry_for: float) -> rp.ReplayError:
-    """One line for a replay that ended early: why, what the collector took, what was not sent, how to go on."""
-    from plano_obs.traces import replay as rp
-    if summary.failure:
-        retried = f" (retried for {retry_for:g}s)" if summary.failure.transient and retry_for else ""
-        why = f"{summary.failure.cause}{retried}"
-    else:
-        why = "interrupted"
-    counts = (f"{summary.accepted:,} of {summary.total_spans:,} spans accepted ({summary.traces:,} traces), "
-              f"{summary.rejected:,} refused, {summary.unsent:,} not sent ({summary.unsent_traces:,} traces) "
-              f"from {_where(scan, summary.next, loops)}")  # type: ignore[arg-type]
-    fix = summary.failure.remedy if summary.failure and summary.failure.remedy else ""
-    sep = "" if fix.endswith("?") else "."
-    if state_error:  # nothing to resume from: say so, whatever else there is to fix
-        lost = f"the resume state could not be saved ({state_error.cause}): run it again, with --state FILE in a writable folder"
-        go_on = f"{fix}{sep} {lost[0].upper()}{lost[1:]}" if fix else lost
-    else:
-        go_on = f"add --resume to send the rest (state: {state})" if state else "run it again"
-        go_on = f"{fix}{sep} Then {go_on}" if fix else go_on
-    return rp.ReplayError(f"{why}; {counts}", go_on)
-
-
 def _print_json(summary: dict, trace_ids: Iterator[str]) -> None:
     """The summary as JSON, its trace ids written one by one (a replay may have millions)."""
+    import json
     text = json.dumps(summary, indent=2)
     out = sys.stdout
     out.write(text[:-2] + ',\n  "trace_ids": [')
@@ -112,93 +47,18 @@ def _print_json(summary: dict, trace_ids: Iterator[str]) -> None:
     out.write("]\n}\n" if first else "\n  ]\n}\n")
 
 
-def send(spool: tracespool.Spool, scan: tracespool.Scan, *, endpoint: str | None = None, protocol: str = "grpc",
-         speed: float = 1.0, loop: int = 1, rate: float | None = None, keep_ids: bool = False, as_json: bool = False,
-         retry_for: float = 30.0, start: tracespool.Position | None = None, state: Path | None = None) -> rp.Summary:
-    """Sends what the first pass spooled (records and options are already checked), prints the
-    summary, and notes or clears the resume state. A replay that ends early raises ReplayError
-    after the summary (with --json) is printed."""
-    from plano_obs.traces import replay as rp
-    target = _endpoint(endpoint, protocol)
-    sender = rp.Sender(target, protocol)
-    from tqdm import tqdm
-    first_loop = start.loop if start else 1
-    bar = tqdm(total=scan.rest_spans + (loop - first_loop) * scan.spans, unit="span", file=sys.stderr, disable=None,
-               desc=f"→ {target}")
-    def notify(err: rp.SendError, wait: float, left: float) -> None:
-        if left >= retry_for - 1e-9:  # the first failure of an outage: say so once
-            bar.write(f"{err.cause} — retrying for up to {retry_for:g}s (--retry-for) …", file=sys.stderr)
-
-    retry = rp.Retry(retry_for=retry_for, notify=notify)
-    try:
-        summary = rp.replay(spool, scan, sender, speed=speed, loops=loop, rate=rate, fresh_ids=not keep_ids,
-                            retry=retry, start=start, progress=bar.update)
-    finally:
-        bar.close()
-        sender.close()
-    try:
-        stopped = _account(summary, spool, scan, loop, state, retry_for)
-        if as_json:
-            _print_json(_as_dict(summary, scan, loop, stopped.state, stopped.error.line() if stopped.error else None),
-                        (t.hex() for t in summary.book))
-        elif not stopped.error:
-            n = summary.traces
-            shown = ", ".join(summary.book.hex(20)) + (f", … ({n - 20} more; --json lists all)" if n > 20 else "")
-            retried = f", {summary.retries} retries" if summary.retries else ""
-            print(f"sent {summary.traces} traces, {summary.spans} spans in {summary.requests} requests over "
-                  f"{protocol} to {target}: {summary.rejected} rejected{retried}, {summary.elapsed_s:.2f}s, "
-                  f"{summary.spans_per_s:,.0f} spans/s")
-            print(f"trace ids: {shown}")
-    finally:
-        summary.book.close()  # the counts stay readable
-    if stopped.error:
-        raise stopped.error
-    if summary.rejected:
-        raise rp.ReplayError(f"the collector rejected {summary.rejected} of {summary.spans} spans",
-                             "see `invoke logs -s collector` (memory limiter? bad data?)")
-    return summary
-
-
-@dataclass
-class _Stopped:
-    error: rp.ReplayError | None  # None: the replay finished
-    state: Path | None  # the state file written, if any
-
-
-def _account(summary: rp.Summary, spool: tracespool.Spool, scan: tracespool.Scan, loops: int, state: Path | None,
-             retry_for: float) -> _Stopped:
-    """After the send: a replay that stopped early counts its unsent traces and notes where it
-    stopped (the state file); one that finished removes a stale state."""
-    from plano_obs.traces import replay as rp, resume as tracesresume
-    if summary.next is None:
-        if state:
-            tracesresume.clear(state)  # finished: nothing left to resume
-        return _Stopped(None, None)
-    summary.unsent_traces = rp.unsent_traces(spool, summary.next, loops)
-    state_error = None
-    if state:
-        try:
-            tracesresume.save(state, scan.files, loops, summary.next)
-        except tracesresume.ResumeError as err:
-            state_error, state = err, None
-    return _Stopped(_stopped(summary, scan, loops, state, state_error, retry_for), state)
-
-
-@contextlib.contextmanager
-def _term_as_interrupt():
-    """SIGTERM (a supervisor, a timeout) ends a replay like Ctrl-C: with its summary and state."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+def _print(outcome: session.Outcome, as_json: bool) -> None:
+    summary = outcome.summary
+    if as_json:
+        _print_json(outcome.as_dict(), (t.hex() for t in summary.book))
+    elif not outcome.error:
+        n = summary.traces
+        shown = ", ".join(summary.book.hex(20)) + (f", … ({n - 20} more; --json lists all)" if n > 20 else "")
+        retried = f", {summary.retries} retries" if summary.retries else ""
+        print(f"sent {summary.traces} traces, {summary.spans} spans in {summary.requests} requests over "
+              f"{outcome.options.protocol} to {outcome.target}: {summary.rejected} rejected{retried}, "
+              f"{summary.elapsed_s:.2f}s, {summary.spans_per_s:,.0f} spans/s")
+        print(f"trace ids: {shown}")
 
 
 # Options arrive as the command line typed them (text) or as numbers from Python; each is read
@@ -213,25 +73,17 @@ def replay(c: Context, files: str, endpoint: str | None = None, protocol: str = 
     """Replay recorded OTLP/JSON traces into the collector, timestamps moved to now."""
     if options.help_if_asked(files, replay, "traces"):
         return
-    from plano_obs.traces import files as tracefiles, resume as tracesresume, spool as tracespool
-    _check_target(endpoint, protocol)
-    speed_ = options.number("--speed", speed, minimum=0, remedy="0 sends everything at once")
-    loop_ = options.number("--loop", loop, integer=True, minimum=1)
-    rate_ = None if rate is None else options.number("--rate", rate, above=0, remedy="spans per second; leave it out for no limit")
-    retry_for_ = options.number("--retry-for", retry_for, minimum=0, remedy="seconds; 0 turns retries off")
+    from plano_obs.traces import session
+    opts = session.Options(
+        endpoint=endpoint, protocol=protocol, keep_ids=keep_ids,
+        speed=options.number("--speed", speed, minimum=0, remedy="0 sends everything at once"),
+        loops=options.number("--loop", loop, integer=True, minimum=1),
+        rate=None if rate is None else options.number("--rate", rate, above=0, remedy="spans per second; leave it out for no limit"),
+        retry_for=options.number("--retry-for", retry_for, minimum=0, remedy="seconds; 0 turns retries off"))
     if not files:
         raise PlanoError("no file given", "usage: invoke traces.replay FILE[,FILE…] (or a quoted glob)")
-    inputs = tracefiles.inputs(files)
-    state_ = Path(state) if state else tracesresume.default_path(inputs[0])
-    start = tracesresume.load(state_, inputs, loop_) if resume else None
-    with tracespool.Spool() as spool, _term_as_interrupt():
-        try:
-            # the first pass: every record validated (and encoded, once) before the first send
-            scan = tracespool.scan(inputs, spool, start=start, trace_starts=speed_ not in (0, 1))
-        except KeyboardInterrupt:
-            raise PlanoError("interrupted while reading the files", "nothing was sent") from None
-        send(spool, scan, endpoint=endpoint, protocol=protocol, speed=speed_, loop=loop_, rate=rate_,
-             keep_ids=keep_ids, as_json=json, retry_for=retry_for_, start=start, state=state_)
+    with session.from_files(files, opts, resuming=resume, state=state) as outcome:
+        _print(outcome, json)
 
 
 @task(klass=options.Task, help={"out": "file to write (OTLP/JSON lines; default traces-<time>.jsonl)",
@@ -240,12 +92,12 @@ def replay(c: Context, files: str, endpoint: str | None = None, protocol: str = 
 @cli_errors
 def record(c: Context, out: str | None = None, duration: float | str = 60, mode: str = "auto") -> None:
     """Record the traces arriving at the collector into a replayable file."""
-    from plano_obs.runtime import lifecycle as stack
-    from plano_obs.traces import files as tracefiles, record as recorder
+    from plano_obs.runtime import lifecycle
+    from plano_obs.traces import files, recorder
     seconds = options.number("--duration", duration, above=0)
     target = Path(out or f"traces-{time.strftime('%Y%m%d-%H%M%S')}.jsonl")
-    tracefiles.check_output(target)  # before waiting, not after
-    chosen, _ = stack.choose_mode(mode)
+    files.check_output(target)  # before waiting, not after
+    chosen, _ = lifecycle.choose_mode(mode)
     result = recorder.record(chosen, target, seconds)
     print(f"recorded {result.requests} requests, {result.spans} spans in {result.seconds:.0f}s into {target}")
 
@@ -263,7 +115,7 @@ def synthesize(c: Context, models: list[str] | None = None, agents: list[str] | 
                out: str | None = None, seed: int | str | None = None, endpoint: str | None = None, protocol: str = "grpc",
                json: bool = False) -> None:
     """Generate Plano-shaped traffic (models, agents, latencies, tokens, 429s, 5xx): send it or write a file."""
-    from plano_obs.traces import files as tracefiles, otlpjson, spool as tracespool, synth
+    from plano_obs.traces import files, otlpjson, session, spool, synth
     opts = synth.Options(rps=options.number("--rps", rps, above=0), duration_s=options.number("--duration", duration, above=0),
                          error_share=options.number("--error-share", error_share, minimum=0, maximum=1),
                          ratelimit_share=options.number("--ratelimit-share", ratelimit_share, minimum=0, maximum=1),
@@ -273,18 +125,18 @@ def synthesize(c: Context, models: list[str] | None = None, agents: list[str] | 
     if agents:
         opts.agents = agents
     if out:
-        tracefiles.check_output(Path(out))
+        files.check_output(Path(out))
     else:
-        _check_target(endpoint, protocol)
+        send_opts = session.Options(endpoint=endpoint, protocol=protocol, keep_ids=True)  # checked before generating
     requests_ = synth.generate(opts, time.time_ns())
     if out:
-        tracefiles.write_lines(Path(out), (otlpjson.to_json_line(r) for r in requests_))
+        files.write_lines(Path(out), (otlpjson.to_json_line(r) for r in requests_))
         spans = sum(len(ss.spans) for r in requests_ for rs in r.resource_spans for ss in rs.scope_spans)
         print(f"wrote {len(requests_)} traces, {spans} spans to {out}")
         return
-    spool = tracespool.MemorySpool()
-    scan = tracespool.spool_requests(requests_, spool)
-    send(spool, scan, endpoint=endpoint, protocol=protocol, speed=1.0, keep_ids=True, as_json=json)
+    memory = spool.MemorySpool()
+    with session.send(memory, spool.spool_requests(requests_, memory), send_opts) as outcome:
+        _print(outcome, json)
 
 
 ns = Collection("traces", replay, record)

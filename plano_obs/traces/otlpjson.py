@@ -299,12 +299,6 @@ def records(path: Path) -> Iterator[tuple[int, str, object]]:
         yield number, where, parse_line(path, where, payload) if isinstance(payload, bytes) else payload
 
 
-def load(path: Path) -> list[Record]:
-    """All records of one file in memory, or OtlpFileError for the first bad one (small files:
-    tests, fixtures; a replay streams with `records`)."""
-    return [parse_record(data, path, where) for _, where, data in records(path)]
-
-
 def parse_lines(path: Path, lines: Iterable[str]) -> list[Record]:
     """Records from lines held in memory (a recording before it is written), named as `path`."""
     numbered = ((n, (line + "\n").encode()) for n, line in enumerate(lines, 1))

@@ -18,7 +18,6 @@ acknowledged; when a request fails for good, nothing after it is sent, so everyt
 on is unsent, and a resumed replay (--resume) starts there."""
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections import deque
@@ -31,10 +30,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from plano_obs.errors import PlanoError
 from plano_obs.traces import wire
-from plano_obs.traces.account import Summary, unsent_traces  # noqa: F401 (re-exported)
+from plano_obs.traces.account import Summary
 from plano_obs.traces.patch import Ids, apply_all, drop_first, rewrite, trace_ids, usable
-from plano_obs.traces.plan import Plan, Trace, plan  # noqa: F401 (re-exported)
-from plano_obs.traces.sender import PROTOCOLS, Retry, SendError, Sender, Sent, Stopped, send_retrying  # noqa: F401 (re-exported)
+from plano_obs.traces.sender import Retry, SendError, Sender, Sent, Stopped, send_retrying
 from plano_obs.traces.spool import Entry, Position, Scan, Spool
 
 BATCH_SPANS = wire.MAX_SPANS
@@ -64,16 +62,6 @@ class _Part(NamedTuple):
     patch: wire.Patch | None
     first: Position  # of its first span
     end: Position  # just after its last span
-
-
-def check(speed: float, loops: int, rate: float | None) -> None:
-    """The task layer reads these from the command line (tasks/options.py); this guards callers in Python."""
-    if not (math.isfinite(speed) and speed >= 0):
-        raise ReplayError(f"--speed must be a number, 0 or more, got {speed}", "0 sends everything at once")
-    if rate is not None and not (math.isfinite(rate) and rate > 0):
-        raise ReplayError(f"--rate must be a number above 0, got {rate}")
-    if loops < 1:
-        raise ReplayError(f"--loop must be a whole number, 1 or more, got {loops}")
 
 
 class _Sending:
@@ -235,7 +223,6 @@ def replay(spool: Spool, scan: Scan, sender: Sender, speed: float = 1.0, loops: 
            clock: Callable[[], int] = time.time_ns, sleep: Callable[[float], None] = time.sleep) -> Summary:
     """Sends the spool `loops` times (from `start` when resuming); returns the account. A request
     that fails for good, or Ctrl-C, ends the replay with `failure`/`interrupted` and `next` set."""
-    check(speed, loops, rate)
     if speed not in (0, 1) and scan.full.traces is None:
         raise ReplayError(f"--speed {speed:g} needs each trace's start: scan with trace_starts=True")
     first_loop = start.loop if start else 1

@@ -40,12 +40,16 @@ class Stopped(Exception):
     """Sending was stopped (an earlier request failed, or the user interrupted)."""
 
 
+def check_protocol(protocol: str) -> None:
+    if protocol not in PROTOCOLS:
+        raise PlanoError(f"unknown protocol {protocol!r}", f"use {' or '.join(PROTOCOLS)}")
+
+
 class Sender:
     """One OTLP client. `send` returns the spans the collector rejected (OTLP partial success)."""
 
     def __init__(self, endpoint: str, protocol: str, timeout: float = 10.0) -> None:
-        if protocol not in PROTOCOLS:
-            raise PlanoError(f"unknown protocol {protocol!r}", f"use one of {', '.join(PROTOCOLS)}")
+        check_protocol(protocol)
         self.endpoint, self.protocol, self.timeout = endpoint, protocol, timeout
         if protocol == "grpc":
             # reconnect within a second of the collector coming back (gRPC's default backoff

@@ -200,11 +200,3 @@ def message_chunks(request: ExportTraceServiceRequest, traces: dict[bytes, int] 
                     traces[span.trace_id] = start if first is None else min(first, start)
                 cut.add(field(0x12, span.SerializeToString()))
     return cut.done()
-
-
-def timing_of(chunks: list[Chunk], timing: Timing) -> Timing:
-    """`timing` with the chunks' starts and ends added (a record's timing)."""
-    for c in chunks:
-        timing.add(c.start, c.end)
-    return timing
-

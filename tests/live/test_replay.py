@@ -71,7 +71,7 @@ def test_record_captures_exactly_what_arrived_and_replays(live, prom, tmp_path):
     assert rec.returncode == 0, stderr
     assert "stopped after" in stdout, stdout
     assert "recorded" in stdout and f"{n} spans" in stdout, stdout
-    records = otlpjson.load(out)
+    records = traceplan.load(out)
     assert sum(len(ss.spans) for x in records for rs in x.request.resource_spans for ss in rs.scope_spans) == n
     r = invoke("traces.replay", str(out), "--speed", "0", "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["spans"] == n

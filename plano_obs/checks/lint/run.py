@@ -16,9 +16,7 @@ from plano_obs.checks import grafana, promql
 from plano_obs.errors import PlanoError
 from plano_obs.config import settings
 from plano_obs.config.render import MODES
-from plano_obs.checks.lint import dashboards as dashboard_rules
-from plano_obs.checks.lint import kubernetes as kubernetes_check
-from plano_obs.checks.lint import schema as dashboard_schema
+from plano_obs.checks.lint import dashboard_rules, dashboard_schema, kubernetes_check
 
 # Pinned formatter options: changing them reformats every file, so they change on purpose only.
 JSONNETFMT_OPTIONS = ["--indent", "2", "--max-blank-lines", "2", "--string-style", "s",

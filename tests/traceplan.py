@@ -1,11 +1,15 @@
-"""Records held in memory as traces: for tests and fixtures that count spans by trace (a replay
-streams instead)."""
+"""Test helpers over whole files in memory: a file's records (`load`), and its spans grouped by
+trace (`plan`). The product streams instead (otlpjson.records, the spool); only tests and the
+fixtures' checks hold a file whole."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from plano_obs.traces import otlpjson
 
 
 @dataclass
@@ -33,3 +37,8 @@ def plan(records: Iterable) -> Plan:
                 for span in ss.spans:
                     by_trace.setdefault(span.trace_id, Trace(span.trace_id, [])).spans.append(span)
     return Plan(list(by_trace.values()))
+
+
+def load(path: Path) -> list[otlpjson.Record]:
+    """All records of one file, or OtlpFileError for the first bad one."""
+    return [otlpjson.parse_record(data, path, where) for _, where, data in otlpjson.records(path)]
