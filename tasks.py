@@ -1,8 +1,7 @@
 """Task menu of plano-observability (`invoke --list`). Logic lives in plano_obs/."""
 from invoke import Collection
 
-from plano_obs.tasks import build as _build
-from plano_obs.tasks import dashboards, envoy, images, rules, stack, traces, traffic
+from plano_obs.tasks import build as _build, dashboards, envoy, images, rules, stack, traces, traffic
 
 ns = Collection()
 ns.add_task(_build.build)

@@ -18,8 +18,8 @@ from tests.menu import invoke
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from plano_obs.runtime import native
 from plano_obs.config import paths, render, settings
+from plano_obs.runtime import native
 from plano_obs.traces import files, resume
 from tests.fixtures.counts import FIXTURES
 from tests import traceplan

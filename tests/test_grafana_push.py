@@ -18,8 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import yaml
 
-from plano_obs.ship import grafana_push, ruler
 from plano_obs.config import paths, settings
+from plano_obs.ship import grafana_push, ruler
 
 TOKEN = "glsa_test-token-not-a-secret"
 

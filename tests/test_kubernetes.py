@@ -10,8 +10,8 @@ import json
 import pytest
 import yaml
 
-from plano_obs.config import paths, settings
 from plano_obs.checks.lint import kubernetes_check
+from plano_obs.config import paths, settings
 
 FOLDER = paths.GENERATED / "kubernetes"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from plano_obs.config import paths, settings
-from plano_obs.runtime import prombuild, promui, tools
 from plano_obs.errors import ToolError
+from plano_obs.runtime import prombuild, promui, tools
 
 
 def _pin() -> str:

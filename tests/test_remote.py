@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from plano_obs.config import render
-from plano_obs.runtime import lifecycle
 from plano_obs.errors import JsonnetError, PlanoError
+from plano_obs.runtime import lifecycle
 
 REMOTE = """{ _config+:: { remote+: {
   traces+: { endpoint: 'traces.example.com:443', auth: 'bearer', tls+: { caFile: '/etc/ssl/private-ca.pem' },

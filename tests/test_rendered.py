@@ -12,9 +12,9 @@ import pytest
 from tests.menu import invoke as _invoke
 import yaml
 
-from plano_obs.runtime import compose, docker, native, supervisor
 from plano_obs.checks import dashcheck, grafana
 from plano_obs.config import generate, paths, settings
+from plano_obs.runtime import compose, docker, native, supervisor
 from plano_obs.ship import ruler
 
 OVERRIDE = "{ _config+:: { ports+: { grafana: 3001 }, spanMetrics+: { namespace: 'plano.spans' } } }\n"

@@ -2,8 +2,8 @@
 component gets one line with what is lost, why, and how to add it."""
 from __future__ import annotations
 
-from plano_obs.runtime import report
 from plano_obs.config import settings
+from plano_obs.runtime import report
 
 INFO = settings.load("native")
 EVERYTHING = list(INFO["startOrder"])

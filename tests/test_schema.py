@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from plano_obs.config import paths
 from plano_obs.checks.lint import dashboard_schema
+from plano_obs.config import paths
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from plano_obs.runtime import ports, secrets
 from plano_obs.errors import PortInUseError
+from plano_obs.runtime import ports, secrets
 
 
 def test_password_is_generated_once_with_mode_0600(tmp_path):

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from plano_obs.dev import mockllm
 from plano_obs.config import settings
+from plano_obs.dev import mockllm
 from wasmhost import Host  # tests/ is on sys.path (no package)
 
 SSE = {"content-type": "text/event-stream"}

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import requests
 import yaml
 
-from plano_obs.config import generate
 from plano_obs.checks import grafana, promql
+from plano_obs.config import generate
 from plano_obs.errors import PlanoError
 
 DATA, EMPTY, ERROR = "data", "empty", "error"

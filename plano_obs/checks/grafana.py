@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from plano_obs.config import generate, settings
 from plano_obs.checks import promql
+from plano_obs.config import generate, settings
 
 ALL = "$__all"  # the value Grafana stores for a variable's "All" option
 

@@ -8,8 +8,8 @@ import tempfile
 from pathlib import Path
 
 from plano_obs.config import paths
-from plano_obs.errors import DriftError
 from plano_obs.config.render import render_all
+from plano_obs.errors import DriftError
 
 _RENDERED: set[tuple[str, str, float]] = set()
 

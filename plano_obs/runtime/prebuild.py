@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from plano_obs.runtime import prombuild, tools
 from plano_obs.config import settings
 from plano_obs.errors import ToolError
+from plano_obs.runtime import prombuild, tools
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,9 +17,8 @@ from typing import Iterable
 
 import yaml
 
-from plano_obs.config import paths
-from plano_obs.runtime import promui, tools
 from plano_obs.errors import ToolError
+from plano_obs.runtime import promui, tools
 
 MODULE = "github.com/prometheus/prometheus"
 

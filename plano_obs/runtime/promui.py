@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 from plano_obs.config import paths
-from plano_obs.runtime import tools
 from plano_obs.errors import ToolError
+from plano_obs.runtime import tools
 
 MIN_NODE = (20, 0)  # the oldest Node.js this build is verified with (pnpm 10 and Vite 6 need 18+)
 BUILT = "mantine-ui"  # the folder under web/ui/static/ the server reads (web/web.go's reactAssetsRoot)

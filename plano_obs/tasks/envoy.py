@@ -17,9 +17,10 @@ from plano_obs.tasks import cli_errors
 def check(c: Context, admin: str | None = None, prometheus: str | None = None, json: bool = False) -> None:
     """Check Envoy's admin endpoint, Plano's WASM metrics and Prometheus's envoy target."""
     from plano_obs.checks import envoycheck
-    from plano_obs.runtime import health, lifecycle as stack
-    chosen, _ = stack.choose_mode("auto")
-    info = stack.info(chosen)
+    from plano_obs.config import settings
+    from plano_obs.runtime import health, lifecycle
+    chosen, _ = lifecycle.choose_mode("auto")
+    info = settings.load(chosen)
     prom = prometheus or health.url(info, "prometheus")
     report = envoycheck.check(admin, prom, info)
     if json:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from invoke import Collection, Context, task
 
-from plano_obs.runtime import binaries  # binaries: its INSTALLABLE names are in --help; the runtime is imported by each task
 from plano_obs.config import paths
 from plano_obs.errors import PlanoError
+from plano_obs.runtime import binaries  # binaries: its INSTALLABLE names are in --help; the runtime is imported by each task
 from plano_obs.tasks import cli_errors, options
 
 MODE_HELP = "auto (Compose when a Docker engine answers, else native), compose or native"
@@ -53,6 +53,7 @@ def _table(rows: list[dict], columns: list[str]) -> None:
 def up(c: Context, mode: str = "auto", timeout: float = 120, envoy: bool = True, plano: bool = True,
        profile: str = "full", local_images: bool = False, dev_envoy: bool = False) -> None:
     """Render the configs (into .state/rendered) and start the stack (Compose or native), then wait until ready."""
+    from plano_obs.config import settings
     from plano_obs.runtime import lifecycle, report
     start = time.monotonic()
     chosen = _mode(mode)
@@ -63,7 +64,7 @@ def up(c: Context, mode: str = "auto", timeout: float = 120, envoy: bool = True,
     _render()
     probes, skipped = lifecycle.up(chosen, timeout, dev_envoy=envoy, dev_plano=plano, profile=profile,
                                local_images=local_images, compose_envoy=dev_envoy)
-    info = lifecycle.info(chosen)
+    info = settings.load(chosen)
     print(report.block(info, [n for n, p in probes.items() if p.ok], skipped, chosen,
                        f"stack ready in {time.monotonic() - start:.1f}s ({chosen} mode):"))
 
@@ -80,6 +81,7 @@ def down(c: Context, volumes: bool = False, mode: str = "auto") -> None:
 @cli_errors
 def status(c: Context, mode: str = "auto") -> None:
     """Show each component's pid, port, readiness and version."""
+    from plano_obs.config import settings
     from plano_obs.runtime import lifecycle, report
     chosen = _mode(mode)
     rows = lifecycle.status(chosen)
@@ -88,11 +90,11 @@ def status(c: Context, mode: str = "auto") -> None:
     _table(rows, ["component", "pid", "state", "port", "ready", "pinned", "running"])
     up_now = [r["component"] for r in rows if r["ready"] == "ready"]
     missing = lifecycle.why_not_running(chosen, [r["component"] for r in rows if r["ready"] != "ready"])
-    print(report.block(lifecycle.info(chosen), up_now, missing, chosen, "running:" if up_now else "nothing is running"))
+    print(report.block(settings.load(chosen), up_now, missing, chosen, "running:" if up_now else "nothing is running"))
     disk = lifecycle.state_disk(chosen)
     if disk:
         mount, used, free = disk
-        warn = lifecycle.info("native")["stateDisk"]["warnUsedRatio"]
+        warn = settings.load("native")["stateDisk"]["warnUsedRatio"]
         print(f"state disk: {mount}, {used:.0%} used, {free / 2**30:.1f} GiB free")
         if used > warn:
             print(f"warning: the state disk is more than {warn:.0%} full (stateDisk.warnUsedRatio): when it is full, "
@@ -133,9 +135,10 @@ def logs(c: Context, service: str = "", follow: bool = False, tail: int | str = 
 @cli_errors
 def install(c: Context, binary: list[str] | None = None, sha256: str | None = None) -> None:
     """Build or install (once, cached) the binaries native mode runs, then list them."""
+    from plano_obs.config import settings
     from plano_obs.runtime import native
     _render()
-    versions = native.info()["versions"]
+    versions = settings.load("native")["versions"]
     if sha256 and len(binary or []) != 1:
         raise PlanoError("--sha256 needs exactly one --binary")
     for spec in binary or []:

@@ -17,14 +17,15 @@ from plano_obs.tasks import cli_errors
 @cli_errors
 def send(c: Context, requests: int = 24, seed: int | None = None, json: bool = False) -> None:
     """Send model and agent requests through the dev Plano; print what was sent per model and status."""
-    from plano_obs.runtime import health, native
-    from plano_obs.dev import traffic as tr
+    from plano_obs.config import settings
+    from plano_obs.dev import traffic
+    from plano_obs.runtime import health
     try:
         count = int(requests)
         seed_value = None if seed is None else int(seed)
     except ValueError as err:
         raise PlanoError(f"--requests and --seed take whole numbers ({err})") from err
-    info = native.info()
+    info = settings.load("native")
     dev = info["devPlano"]
     if not health.probe(info, "brightstaff").ok:
         raise PlanoError(f"the dev Plano's brightstaff is not running (no answer on {health.url(info, 'brightstaffMetrics', '/metrics')})",
@@ -34,10 +35,10 @@ def send(c: Context, requests: int = 24, seed: int | None = None, json: bool = F
         raise PlanoError(f"the dev Envoy is not running (no answer on {envoy.url}); "
                          "clients reach brightstaff through it", "start it with `invoke up` (not `--no-envoy`)")
     gateway = health.url(info, "llmGateway")
-    reqs = tr.plan(count, dev["models"], [a["id"] for a in dev["agents"]], ["tenant-a", "tenant-b"], seed_value)
-    tr.send(gateway, dev["listener"], dev["headerPrefix"], reqs, dev["models"][0])
+    reqs = traffic.plan(count, dev["models"], [a["id"] for a in dev["agents"]], ["tenant-a", "tenant-b"], seed_value)
+    traffic.send(gateway, dev["listener"], dev["headerPrefix"], reqs, dev["models"][0])
     if json:
-        print(tr.as_json(reqs))
+        print(traffic.as_json(reqs))
         return
     rows = Counter()
     for r in reqs:

@@ -8,9 +8,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from plano_obs.runtime import compose, docker
 from plano_obs.config import paths, settings
 from plano_obs.errors import PlanoError
+from plano_obs.runtime import compose, docker
 from plano_obs.traces import files, otlpjson
 
 

@@ -16,9 +16,9 @@ from typing import Callable
 import pytest
 import requests
 
-from plano_obs.runtime import health, lifecycle as stack
-from plano_obs.config import paths
 from plano_obs.checks import promql
+from plano_obs.config import paths, settings
+from plano_obs.runtime import health
 
 # How the suite runs, from its own command-line options (`nox -s smoke -- --mode compose`, set in
 # pytest_configure before any test module is imported), else from the environment variables
@@ -85,7 +85,7 @@ def wait_for(what: str, probe: Callable[[], object], ok: Callable[[object], bool
 
 @pytest.fixture(scope="session")
 def info() -> dict:
-    return stack.info(MODE)
+    return settings.load(MODE)
 
 
 @pytest.fixture(scope="session")
@@ -162,7 +162,7 @@ def settled(live, prom):
 
 def scrape_seconds() -> float:
     """The span-metrics scrape interval, which Grafana's Prometheus datasource uses as timeInterval."""
-    return promql.seconds(stack.info(MODE)["spanMetricsScrapeInterval"])
+    return promql.seconds(settings.load(MODE)["spanMetricsScrapeInterval"])
 
 
 # Components whose tests must run: CI sets PLANO_SMOKE_REQUIRE=tempo,brightstaff when it has

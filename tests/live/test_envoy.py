@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from plano_obs.config import settings
 from plano_obs.dev import mockllm
 from plano_obs.runtime import native
-from plano_obs.config import settings
 from tests.live.conftest import DEV_ENVOY, MODE, REQUIRED, delta, invoke, wait_for
 
 # Natively on the host, or on the Compose network (`nox -s smoke -- --mode compose --dev-envoy`).

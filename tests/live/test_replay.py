@@ -1,6 +1,5 @@
 """Replaying the fixtures into the real collector: every span is accepted and counted exactly."""
 import json
-import time
 
 from tests.fixtures.counts import FIXTURES, counts
 from tests.live.conftest import collector_counter, invoke, wait_for
@@ -48,11 +47,11 @@ def test_replay_counts_exactly_per_service_model_status_agent_and_listener(live,
 
 
 def test_record_captures_exactly_what_arrived_and_replays(live, prom, tmp_path):
+    import signal
     import subprocess
     import sys
     from plano_obs.config import paths
-    from plano_obs.traces import otlpjson
-    import signal
+    from tests import traceplan
     out = tmp_path / "recorded.jsonl"
     # A window far longer than the replay, stopped with Ctrl-C (SIGINT) once the collector has
     # accepted every span: no guess at how long the replay takes on a busy machine.

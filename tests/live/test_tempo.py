@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from plano_obs.config import generate
 from plano_obs.checks import grafana, promql
+from plano_obs.config import generate
 from tests.fixtures.counts import FIXTURES, edges, spans_per_trace, traces_longer, traces_where, with_new_ids
 from tests.live.conftest import component, invoke, wait_for
 

@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from plano_obs.harness import chaos
 from plano_obs.config import paths
+from plano_obs.harness import chaos
 from tests.fixtures.counts import FIXTURES, counts
 from tests.live.conftest import Prometheus, delta, wait_for
 

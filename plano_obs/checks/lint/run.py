@@ -10,13 +10,12 @@ from typing import Callable
 
 import yaml
 
-from plano_obs.runtime import docker, prombuild, tools
-from plano_obs.config import generate, paths
 from plano_obs.checks import grafana, promql
-from plano_obs.errors import PlanoError
-from plano_obs.config import settings
-from plano_obs.config.render import MODES
 from plano_obs.checks.lint import dashboard_rules, dashboard_schema, kubernetes_check
+from plano_obs.config import generate, paths, settings
+from plano_obs.config.render import MODES
+from plano_obs.errors import PlanoError
+from plano_obs.runtime import binaries, docker, prombuild, tools
 
 # Pinned formatter options: changing them reformats every file, so they change on purpose only.
 JSONNETFMT_OPTIONS = ["--indent", "2", "--max-blank-lines", "2", "--string-style", "s",
@@ -149,11 +148,15 @@ def check_compose() -> list[str]:
     return problems
 
 
+def _collector() -> Path:
+    """The collector built from generated/'s manifest: the configs checked are generated/'s."""
+    manifest = (paths.GENERATED / "collector" / "otelcol-builder.yaml").read_text()
+    return binaries.collector(settings.version("collector", "compose"), manifest).path  # type: ignore[return-value]
+
+
 def check_collector() -> list[str]:
     """The collector's own `validate` on each mode's config, with the binary native mode runs."""
-    info = settings.load("compose")
-    manifest = (paths.GENERATED / "collector" / "otelcol-builder.yaml").read_text()
-    binary = tools.ensure_collector(info["versions"]["collector"], manifest)
+    binary = _collector()
     problems = []
     # scale: the front collector of `nox -s scale`; the gateway tier's agent and gateways (its own
     # Tempo's, and the combined run's that send to the scaled-out Tempo)
@@ -187,10 +190,8 @@ def check_schema() -> list[str]:
 
 def check_kubernetes() -> list[str]:
     """generated/kubernetes/: schemas of the pinned Kubernetes, the PrometheusRule, the gateway's config."""
-    info = settings.load("compose")
-    manifest = (paths.GENERATED / "collector" / "otelcol-builder.yaml").read_text()
-    collector = tools.ensure_collector(info["versions"]["collector"], manifest)
-    said, problems = kubernetes_check.check(paths.GENERATED / "kubernetes", info["versions"]["kubernetes"], _promtool(), collector)
+    said, problems = kubernetes_check.check(paths.GENERATED / "kubernetes", settings.version("kubernetes", "compose"), _promtool(),
+                                            _collector())
     for line in said:
         print(line)
     return problems

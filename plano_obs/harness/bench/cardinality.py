@@ -28,12 +28,11 @@ import requests
 import yaml
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from plano_obs.config import generate, paths
-from plano_obs.runtime import prombuild, tools
 from plano_obs.config import settings
 from plano_obs.config.render import render
-from plano_obs.traces import synth
 from plano_obs.harness.bench.native_stack import machine
+from plano_obs.runtime import binaries, prombuild
+from plano_obs.traces import synth
 
 SPAN_JOB = "otel-collector-spanmetrics"
 ALERT = "PlanoSpanMetricsCardinalityOverflow"
@@ -42,18 +41,6 @@ PORTS = ("otlpHttp", "collectorMetrics", "collectorTelemetry", "collectorHealth"
 
 def _calls() -> str:
     return settings.load("native")["metricNames"]["calls"]
-
-
-def _collector_binary(version: str) -> Path:
-    """The build for the current manifest, else the newest cached build (the bench needs only
-    components every build has), else a fresh build."""
-    manifest = (generate.rendered() / "collector" / "otelcol-builder.yaml").read_text()
-    exact = tools.collector_dir(version, manifest)
-    if (exact / ".complete").exists():
-        return exact / "otelcol-plano"
-    cached = sorted((d for d in (paths.cache_dir() / "bin").glob(f"otelcol-plano-{version}-*") if (d / ".complete").exists()),
-                    key=lambda d: d.stat().st_mtime)
-    return cached[-1] / "otelcol-plano" if cached else tools.ensure_collector(version, manifest)
 
 
 def _free(port: int) -> bool:
@@ -136,7 +123,7 @@ class _Run:
 
     def __enter__(self) -> _Run:
         info = settings.load("native")
-        col = _collector_binary(info["versions"]["collector"])
+        col = binaries.stack_collector()
         prom = prombuild.ensure(prombuild.recipe(info["versions"])).binary()
         try:
             for name, cmd, log in (

@@ -15,9 +15,9 @@ import subprocess
 import sys
 import time
 
-from plano_obs.runtime import docker, localimages as images
 from plano_obs.config import paths
 from plano_obs.harness.bench.native_stack import machine
+from plano_obs.runtime import docker, localimages
 
 PROJECT = "plano-observability"
 
@@ -77,10 +77,10 @@ def main() -> None:
     print(f"engine: Docker {server}")
 
     t0 = time.monotonic()
-    built = images.build(force=True)
+    built = localimages.build(force=True)
     print(f"\nimages.build --force (binaries already built): {time.monotonic() - t0:.1f}s")
     t0 = time.monotonic()
-    images.build()
+    localimages.build()
     print(f"images.build, all cached: {time.monotonic() - t0:.1f}s")
     print("| image | size | build |\n|---|---|---|")
     for img in built:

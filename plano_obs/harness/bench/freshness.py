@@ -16,9 +16,9 @@ import uuid
 
 import requests
 
-from plano_obs.runtime import health
 from plano_obs.config import settings
 from plano_obs.harness.bench.native_stack import machine
+from plano_obs.runtime import health
 
 
 def _span(model: str) -> dict:

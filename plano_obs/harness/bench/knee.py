@@ -21,11 +21,11 @@ from pathlib import Path
 
 import requests
 
-from plano_obs.harness import chaos
 from plano_obs.config import paths, settings
-from plano_obs.runtime import tools
-from plano_obs.harness.scale import gateways
+from plano_obs.harness import chaos
 from plano_obs.harness.bench.native_stack import machine
+from plano_obs.harness.scale import gateways
+from plano_obs.runtime import tools
 
 CLOCK = os.sysconf("SC_CLK_TCK")
 SATURATED = 0.9  # share of its CPU (one core, or its quota) at which a collector is at its ceiling

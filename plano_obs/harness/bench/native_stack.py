@@ -22,8 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from plano_obs.runtime import binaries, prombuild, promui, supervisor, tools
 from plano_obs.config import generate, paths, settings
+from plano_obs.runtime import binaries, prombuild, promui, supervisor, tools
 
 
 def machine() -> str:

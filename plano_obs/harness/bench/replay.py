@@ -30,10 +30,9 @@ from pathlib import Path
 
 import requests
 
-from plano_obs.config import generate, paths
-from plano_obs.runtime import health, native, tools
-from plano_obs.config.render import stack_info
+from plano_obs.config import paths, settings
 from plano_obs.harness.bench.native_stack import machine
+from plano_obs.runtime import binaries, health, native, tools
 
 PER_TRACE = 4  # telemetrygen: one root and 3 children per trace
 SPANS_PER_TRACE = 5.46  # traces.synth at its default mix
@@ -125,8 +124,7 @@ def _measured(cmd: list[str], info: dict, env: dict | None = None) -> dict:
 
 def _own_collector(folder: Path, port: int) -> tuple[subprocess.Popen, dict]:
     """The cached collector binary with a small pipeline on port..port+3 (127.0.0.1 only)."""
-    manifest = (generate.rendered() / "collector" / "otelcol-builder.yaml").read_text()
-    binary = tools.ensure_collector(stack_info("native")["versions"]["collector"], manifest)
+    binary = binaries.stack_collector()
     ports = {"grpc": port, "http": port + 1, "metrics": port + 2, "telemetry": port + 3}
     config = folder / "collector.yaml"
     config.write_text(_CONFIG.format(**ports))
@@ -185,7 +183,7 @@ def main() -> None:
         if args.collector == "own":
             own, info = _own_collector(folder, args.port)
         else:
-            info = stack_info("native")
+            info = settings.load("native")
             started_here = not native.Supervisor().running()
             if started_here:
                 subprocess.run([sys.executable, "-m", "invoke", "up", "--mode", "native"], cwd=paths.ROOT, check=True,
@@ -222,7 +220,7 @@ def _run(args: argparse.Namespace, folder: Path, endpoint: str, info: dict) -> d
     # telemetrygen drops what is still queued when a fixed --traces count ends, so it runs
     # for a fixed time and its rate is what the collector accepted
     tg = Path(args.telemetrygen) if args.telemetrygen else \
-        tools.ensure(tools.telemetrygen(stack_info("native")["versions"]["collector"])).binary()
+        tools.ensure(tools.telemetrygen(settings.version("collector"))).binary()
     telemetrygen = [str(tg), "traces", "--otlp-endpoint", endpoint, "--otlp-insecure", "--duration",
                     f"{args.telemetrygen_seconds}s", "--child-spans", str(PER_TRACE - 1), "--workers", "1", "--rate", "0"]
     cache = folder / "spool-cache"  # empty: the first replay is cold, and keeps its spool for the next

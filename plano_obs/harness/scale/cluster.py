@@ -16,10 +16,10 @@ from pathlib import Path
 import requests
 
 from plano_obs.config import generate
-from plano_obs.runtime import native
 from plano_obs.errors import PlanoError
-from plano_obs.runtime.supervisor import NativeError, Supervisor, expand, tail
 from plano_obs.harness.scale import kafka
+from plano_obs.runtime import native
+from plano_obs.runtime.supervisor import NativeError, Supervisor, expand, tail
 
 KAFKA = "kafka"
 SINGLE = "tempo-single"

@@ -15,9 +15,9 @@ from pathlib import Path
 import requests
 
 from plano_obs.config import generate
+from plano_obs.errors import PlanoError
 from plano_obs.runtime import native
 from plano_obs.runtime.supervisor import expand
-from plano_obs.errors import PlanoError
 
 class ScaleError(PlanoError):
     pass
