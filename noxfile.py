@@ -7,8 +7,9 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
 
-def _install(session: nox.Session, extras: str = "") -> None:
-    session.install("-e", f".[{extras}]" if extras else ".")
+def _install(session: nox.Session, dev: bool = True) -> None:
+    """The project into the session: with its dev extras (pytest, the lint's tools), or as a user has it."""
+    session.install("-e", ".[dev]" if dev else ".")
 
 
 @nox.session
@@ -21,7 +22,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Unit tests (pure logic, no running stack)."""
-    _install(session, "test")
+    _install(session)
     session.run("pytest", *(session.posargs or ["-q", "tests"]))
 
 
@@ -33,7 +34,7 @@ def smoke(session: nox.Session) -> None:
     tests the stack that is already up (and leaves it); `--keep` leaves the stack this run
     started; `--mode compose` uses Compose, `--local-images` with the images `invoke images.build`
     made, `--dev-envoy` with the dev Envoy and mock LLM as Compose services."""
-    _install(session, "test")
+    _install(session)
     tests = [] if any(a.startswith("tests") for a in session.posargs) else ["tests/live"]
     session.run("pytest", "-q", "-rs", "--durations=12", *session.posargs, *tests)
 
@@ -42,7 +43,7 @@ def smoke(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks for docs/benchmarks.md and docs/reliability.md: `nox -s bench -- native [--cold]`,
     `-- replay`, `-- cardinality`, `-- freshness`, `-- knee` or `-- compose`."""
-    _install(session)
+    _install(session, dev=False)
     args = list(session.posargs)
     which, *rest = args if args and not args[0].startswith("-") else ["native", *args]  # `-- --cold`: native
     modules = {"native": "plano_obs.harness.bench.native_stack", "replay": "plano_obs.harness.bench.replay",
@@ -58,7 +59,7 @@ def bench(session: nox.Session) -> None:
 @nox.session
 def chaos(session: nox.Session) -> None:
     """Fault matrix against a stack it starts: kills and restarts mid-replay, a table of losses."""
-    _install(session)
+    _install(session, dev=False)
     session.run("python", "-m", "plano_obs.harness.chaos", *session.posargs)
 
 
@@ -68,5 +69,5 @@ def scale(session: nox.Session) -> None:
     balancer, gateways, remote write) with exact counts, Tempo scaled out over a real Kafka
     against the single binary, and both combined (gateways in front of the scaled Tempo). Needs Java 17+, Maven (Kafka's jars, fetched once) and the native
     binaries (`invoke stack.install`). Args go to pytest."""
-    _install(session, "test")
+    _install(session)
     session.run("pytest", *(session.posargs or ["-q", "-rs", "-s", "--durations=10", "tests/scale"]))
