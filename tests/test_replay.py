@@ -256,7 +256,7 @@ def test_unusual_shapes_take_the_exact_parser_and_are_spooled_the_same(tmp_path)
         encoder.Encoder().chunks(json.loads(json.dumps(doc)))
     (tmp_path / "a.jsonl").write_text(json.dumps(doc) + "\n")
     sp = spool.MemorySpool()
-    scan = spool.scan([tmp_path / "a.jsonl"], sp)
+    scan = spool.first_pass([tmp_path / "a.jsonl"], sp)
     (entry,) = list(sp)
     assert (scan.records, scan.spans, entry.chunk.spans) == (1, 2, 2)
     assert _decoded([entry.chunk]) == otlpjson.exact(doc, tmp_path / "a.jsonl", "1")
@@ -295,7 +295,7 @@ class _Capture:
 
 def _scanned(*paths: Path, trace_starts: bool = False, max_spans: int = wire.MAX_SPANS, start=None):
     sp = spool.MemorySpool()
-    return sp, spool.scan(list(paths), sp, start=start, trace_starts=trace_starts, max_spans=max_spans)
+    return sp, spool.first_pass(list(paths), sp, start=start, trace_starts=trace_starts, max_spans=max_spans)
 
 
 def _replay(speed, fresh=True, loops=1):
@@ -564,7 +564,7 @@ def _peak_scan(path: Path, tmp_path: Path, workers: int = 1) -> tuple[int, int]:
     with spool.Spool(str(tmp_path)) as sp:
         tracemalloc.start()
         try:
-            scan = spool.scan([path], sp, workers=workers)
+            scan = spool.first_pass([path], sp, workers=workers)
             return tracemalloc.get_traced_memory()[1], scan.spans
         finally:
             tracemalloc.stop()
@@ -600,7 +600,7 @@ def test_a_huge_record_is_parsed_as_it_is_encoded(tmp_path, monkeypatch):
     expected = otlpjson.exact(_merged(MIXED), one, "1")
     for path in (one, pretty):
         sp = spool.MemorySpool()
-        scan = spool.scan([path], sp, workers=1)
+        scan = spool.first_pass([path], sp, workers=1)
         assert (scan.records, scan.spans) == (1, MIXED_SPANS)
         assert _decoded([e.chunk for e in sp]) == expected
     # anything else is parsed whole, as a small record is, and worded the same
@@ -615,7 +615,7 @@ def test_a_huge_record_is_parsed_as_it_is_encoded(tmp_path, monkeypatch):
         for limit in (1000, 1 << 40):  # split, and whole
             monkeypatch.setattr(otlpjson, "BIG_RECORD", limit)
             with pytest.raises(otlpjson.OtlpFileError) as err:
-                spool.scan([one], spool.MemorySpool(), workers=1)
+                spool.first_pass([one], spool.MemorySpool(), workers=1)
             errors.append(err.value.line())
         assert errors[0] == errors[1] and errors[0].startswith(message), errors
     monkeypatch.setattr(otlpjson, "BIG_RECORD", 1000)
@@ -623,7 +623,7 @@ def test_a_huge_record_is_parsed_as_it_is_encoded(tmp_path, monkeypatch):
     unusual["resourceSpans"][-1]["scopeSpans"][0]["spans"][0]["attributes"].append(
         {"key": "a", "value": {"arrayValue": {"values": []}}})
     one.write_text(json.dumps(unusual) + "\n")
-    assert spool.scan([one], spool.MemorySpool(), workers=1).spans == MIXED_SPANS
+    assert spool.first_pass([one], spool.MemorySpool(), workers=1).spans == MIXED_SPANS
 
 
 def test_a_huge_record_found_unusual_late_is_spooled_once_whole(tmp_path, monkeypatch):
@@ -638,7 +638,7 @@ def test_a_huge_record_found_unusual_late_is_spooled_once_whole(tmp_path, monkey
     expected = otlpjson.exact(json.loads(json.dumps(doc)), one, "1")
     for sp in (spool.Spool(str(tmp_path), cache=False), spool.MemorySpool()):
         with sp:
-            scan = spool.scan([one], sp, workers=1, max_spans=7)
+            scan = spool.first_pass([one], sp, workers=1, max_spans=7)
             entries = list(sp)
             assert (scan.records, scan.spans, len(entries)) == (1, MIXED_SPANS, -(-MIXED_SPANS // 7))
             assert [e.chunk.first for e in entries] == list(range(0, MIXED_SPANS, 7))
@@ -806,8 +806,8 @@ def test_the_first_pass_on_worker_processes_spools_the_same(tmp_path, monkeypatc
     monkeypatch.setattr(firstpass, "BATCH_BYTES", 10_000)  # many batches
     big = _copies(MIXED, tmp_path / "x.jsonl", 10)
     one, many = spool.MemorySpool(), spool.MemorySpool()
-    s1 = spool.scan([big], one, workers=1, trace_starts=True)
-    s2 = spool.scan([big], many, workers=2, trace_starts=True)
+    s1 = spool.first_pass([big], one, workers=1, trace_starts=True)
+    s2 = spool.first_pass([big], many, workers=2, trace_starts=True)
     assert [(e.record, e.chunk) for e in one] == [(e.record, e.chunk) for e in many]
     assert (s2.records, s2.spans, s2.full.start, s2.full.end) == (s1.records, s1.spans, s1.full.start, s1.full.end)
     assert s2.full.traces == s1.full.traces and len(s2.full.traces) == 10 * MIXED_TRACES
@@ -815,5 +815,5 @@ def test_the_first_pass_on_worker_processes_spools_the_same(tmp_path, monkeypatc
     lines[300] = lines[300][:-1]  # a bad record deep inside a batch
     big.write_text("\n".join(lines) + "\n")
     with pytest.raises(otlpjson.OtlpFileError) as err:
-        spool.scan([big], spool.MemorySpool(), workers=2)
+        spool.first_pass([big], spool.MemorySpool(), workers=2)
     assert err.value.line().startswith(f"{big}:301: not JSON (Expecting ',' delimiter at column")

@@ -19,7 +19,7 @@ DIRECT = FIXTURES["plano-direct.json"]
 
 def _scan(path: Path, cache: spoolcache.SpoolCache | None, **kw) -> tuple[spool.Scan, list]:
     with spool.Spool(cache=cache) as sp:
-        result = spool.scan([path], sp, workers=1, **kw)
+        result = spool.first_pass([path], sp, workers=1, **kw)
         return result, [(e.file, e.record, e.chunk) for e in sp]
 
 
@@ -73,10 +73,10 @@ def test_files_cached_and_not_are_spooled_in_their_order(tmp_path, cache, parses
     b.write_text("\n".join(lines[25:]) + "\n")
     _scan(a, cache)  # a is kept; b, and a second a, are read from the cache or parsed
     with spool.Spool(cache=None) as sp:
-        cold = spool.scan([a, b, a], sp, workers=1)
+        cold = spool.first_pass([a, b, a], sp, workers=1)
         expected = [(e.file, e.record, e.chunk) for e in sp]
     with spool.Spool(cache=cache) as sp:
-        warm = spool.scan([a, b, a], sp, workers=1)
+        warm = spool.first_pass([a, b, a], sp, workers=1)
         assert [(e.file, e.record, e.chunk) for e in sp] == expected
     assert _numbers(warm) == _numbers(cold) and warm.spans == MIXED_SPANS + 145 == 376  # a: 145 spans
     assert [e[0] for e in expected].count(2) == [e[0] for e in expected].count(0)  # a twice, as files 0 and 2

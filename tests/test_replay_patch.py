@@ -95,7 +95,7 @@ def _replayed(sp: spool.MemorySpool, scan: spool.Scan, speed: float, loops: int,
 def test_the_replay_sends_the_same_spans_patched_or_rewritten(speed, patch_bytes, monkeypatch):
     monkeypatch.setattr(patch, "PATCH_BYTES", patch_bytes)
     sp = spool.MemorySpool()
-    scan = spool.scan([MIXED], sp, max_spans=7)
+    scan = spool.first_pass([MIXED], sp, max_spans=7)
     unpatched, mixed = spool.MemorySpool(), spool.MemorySpool()  # mixed: every other chunk without its patch
     for k, e in enumerate(sp):
         bare = wire.Chunk(e.chunk.data, e.chunk.spans, e.chunk.first, e.chunk.start, e.chunk.end)

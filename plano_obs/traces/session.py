@@ -17,7 +17,7 @@ from plano_obs.traces import files, resume
 from plano_obs.traces.account import Summary, unsent_traces
 from plano_obs.traces.replay import ReplayError, replay
 from plano_obs.traces.sender import Retry, SendError, Sender, check_protocol
-from plano_obs.traces.spool import Position, Scan, Spool, scan as first_pass
+from plano_obs.traces.spool import Position, Scan, Spool, first_pass
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from plano_obs.traces import files, firstpass, spoolcache, wire
 from plano_obs.traces.encoder import Encoder
 from plano_obs.traces.spoolfile import Entry, Position, Segment, entry_bytes, read_entries
 
-__all__ = ["Entry", "Position", "Scan", "Spool", "MemorySpool", "SpoolError", "scan", "spool_requests"]
+__all__ = ["Entry", "Position", "Scan", "Spool", "MemorySpool", "SpoolError", "first_pass", "spool_requests"]
 
 PARALLEL_BYTES = 8 << 20  # files this large are parsed on worker processes
 
@@ -230,7 +230,7 @@ def _trace_starts(chunk: wire.Chunk, traces: dict[bytes, int]) -> None:
                     traces[s.trace_id] = s.start_time_unix_nano
 
 
-def scan(paths: list[Path], spool: Spool, start: Position | None = None, trace_starts: bool = False,
+def first_pass(paths: list[Path], spool: Spool, start: Position | None = None, trace_starts: bool = False,
          max_spans: int = wire.MAX_SPANS, workers: int | None = None) -> Scan:
     """Validates and spools every record of `paths` in order, or raises OtlpFileError for the
     first bad one (nothing is sent before this returns). `trace_starts` keeps each trace's
