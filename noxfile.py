@@ -21,9 +21,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit tests (pure logic, no running stack)."""
+    """Unit tests (pure logic, no running stack), on every core."""
     _install(session)
-    session.run("pytest", *(session.posargs or ["-q", "tests"]))
+    session.run("pytest", *(session.posargs or ["-q", "-n", "auto", "tests"]))
 
 
 @nox.session
