@@ -197,9 +197,8 @@
       },
     },
 
-    // A dashboard as a ConfigMap for Grafana's sidecar, filed in the stack's folder; main.jsonnet
-    // names it grafana-dashboard-<uid>-configmap.yaml (one evaluation of each dashboard serves
-    // generated/dashboards/ and this).
+    // A dashboard as a ConfigMap for Grafana's sidecar, filed in the stack's folder;
+    // stack/deploy/kubernetes.jsonnet names it grafana-dashboard-<uid>-configmap.yaml.
     dashboardConfigMap(dashboard)::
       configMap(dashboard.uid, { ['%s.json' % dashboard.uid]: dashboard })
       + { metadata+: { labels+: { [k.dashboardLabel]: '1' }, annotations: { [k.folderAnnotation]: c.grafana.folder } } },

@@ -11,7 +11,8 @@ import rjsonnet
 from plano_obs.config import paths
 
 LEAVES = """
-local c = ((import '../mixin/config.libsonnet') + (import 'config.libsonnet'))._config;
+local c = ((import '../mixin/config.libsonnet') + (import 'config.libsonnet') + (import 'dev-tools.libsonnet')
+           + (import 'topologies.libsonnet'))._config;
 local leaves(o, p) = std.flattenArrays([
   if std.isObject(o[k]) then leaves(o[k], p + k + '.') else [p + k]
   for k in std.objectFields(o)

@@ -31,9 +31,12 @@ def test_rjsonnet_gives_the_cpp_bindings_values_for_a_whole_mode(override):
     """One full mode with an override (the committed files already cover the defaults), compared
     as sorted JSON text: a 1 where the binding gives 1.0 would differ too. About 10 s: the
     binding's evaluation."""
-    args = {"tla_vars": {"mode": "native"}, "tla_codes": {"overrides": f"import {json.dumps(str(override(OVERRIDE)))}"}}
-    fast = json.loads(rjsonnet.evaluate_file(str(paths.MAIN_JSONNET), **args))
-    reference = json.loads(_jsonnet.evaluate_file(str(paths.MAIN_JSONNET), **args))
+    args = {"tla_codes": {"overrides": f"import {json.dumps(str(override(OVERRIDE)))}"}}
+    fast, reference = {}, {}
+    for deployment in render.deployments_of("native"):
+        entry = str(render.entry_point(deployment))
+        fast.update(json.loads(rjsonnet.evaluate_file(entry, **args)))
+        reference.update(json.loads(_jsonnet.evaluate_file(entry, **args)))
     assert len(fast) > 40
     assert json.dumps(fast, sort_keys=True) == json.dumps(reference, sort_keys=True)
 
@@ -42,9 +45,9 @@ def test_a_failing_builtin_is_located_where_it_fails(override):
     """rjsonnet names the caller's frame for a missing field (here stack/check.libsonnet, which
     reads the override); the binding names the override's own line."""
     path = override("local empty = {};\n{ _config+:: { bindAddress: empty.nope } }\n")
-    args = {"tla_vars": {"mode": "native"}, "tla_codes": {"overrides": render._overrides_code(path)}}
+    args = {"tla_codes": {"overrides": render._overrides_code(path)}}
     with pytest.raises(RuntimeError) as own:
-        rjsonnet.evaluate_file(str(paths.MAIN_JSONNET), **args)
+        rjsonnet.evaluate_file(str(render.entry_point("native")), **args)
     assert f"{path}:2" not in str(own.value)
     with pytest.raises(render.JsonnetError) as err:
         render.render("native", path)

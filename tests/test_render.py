@@ -1,6 +1,7 @@
 """The rendered configs say what the design promises, in both modes."""
 import json
 
+import pytest
 import yaml
 
 from plano_obs.checks import promql
@@ -328,3 +329,25 @@ def test_cardinality_alerts_watch_the_overflow_series_and_the_sample_limit(rende
     overflow = alerts["PlanoSpanMetricsCardinalityOverflow"]["expr"]
     assert 'traces_span_metrics_calls_total{otel_metric_overflow="true"}[5m]' in overflow and overflow.endswith("> 0")
     assert alerts["PlanoScrapeSampleLimitHit"]["expr"] == "scrape_samples_scraped > (scrape_sample_limit > 0)"
+
+
+def test_each_deployment_renders_only_its_own_files_and_reads_only_its_own_settings(override):
+    """stack/deploy/: one entry point per deployment. A broken scale-out setting breaks the
+    scale-out rendering only; Compose, native and the dashboards never evaluate it."""
+    files = {d: set(render.evaluate_deployment(d)) for d in render.DEPLOYMENTS}
+    for deployment, paths_ in files.items():
+        assert paths_ and all(p.startswith(render.FOLDERS[deployment]) for p in paths_), deployment
+    assert set().union(*files.values()) == set(render.render_all())
+    bad = override("{ _config+:: { scale+: { components+: [{ name: 'distributor-2', target: 'distributor' }] } } }")
+    for deployment in ("compose", "native", "dashboards", "kubernetes"):  # the gateway tier's combined run sends to it
+        assert set(render.evaluate_deployment(deployment, bad)) == files[deployment]
+    assert render.stack_info("native", bad)["mode"] == "native"
+    with pytest.raises(render.JsonnetError, match="must hold exactly one distributor"):
+        render.evaluate_deployment("tempo-scaled", bad)
+
+
+def test_a_folder_build_renders_only_the_deployments_writing_there():
+    assert render.writing_into("dashboards/") == ("dashboards",)
+    assert render.writing_into("native/") == ("native", "gateway-tier")
+    assert render.writing_into("scale/") == ("tempo-scaled",)
+    assert render.writing_into("") == tuple(render.DEPLOYMENTS)

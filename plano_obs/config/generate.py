@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from plano_obs.config import paths
-from plano_obs.config.render import render_all
+from plano_obs.config.render import render_all, writing_into
 from plano_obs.errors import DriftError
 
 _RENDERED: set[tuple[str, str, float]] = set()
@@ -35,8 +35,9 @@ def _existing(out: Path) -> set[str]:
 
 def build(out: Path = paths.GENERATED, overrides: Path | None = None, only: str = "") -> list[str]:
     """Renders everything first (a Jsonnet error writes nothing), then replaces changed
-    files one by one and removes files no source produces any more. Returns what changed."""
-    files = {p: t for p, t in render_all(overrides).items() if p.startswith(only)}
+    files one by one and removes files no source produces any more. Returns what changed.
+    `only`: a folder of generated/ (`dashboards/`): only the deployments writing into it render."""
+    files = {p: t for p, t in render_all(overrides, writing_into(only)).items() if p.startswith(only)}
     changed = []
     for rel, text in sorted(files.items()):
         target = out / rel

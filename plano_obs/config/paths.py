@@ -7,7 +7,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "stack"
 GENERATED = ROOT / "generated"
-MAIN_JSONNET = STACK / "main.jsonnet"
 DEFAULT_OVERRIDES = STACK / "local.libsonnet"
 MIXIN = ROOT / "mixin"
 JSONNET_SOURCES = (STACK, MIXIN, ROOT / "envoy")

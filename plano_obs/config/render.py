@@ -11,6 +11,13 @@ from plano_obs.config import paths, yamltext
 from plano_obs.errors import JsonnetError
 
 MODES = ("compose", "native")
+# The entry points in stack/deploy/, one per deployment, with the mode whose rendering
+# (`render(mode)`) includes it (None: both modes share it), and the folders of generated/ it
+# writes into (render_all holds each file to them).
+DEPLOYMENTS = {"compose": "compose", "native": "native", "gateway-tier": "native", "tempo-scaled": "native",
+               "kubernetes": None, "dashboards": None}
+FOLDERS = {"compose": ("compose/",), "native": ("native/", "collector/"), "gateway-tier": ("native/gateway-tier/",),
+           "tempo-scaled": ("scale/",), "kubernetes": ("kubernetes/",), "dashboards": ("dashboards/",)}
 
 # "RUNTIME ERROR: msg" / "STATIC ERROR: file:3:5-9: msg", then "\tfile:12:7-30\t..." frames
 # ("\tfile:(12:7)-(14:3)\t..." when the expression spans lines).
@@ -67,7 +74,7 @@ def _rjsonnet_error(text: str) -> JsonnetError:
                         "rjsonnet refused what the C++ Jsonnet binding evaluates: report it, with the override")
 
 
-def _locate(args: dict, rjsonnet_text: str) -> JsonnetError:
+def _locate(entry: Path, args: dict, rjsonnet_text: str) -> JsonnetError:
     """The error of a failed evaluation, with the file:line of the failing expression.
 
     rjsonnet's message has frames, but for a failing built-in (a missing field, a type error,
@@ -79,23 +86,49 @@ def _locate(args: dict, rjsonnet_text: str) -> JsonnetError:
     evaluation (5–10 s here)."""
     import _jsonnet  # the reference implementation, loaded only to locate an error
     try:
-        _jsonnet.evaluate_file(str(paths.MAIN_JSONNET), **args)
+        _jsonnet.evaluate_file(str(entry), **args)
     except RuntimeError as err:
         return parse_error(str(err))
     return _rjsonnet_error(rjsonnet_text)
 
 
-def evaluate(mode: str, overrides: Path | None = None) -> dict:
-    """main.jsonnet's {path: {format, value}} for one mode, evaluated by rjsonnet (jrsonnet: the
-    same values as the C++ binding, some fifty times faster here; docs/architecture.md)."""
+def entry_point(deployment: str) -> Path:
+    return paths.STACK / "deploy" / f"{deployment}.jsonnet"
+
+
+def evaluate_deployment(deployment: str, overrides: Path | None = None) -> dict:
+    """One entry point's {path: {format, value}}, evaluated by rjsonnet (jrsonnet: the same
+    values as the C++ binding, some fifty times faster here; docs/architecture.md)."""
+    if deployment not in DEPLOYMENTS:
+        raise JsonnetError(f"unknown deployment {deployment!r}", remedy=f"use one of {', '.join(DEPLOYMENTS)}")
+    entry = entry_point(deployment)
+    args = {"tla_codes": {"overrides": _overrides_code(overrides)}}
+    try:
+        out = rjsonnet.evaluate_file(str(entry), **args)
+    except RuntimeError as err:
+        raise _locate(entry, args, str(err)) from err
+    return json.loads(out)
+
+
+def writing_into(folder: str) -> tuple[str, ...]:
+    """The deployments that write files under `folder` of generated/ ('' for all of them)."""
+    return tuple(d for d, folders in FOLDERS.items() if any(f.startswith(folder) or folder.startswith(f) for f in folders))
+
+
+def deployments_of(mode: str) -> list[str]:
+    """The deployments one mode's rendering holds: its own, the scale-out runs (native), and
+    the shared ones."""
     if mode not in MODES:
         raise JsonnetError(f"unknown mode {mode!r}", remedy=f"use one of {', '.join(MODES)}")
-    args = {"tla_vars": {"mode": mode}, "tla_codes": {"overrides": _overrides_code(overrides)}}
-    try:
-        out = rjsonnet.evaluate_file(str(paths.MAIN_JSONNET), **args)
-    except RuntimeError as err:
-        raise _locate(args, str(err)) from err
-    return json.loads(out)
+    return [d for d, m in DEPLOYMENTS.items() if m in (mode, None)]
+
+
+def evaluate(mode: str, overrides: Path | None = None) -> dict:
+    """Every file of one mode's rendering (its deployments together) as {path: {format, value}}."""
+    out: dict = {}
+    for deployment in deployments_of(mode):
+        out.update(evaluate_deployment(deployment, overrides))
+    return out
 
 
 def render(mode: str, overrides: Path | None = None) -> dict[str, str]:
@@ -131,23 +164,27 @@ def _format(path: str, spec: dict) -> str:
         return f"# {HEADER}\n" + "".join(f"{k}={v}\n" for k, v in sorted(value.items()))
     if kind == "lines":
         return f"# {HEADER}\n" + "".join(f"{line}\n" for line in value)
-    raise JsonnetError(f"{path}: unknown output format {kind!r}", remedy="use yaml, json, kubernetes, env or lines in stack/main.jsonnet")
+    raise JsonnetError(f"{path}: unknown output format {kind!r}", remedy="use yaml, json, kubernetes, env or lines in stack/deploy/")
 
 
-def render_all(overrides: Path | None = None) -> dict[str, str]:
-    """Every generated file of every mode; shared files (dashboards) must agree, and are
-    written as text once."""
-    specs: dict[str, dict] = {}
-    for mode in MODES:
-        for path, spec in evaluate(mode, overrides).items():
-            if path in specs and json.dumps(specs[path], sort_keys=True) != json.dumps(spec, sort_keys=True):
-                raise JsonnetError(f"{path} renders differently per mode", remedy="keep shared outputs mode-independent")
-            specs[path] = spec
-    return {path: _format(path, spec) for path, spec in specs.items()}
+def render_all(overrides: Path | None = None, deployments: tuple[str, ...] = tuple(DEPLOYMENTS)) -> dict[str, str]:
+    """Every generated file (or those of some deployments): each deployment evaluated once."""
+    out: dict[str, str] = {}
+    for deployment in deployments:
+        for path, spec in evaluate_deployment(deployment, overrides).items():
+            if path in out:
+                raise JsonnetError(f"{path} is written by two entry points", remedy="write each file from one stack/deploy/ entry point")
+            if not path.startswith(FOLDERS[deployment]):
+                raise JsonnetError(f"stack/deploy/{deployment}.jsonnet writes {path}, outside its folders {FOLDERS[deployment]}",
+                                   remedy="add the folder to render.FOLDERS")
+            out[path] = _format(path, spec)
+    return out
 
 
 def stack_info(mode: str = "compose", overrides: Path | None = None) -> dict:
     """The rendering's own description (ports, versions, services) as data; only that file is
     formatted, as it is written."""
+    if mode not in MODES:
+        raise JsonnetError(f"unknown mode {mode!r}", remedy=f"use one of {', '.join(MODES)}")
     path = f"{mode}/stack.json"
-    return json.loads(_format(path, evaluate(mode, overrides)[path]))
+    return json.loads(_format(path, evaluate_deployment(mode, overrides)[path]))

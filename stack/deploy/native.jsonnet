@@ -1,0 +1,12 @@
+// Native mode (`invoke up --mode native`, docs/native.md): generated/native/, and the manifest
+// the collector is built from (the local images reuse that build).
+local files = import 'files.libsonnet';
+local stackOf = import '../stack.libsonnet';
+
+function(overrides={})
+  local stack = stackOf('native', overrides);
+  files.mode(stack) + {
+    'native/processes.json': files.json(stack.native.processes),
+    'native/plano_config.yaml': files.yaml(stack.devPlano.config),
+    'collector/otelcol-builder.yaml': files.yaml(stack.collectorBuild.manifest),
+  }
