@@ -1,6 +1,6 @@
 // Compose mode (`invoke up --mode compose`, docs/compose.md): generated/compose/.
-local files = import 'files.libsonnet';
 local stackOf = import '../stack.libsonnet';
+local files = import 'files.libsonnet';
 
 function(overrides={})
   local stack = stackOf('compose', overrides);

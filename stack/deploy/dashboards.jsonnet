@@ -1,7 +1,7 @@
 // The Grafana dashboards (`invoke dashboards.build`): generated/dashboards/, from the mixin
 // with the stack's settings and the user's overrides (datasource uids, selectors, windows).
-local files = import 'files.libsonnet';
 local stackOf = import '../stack.libsonnet';
+local files = import 'files.libsonnet';
 
 function(overrides={})
   local stack = stackOf('compose', overrides);

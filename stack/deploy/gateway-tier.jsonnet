@@ -1,8 +1,8 @@
 // The collector gateway tier of the local scale-out run (stack/gateway-tier.libsonnet,
 // docs/scale-out.md#gateway-tier): generated/native/gateway-tier/. Each part is the native
 // stack's own component with the tier's _config on top.
-local files = import 'files.libsonnet';
 local stackOf = import '../stack.libsonnet';
+local files = import 'files.libsonnet';
 
 function(overrides={})
   local stack = stackOf('native', overrides);

@@ -1,8 +1,8 @@
 // The gateway tier for Kubernetes (stack/kubernetes.libsonnet, docs/scale-out.md#kubernetes):
 // generated/kubernetes/, the dashboards as ConfigMaps included. Its settings are
 // `_config.kubernetes`; the stack's mode does not reach it.
-local files = import 'files.libsonnet';
 local stackOf = import '../stack.libsonnet';
+local files = import 'files.libsonnet';
 
 function(overrides={})
   local stack = stackOf('compose', overrides);

@@ -1,7 +1,7 @@
 // Native mode (`invoke up --mode native`, docs/native.md): generated/native/, and the manifest
 // the collector is built from (the local images reuse that build).
-local files = import 'files.libsonnet';
 local stackOf = import '../stack.libsonnet';
+local files = import 'files.libsonnet';
 
 function(overrides={})
   local stack = stackOf('native', overrides);

@@ -1,8 +1,8 @@
 // Tempo scaled out over Kafka beside a single binary (stack/tempo-scaled.libsonnet,
 // docs/scale-out.md#tempo-scaled-out): generated/scale/. A test topology of its own: the
 // user's remote backends stay out.
-local files = import 'files.libsonnet';
 local stackOf = import '../stack.libsonnet';
+local files = import 'files.libsonnet';
 
 function(overrides={})
   local stack = stackOf('native', overrides) {
