@@ -70,7 +70,7 @@
       collectorRefusingFor: '2m',  // PlanoCollectorRefusingSpans: refusing spans for this long
       // Facts the descriptions quote; a deployment sets them from its own settings.
       spanMetricsCardinalityLimit: 2000,  // PlanoSpanMetricsCardinalityOverflow: the collector's limit per source
-      tempoUnflushedWindow: '1s',  // PlanoTempoRestarted: how long Tempo holds acknowledged spans in memory only
+      tempoUnflushedWindow: '6s',  // PlanoTempoRestarted: the longest Tempo holds an acknowledged span in memory only
     },
 
 
@@ -99,6 +99,11 @@
       usageTokensPerSecondBucket: usage + '_output_tokens_per_second_bucket',
       // Prometheus's own count of failed WAL writes: a full disk, seen once it can write again.
       walWritesFailed: 'prometheus_tsdb_wal_writes_failed_total',
+      // Tempo's own counts of acknowledged spans it lost: dropped at a limit (by `reason`), and
+      // WAL blocks it could not complete or flush (a full or failing disk).
+      tempoDiscardedSpans: 'tempo_discarded_spans_total',
+      tempoFailedCompletions: 'tempo_live_store_failed_completions_total',
+      tempoFailedFlushes: 'tempo_live_store_local_failed_flushes_total',
     },
 
   },

@@ -446,6 +446,22 @@
       serviceGraphs: true,  // metrics-generator service graphs -> Prometheus remote write
       collectionInterval: '5s',  // how often the generator remote-writes its metrics (Tempo's default 15s)
       flushAfter: '1s',  // live-store: idle time before a trace goes to the WAL, and the check period (Tempo: 5s, 5s)
+      // live-store: the longest a trace stays in memory only, however busy (Tempo: 30s). A trace
+      // whose spans keep arriving is written out in parts, each part at most this old; lookups
+      // by id join the parts (docs/reliability.md#tempos-loss-window).
+      maxTraceLive: '5s',
+      // Derived: the longest an acknowledged span can be in Tempo's memory only (lost to a
+      // SIGKILL or a crash): maxTraceLive + flushAfter, in whole seconds. Everything that plans
+      // around Tempo's loss reads it here.
+      local seconds(knob, d) =
+        local digits = std.substr(d, 0, std.length(d) - 1);
+        assert std.isString(d) && std.endsWith(d, 's') && std.length(digits) > 0
+               && std.all([std.member('0123456789', ch) for ch in std.stringChars(digits)])
+               : '_config.tempo.%s is whole seconds (e.g. 5s), got %s' % [knob, d];
+        std.parseInt(digits),
+      lossWindowSeconds:: seconds('maxTraceLive', self.maxTraceLive) + seconds('flushAfter', self.flushAfter),
+      assert seconds('maxTraceLive', self.maxTraceLive) >= seconds('flushAfter', self.flushAfter)
+             : '_config.tempo.maxTraceLive (%s) must be at least flushAfter (%s): Tempo refuses a live time below the idle time' % [self.maxTraceLive, self.flushAfter],
       shutdownTimeout: '2s',
       killAfterSeconds: 5,  // native mode: supervisord's wait after SIGTERM before SIGKILL (others: 15)  // a stopping Tempo waits this long for a compaction job (Tempo's default 30s)
     },
@@ -582,7 +598,7 @@
     // What the mixin's alerts say about this stack (their descriptions quote them).
     alerts+: {
       spanMetricsCardinalityLimit: $._config.spanMetrics.cardinalityLimit,
-      tempoUnflushedWindow: $._config.tempo.flushAfter,
+      tempoUnflushedWindow: '%ds' % $._config.tempo.lossWindowSeconds,
     },
 
     // Extra Prometheus scrape jobs, appended verbatim (Prometheus scrape_config objects).

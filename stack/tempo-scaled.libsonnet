@@ -61,6 +61,7 @@
       live_store: {
         partition_ring: { kvstore: { store: 'memberlist' } },
         max_trace_idle: c.tempo.flushAfter,
+        max_trace_live: c.tempo.maxTraceLive,
         flush_check_period: c.tempo.flushAfter,
         // how often a live-store commits its Kafka offset: what a killed one replays on restart
         commit_interval: s.commitInterval,

@@ -19,10 +19,12 @@
         receivers: { otlp: { protocols: { grpc: { endpoint: c.listen('tempoOtlpGrpc') } } } },
       },
       live_store: {
-        // Tempo 3's single binary holds a trace in memory until it has been idle this long and
-        // a flush check runs; until then a crash loses it although the collector got an ack.
-        // Tempo's defaults (5 s + 5 s) lost ~17 % of a replay to a SIGKILL (docs/reliability.md).
+        // Tempo 3's single binary holds a trace in memory until it has been idle this long (or
+        // has lived max_trace_live) and a flush check runs; until then a crash loses it although
+        // the collector got an ack. Tempo's defaults (5 s + 5 s, 30 s) lost ~17 % of a replay to
+        // a SIGKILL (docs/reliability.md#tempos-loss-window).
         max_trace_idle: c.tempo.flushAfter,
+        max_trace_live: c.tempo.maxTraceLive,
         flush_check_period: c.tempo.flushAfter,
         wal: { path: data + '/live-store/traces' },
         shutdown_marker_dir: data + '/live-store/shutdown-marker',

@@ -351,3 +351,23 @@ def test_a_folder_build_renders_only_the_deployments_writing_there():
     assert render.writing_into("native/") == ("native", "gateway-tier")
     assert render.writing_into("scale/") == ("tempo-scaled",)
     assert render.writing_into("") == tuple(render.DEPLOYMENTS)
+
+
+def test_tempo_keeps_a_trace_in_memory_at_most_max_trace_live_and_the_loss_window_is_derived_once():
+    for mode in render.MODES:
+        live = yaml.safe_load(render.render(mode)[f"{mode}/tempo.yaml"])["live_store"]
+        assert (live["max_trace_idle"], live["max_trace_live"], live["flush_check_period"]) == ("1s", "5s", "1s")
+    rules = render.render("native")["native/rules.yml"]
+    assert "traces it acknowledged in the 6s before are lost" in rules
+    scaled = yaml.safe_load(render.render("native")["scale/tempo-live-store-0.yaml"])["live_store"]
+    assert scaled["max_trace_live"] == "5s"
+
+
+@pytest.mark.parametrize("knob, why", [
+    ("maxTraceLive: '500ms'", "_config.tempo.maxTraceLive is whole seconds (e.g. 5s), got 500ms"),
+    ("flushAfter: '3s', maxTraceLive: '2s'", "_config.tempo.maxTraceLive (2s) must be at least flushAfter (3s)"),
+])
+def test_a_bad_tempo_window_fails_the_build_naming_the_knob(override, knob, why):
+    with pytest.raises(render.JsonnetError) as err:
+        render.render("native", override("{ _config+:: { tempo+: { %s } } }" % knob))
+    assert why in err.value.line()

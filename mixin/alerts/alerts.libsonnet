@@ -55,6 +55,30 @@
                            % [w, a.tempoUnflushedWindow],
             },
           },
+          // Tempo dropped spans it had acknowledged: past a per-tenant limit (max_traces_per_user,
+          // max_bytes_per_trace, the rate limit); only this counter tells.
+          {
+            alert: 'PlanoTempoDiscardedSpans',
+            expr: 'sum by (job, instance, reason) (increase(%s[%s])) > 0' % [c.metricNames.tempoDiscardedSpans, w],
+            labels: { severity: 'critical' },
+            annotations: {
+              summary: 'Tempo discarded {{ $value | humanize }} acknowledged spans ({{ $labels.reason }}, {{ $labels.instance }}).',
+              description: 'Tempo dropped spans in the last %s after accepting them, for the reason in the label (a per-tenant limit: live traces, trace size, ingestion rate). Those spans are in no trace. Raise the limit in Tempo\'s overrides or find the client that exceeds it. See docs/reliability.md.' % w,
+            },
+          },
+          // Tempo could not complete or flush a WAL block: the traces in it are at risk (a full
+          // disk drops them; docs/reliability.md#a-full-disk).
+          {
+            alert: 'PlanoTempoFlushFailed',
+            // each count keeps its name as a label, so the two can be summed per instance
+            expr: 'sum by (job, instance) (label_replace(increase(%s[%s]), "failed", "completion", "", "") or label_replace(increase(%s[%s]), "failed", "flush", "", "")) > 0'
+                  % [c.metricNames.tempoFailedCompletions, w, c.metricNames.tempoFailedFlushes, w],
+            labels: { severity: 'critical' },
+            annotations: {
+              summary: 'Tempo failed to write traces to its disk ({{ $labels.instance }}).',
+              description: 'Tempo failed {{ $value | humanize }} WAL block completions or flushes in the last %s: the traces in those blocks are lost if it cannot write them out. Check the state disk (full? failing?). See docs/reliability.md.' % w,
+            },
+          },
           // Prometheus could not write its WAL: the state disk was full (or failing). Prometheus
           // shares it with Tempo, and Tempo 3 stops writing blocks at a full disk and serves
           // none of the traces since until it restarts (docs/reliability.md#a-full-disk). Fires

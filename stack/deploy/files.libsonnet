@@ -51,6 +51,8 @@
         spanMetricsFlushInterval: c.spanMetrics.flushInterval,
         spanMetricsDimensions: c.spanMetrics.dimensions,
         stateDisk: c.stateDisk,
+        // the longest Tempo holds an acknowledged span in memory only (docs/reliability.md#tempos-loss-window)
+        tempoLossWindowSeconds: c.tempo.lossWindowSeconds,
         dashboards: c.dashboards,
         usage: c.usage,
         grafanaFolder: { title: c.grafana.folder, uid: c.grafana.folderUid },

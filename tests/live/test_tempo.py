@@ -178,3 +178,51 @@ def test_exemplars_on_the_latency_histogram_open_replayed_traces(live, prom, tem
     for tid in ids:
         r = requests.get(f"{tempo}/api/v2/traces/{tid}", timeout=5)
         assert r.status_code == 200 and _span_count(r.json()) > 0, tid
+
+
+def test_a_trace_whose_spans_arrive_over_three_live_times_comes_back_whole(live, tempo):
+    """Tempo writes a trace out at most `tempo.maxTraceLive` after it first arrived
+    (docs/reliability.md#tempos-loss-window): a trace still receiving spans is written in parts.
+    Its spans are sent one request at a time, through the collector, over three of those times;
+    a lookup by id must join every part."""
+    import os
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+    from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+    from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+
+    live_s = promql.seconds(_tempo_live_time(live))
+    spread_s, gap_s = 3 * live_s, 1.0
+    trace_id, root_id = os.urandom(16), os.urandom(8)
+    resource = Resource(attributes=[KeyValue(key="service.name", value=AnyValue(string_value="plano(agent)"))])
+    channel = grpc.insecure_channel(f"127.0.0.1:{live['ports']['otlpGrpc']}")
+    export = trace_service_pb2_grpc.TraceServiceStub(channel).Export
+    sent, t0 = 0, time.monotonic()
+    try:
+        while True:
+            now = time.time_ns()
+            first = sent == 0
+            span = Span(trace_id=trace_id, span_id=root_id if first else os.urandom(8), parent_span_id=b"" if first else root_id,
+                        name="long session" if first else f"step {sent}", kind=Span.SPAN_KIND_SERVER,
+                        start_time_unix_nano=now - 1_000_000, end_time_unix_nano=now)
+            export(trace_service_pb2.ExportTraceServiceRequest(resource_spans=[
+                ResourceSpans(resource=resource, scope_spans=[ScopeSpans(spans=[span])])]), timeout=10)
+            sent += 1
+            if time.monotonic() - t0 >= spread_s:
+                break
+            time.sleep(gap_s)  # the input itself: spans spread over time, not a wait for a condition
+    finally:
+        channel.close()
+    assert sent >= 3 * live_s  # at least one span a second over three live times
+    tid = trace_id.hex()
+    wait_for(f"trace {tid} whole in Tempo ({sent} spans sent over {spread_s:.0f}s)",
+             lambda: _span_count(requests.get(f"{tempo}/api/v2/traces/{tid}", timeout=5).json()),
+             lambda n: n == sent, deadline_s=60)
+
+
+def _tempo_live_time(live) -> str:
+    """max_trace_live of the Tempo this run talks to, from its rendered config."""
+    import yaml
+    mode = live["mode"]
+    return yaml.safe_load((generate.rendered() / mode / "tempo.yaml").read_text())["live_store"]["max_trace_live"]
