@@ -44,9 +44,6 @@ class Fault:
     # the traffic: None for a fresh synthetic file, else a name understood by chaos.traffic_file
     traffic: str | None = None
     skip: Callable[[Context], str | None] = lambda ctx: None
-    # why spans may be missing from Tempo, given the evidence this run left (None: none may be).
-    # Only a known upstream defect, proven by its own log line, ever explains a loss.
-    lost_ok: Callable[[Context], str | None] = lambda ctx: None
 
 
 def invoke(*args: str) -> subprocess.CompletedProcess:
@@ -196,24 +193,6 @@ def free_disk(ctx: Context) -> str:
     return "; ".join(n for n in notes if n)
 
 
-# Tempo 3's live store (measured with the pinned release), cutting idle traces into its WAL block when the disk is full, fails
-# writing the block's meta.json and the traces it was cutting are not in any block it serves,
-# before or after a restart (docs/reliability.md#a-full-disk).
-TEMPO_ENOSPC = ("failed to cut idle traces", "no space left on device")
-
-
-def tempo_lost_on_enospc(ctx: Context) -> str | None:
-    """The explanation when Tempo's log holds the ENOSPC defect's line; None otherwise."""
-    log = ctx.state / "logs" / "tempo.log"
-    try:
-        hits = [l for l in log.read_text(errors="replace").splitlines() if all(t in l for t in TEMPO_ENOSPC)]
-    except OSError:
-        return None
-    version = ctx.info.get("versions", {}).get("tempo", "")
-    return (f"Tempo {version} failed to cut idle traces on ENOSPC ({len(hits)}× in its log): those traces are in no "
-            "block, a restart does not bring them back (upstream defect)") if hits else None
-
-
 def needs_tmpfs(ctx: Context) -> str | None:
     return None if ctx.tmpfs_mib else "the state folder is not on a tmpfs of its own (needs root to mount one)"
 
@@ -229,7 +208,7 @@ FAULTS: list[Fault] = [
     Fault("prometheus SIGTERM", signal_to("prometheus", signal.SIGTERM), after_signal("prometheus")),
     Fault("down/up", down_up, lambda ctx: "", RESET),
     Fault("port stolen", steal_port, give_port_back, RESET),
-    Fault("state disk full", fill_disk, free_disk, skip=needs_tmpfs, lost_ok=tempo_lost_on_enospc),
+    Fault("state disk full", fill_disk, free_disk, skip=needs_tmpfs),
     Fault("5000 models", lambda ctx: "one replay of 5,000 distinct llm.model values", lambda ctx: "",
           traffic="models"),
 ]
