@@ -8,7 +8,7 @@ import pytest
 
 from plano_obs.config import settings
 from plano_obs.dev import mockllm
-from wasmhost import Host  # tests/ is on sys.path (no package)
+from tests.wasmhost import Host
 
 SSE = {"content-type": "text/event-stream"}
 JSON = {"content-type": "application/json"}
