@@ -212,6 +212,14 @@
         },
       },
       exporters: {
+        // A rolling copy of what goes to the local Tempo, after the pipeline's processors: the
+        // Tempo guard re-sends from it what a Tempo crash lost (docs/reliability.md#tempos-loss-window).
+        [if c.tempoGuardsCopy then 'file/tempo-window']: {
+          path: std.strReplace(c.tempoCopyFile, '${PLANO_STATE_DIR}', '${env:PLANO_STATE_DIR}'),
+          format: 'json',
+          flush_interval: '100ms',
+          rotation: { max_megabytes: c.tempo.resend.copyMegabytes, max_backups: 1 },
+        },
         [if c.record.enabled then 'file/record']: {
           path: c.recordFile,
           format: 'json',
@@ -274,7 +282,8 @@
             // no batch processor here: it would acknowledge spans it then holds in memory;
             // the Tempo exporter batches from its (persistent) queue instead
             processors: ['memory_limiter', 'transform/plano'],
-            exporters: [$.collector.tracesExporter, 'span_metrics'] + (if c.usage.enabled then ['signal_to_metrics/usage'] else []),
+            exporters: [$.collector.tracesExporter, 'span_metrics'] + (if c.usage.enabled then ['signal_to_metrics/usage'] else [])
+                       + (if c.tempoGuardsCopy then ['file/tempo-window'] else []),
           },
           [if c.record.enabled then 'traces/record']: {
             receivers: ['otlp'],

@@ -129,6 +129,7 @@
       tempo: 9200,  // Tempo HTTP API (query, search, readiness)
       tempoGrpc: 9295,  // Tempo's internal gRPC server
       tempoOtlpGrpc: 9217,  // Tempo's own OTLP gRPC receiver (the collector exports here)
+      tempoGuard: 9206,  // native mode: the Tempo guard's /metrics (re-sends what a Tempo crash lost)
       otlpGrpc: 9317,  // Collector OTLP/gRPC: point Plano's tracing here
       otlpHttp: 9318,  // Collector OTLP/HTTP
       collectorMetrics: 9389,  // Collector Prometheus exporter: the span metrics
@@ -178,6 +179,7 @@
       mockLlm: 'mock-llm',
       brightstaff: 'brightstaff',
       mockAgents: 'mock-agents',
+      tempoGuard: 'tempo-guard',
     },
 
     // How each component is probed on its host port: readiness, and where it reports its
@@ -200,13 +202,16 @@
       // brightstaff 0.4.36 reports version 0.1.0 in brightstaff_build_info: no version probe.
       brightstaff: { port: 'brightstaffMetrics', ready: '/metrics', version: null },
       mockAgents: { port: 'mockAgents', ready: '/health', version: null },
+      // native mode: re-sends what Tempo acknowledged and lost in a crash (plano_obs/traces/guard.py)
+      tempoGuard: { port: 'tempoGuard', ready: '/metrics', version: null },
     },
 
     // The order native mode starts the components in (each before those that send to it), and
     // the host-side groups: the dev Envoy (`invoke up --no-envoy` leaves it out) and the dev
     // Plano (`--no-plano`); Compose runs neither.
-    startOrder: ['tempo', 'collector', 'prometheus', 'grafana', 'mockLlm', 'envoy', 'mockAgents', 'brightstaff'],
-    componentGroups: { devEnvoy: ['mockLlm', 'envoy'], devPlano: ['mockAgents', 'brightstaff'] },
+    startOrder: ['tempo', 'collector', 'tempoGuard', 'prometheus', 'grafana', 'mockLlm', 'envoy', 'mockAgents', 'brightstaff'],
+    // nativeOnly: what Compose mode does not run (the guard reads the collector's copy on the host)
+    componentGroups: { devEnvoy: ['mockLlm', 'envoy'], devPlano: ['mockAgents', 'brightstaff'], nativeOnly: ['tempoGuard'] },
 
     // Which service owns which port (for addresses between services).
     portOwner: {
@@ -229,6 +234,7 @@
       brightstaff: 'brightstaff',
       brightstaffMetrics: 'brightstaff',
       mockAgents: 'mockAgents',
+      tempoGuard: 'tempoGuard',
     },
 
     // Span metrics (spanmetrics connector).
@@ -462,6 +468,13 @@
       lossWindowSeconds:: seconds('maxTraceLive', self.maxTraceLive) + seconds('flushAfter', self.flushAfter),
       assert seconds('maxTraceLive', self.maxTraceLive) >= seconds('flushAfter', self.flushAfter)
              : '_config.tempo.maxTraceLive (%s) must be at least flushAfter (%s): Tempo refuses a live time below the idle time' % [self.maxTraceLive, self.flushAfter],
+      // The stack's own copy of what the collector sends to the local Tempo, and the guard that
+      // re-sends from it what a Tempo crash lost (native mode; docs/reliability.md#tempos-loss-window).
+      resend: {
+        enabled: true,
+        copyMegabytes: 32,  // the copy rotates past this size, one older part kept: 32-64 MB of recent traffic
+        marginSeconds: 10,  // re-checked beyond the loss window
+      },
       shutdownTimeout: '2s',
       killAfterSeconds: 5,  // native mode: supervisord's wait after SIGTERM before SIGKILL (others: 15)  // a stopping Tempo waits this long for a compaction job (Tempo's default 30s)
     },
@@ -623,6 +636,10 @@
     else '127.0.0.1:%d' % $._config.ports[port],
     // Outside reference (from Plano, Envoy or the plano host) for a Plano endpoint.
     planoTarget(name):: $._config.plano[name][$._config.mode],
+    // The collector's copy of what it sends to Tempo (native mode; read by the Tempo guard).
+    tempoCopyFile: '${PLANO_STATE_DIR}/data/collector/tempo-window/spans.jsonl',
+    tempoGuardsCopy: $._config.mode == 'native' && $._config.tempo.resend.enabled && $._config.remote.traces.endpoint == '',
+
     // The collector's recording file (collector syntax for the environment variable).
     recordFile: if $._config.mode == 'compose'
     then '/var/lib/otelcol/record/traces.jsonl'

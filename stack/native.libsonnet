@@ -63,6 +63,32 @@
         // Tempo 3.0.3 can hang on SIGTERM under load (docs/reliability.md): kill it after this
         stopWaitSecs: c.tempo.killAfterSeconds,
       },
+      // The Tempo guard (plano_obs/traces/guard.py): watches Tempo and the collector's copy of
+      // what it sent, and re-sends what a Tempo crash lost.
+      tempoGuard: {
+        binary: 'python',
+        args: [
+          '-m',
+          'plano_obs.traces.guard',
+          '--tempo',
+          'http://127.0.0.1:%d' % c.ports.tempo,
+          '--tempo-otlp',
+          '127.0.0.1:%d' % c.ports.tempoOtlpGrpc,
+          '--copy',
+          c.tempoCopyFile,
+          '--collector-telemetry',
+          'http://127.0.0.1:%d/metrics' % c.ports.collectorTelemetry,
+          '--loss-window',
+          std.toString(c.tempo.lossWindowSeconds),
+          '--margin',
+          std.toString(c.tempo.resend.marginSeconds),
+          '--host',
+          c.bindAddress,
+          '--port',
+          std.toString(c.ports.tempoGuard),
+        ],
+        env: {},
+      },
       collector: {
         binary: 'otelcol-plano',
         args: ['--config=' + cfg('otel-collector.yaml')],

@@ -60,7 +60,8 @@
         job('prometheus', c.address('prometheus')),
         job('tempo', c.address('tempo')),
         job('grafana', c.address('grafana')),
-      ] + c.extraScrapeConfigs,
+      ] + (if c.tempoGuardsCopy then [job('tempo-guard', '127.0.0.1:%d' % c.ports.tempoGuard)] else [])
+      + c.extraScrapeConfigs,
     },
 
     // Command-line flags, shared by the Compose service and the native process.

@@ -16,7 +16,8 @@ def test_an_override_reaches_every_consumer(override):
     assert all(p.startswith("0.0.0.0:") for s in compose["services"].values() for p in s.get("ports", []))
     native = render.render("native", path)
     assert json.loads(native["native/processes.json"])["grafana"]["env"]["GF_SERVER_HTTP_PORT"] == "3001"
-    assert yaml.safe_load(native["native/prometheus.yml"])["scrape_configs"][-1]["static_configs"][0]["targets"] == ["127.0.0.1:3001"]
+    jobs = {j["job_name"]: j for j in yaml.safe_load(native["native/prometheus.yml"])["scrape_configs"]}
+    assert jobs["grafana"]["static_configs"][0]["targets"] == ["127.0.0.1:3001"]
 
 
 def test_namespace_override_renames_the_dashboard_queries(override):

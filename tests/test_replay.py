@@ -306,7 +306,7 @@ def _replay(speed, fresh=True, loops=1):
     return traceplan.plan(traceplan.load(MIXED)), clock, cap, summary
 
 
-def _bounds(trace: replay.Trace) -> tuple[int, int]:
+def _bounds(trace: traceplan.Trace) -> tuple[int, int]:
     return (min(s.start_time_unix_nano for s in trace.spans),
             max(max(s.end_time_unix_nano, s.start_time_unix_nano) for s in trace.spans))
 
@@ -320,6 +320,18 @@ def test_speed_zero_sends_at_once_and_the_recording_ends_now():
     original = sorted(s.start_time_unix_nano for t in plan.traces for s in t.spans)
     shifted = sorted(s.start_time_unix_nano for s in spans)
     assert {b - a for a, b in zip(original, shifted)} == {shifted[0] - original[0]}
+
+
+def test_keep_times_sends_the_recorded_timestamps_and_ids_at_once():
+    """A re-send of what a backend lost (traces/guard.py): every span exactly as recorded."""
+    sp, scan = _scanned(MIXED)
+    clock, cap = _Clock(2_000_000_000_000_000_000), _Capture()
+    summary = replay.replay(sp, scan, cap, speed=1, fresh_ids=False, keep_times=True, clock=clock.time_ns, sleep=clock.sleep)
+    recorded = sorted((s.trace_id, s.span_id, s.start_time_unix_nano, s.end_time_unix_nano)
+                      for r in traceplan.load(MIXED) for s in _spans([r.request]))
+    sent = sorted((s.trace_id, s.span_id, s.start_time_unix_nano, s.end_time_unix_nano) for s in _spans(cap.requests))
+    assert clock.slept == [] and summary.spans == MIXED_SPANS
+    assert sent == recorded
 
 
 def test_speed_compresses_gaps_but_not_durations():

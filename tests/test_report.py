@@ -15,7 +15,7 @@ def test_a_full_stack_ends_in_one_short_block_without_a_not_running_part():
     assert lines[0] == "stack ready in 3.0s (native mode):"
     assert "not running:" not in text
     # one line per component a user opens; the mocks that serve the dev Envoy and dev Plano are folded in
-    assert len(lines) == 1 + len(EVERYTHING) - 2
+    assert len(lines) == 1 + len(EVERYTHING) - len(report.FOLDED)
     ports = INFO["ports"]
     assert "  Grafana " in text and f"http://127.0.0.1:{ports['grafana']}" in text and "password in .secrets/grafana.env" in text
     assert f"Prometheus      http://127.0.0.1:{ports['prometheus']}" in text

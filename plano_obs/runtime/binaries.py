@@ -136,6 +136,7 @@ def resolve(versions: dict[str, str], collector_manifest: str, build: bool = Tru
                                       "or in the cache"))
     found["mockLlm"] = Binary("mockLlm", Path(sys.executable), "python (plano_obs.dev.mockllm)")
     found["mockAgents"] = Binary("mockAgents", Path(sys.executable), "python (plano_obs.dev.mockagents)")
+    found["tempoGuard"] = Binary("tempoGuard", Path(sys.executable), "python (plano_obs.traces.guard)")
     found["envoy"] = _envoy()
     found["grafana"] = (_explicit_or_path("grafana", "grafana") or _installed("grafana", versions["grafana"]) or Binary(
         "grafana", None, "no grafana binary in PLANO_GRAFANA_BIN, on PATH or in the cache"))

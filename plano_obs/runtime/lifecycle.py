@@ -93,6 +93,8 @@ def status(mode: str) -> list[dict]:
     in_compose = compose.running() if mode == "compose" else []
     rows = []
     for name in stack["components"]:
+        if mode == "compose" and name in stack["componentGroups"]["nativeOnly"]:
+            continue  # Compose mode does not run it
         if mode == "compose" and name in compose.host_side(stack, dev_envoy=stack["services"][name] in in_compose):
             continue  # on the host, not in Compose (unless its profile runs it there)
         port_name = stack["components"][name]["port"]

@@ -63,6 +63,12 @@ def up(deadline_s: float, components: tuple[str, ...] | None = None,
         why = found["brightstaff"].source if found["brightstaff"].path is None else "it needs the dev Envoy (--no-envoy given)"
         skipped.update({c: why for c in dev_plano() if c in components})
         components = tuple(c for c in components if c not in dev_plano())
+    if "tempoGuard" in components and (found["tempo"].path is None or "tempo" not in components or not stack["tempoGuard"]):
+        # the guard watches the local Tempo and the collector's copy of what it sent there
+        skipped["tempoGuard"] = (found["tempo"].source if found["tempo"].path is None else
+                                 "tempo.resend is off, or traces go to a remote backend" if not stack["tempoGuard"]
+                                 else "it guards Tempo, which is not started")
+        components = tuple(c for c in components if c != "tempoGuard")
     programs: dict[str, tuple[list[str], dict[str, str]]] = {}
     specs = _processes()
     for name in components:

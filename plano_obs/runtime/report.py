@@ -36,9 +36,11 @@ ROLES: dict[str, Role] = {
                         "`invoke stack.install --binary brightstaff=FILE`, or PLANO_BRIGHTSTAFF_BIN=<brightstaff {version}>",
                         "`invoke up --mode native` (the dev Plano runs on the host)"),
     "mockAgents": Role("mock agents", "no mock agents", "comes with the dev Plano", "comes with the dev Plano"),
+    "tempoGuard": Role("Tempo guard", "no re-send of what a Tempo crash loses", "comes with Tempo",
+                       "`invoke up --mode native` (Compose mode does not run it yet)"),
 }
-# Mocks that serve only one component: reported with it, not on lines of their own.
-FOLDED = {"mockAgents": "brightstaff", "mockLlm": "envoy"}
+# Helpers that serve only one component: reported with it, not on lines of their own.
+FOLDED = {"mockAgents": "brightstaff", "mockLlm": "envoy", "tempoGuard": "tempo"}
 
 
 def _where(info: dict, component: str) -> str:

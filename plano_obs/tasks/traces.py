@@ -25,6 +25,8 @@ REPLAY_HELP = {
     "loop": "replay the files this many times (fresh ids each time)",
     "rate": "at most this many spans per second",
     "keep_ids": "send trace and span ids unchanged (default: fresh ids, parent links kept)",
+    "keep_times": "send the recorded timestamps unchanged, all at once (default: moved to now); with --keep-ids, "
+                  "a re-send of what a backend lost",
     "json": "print the summary as JSON (with every trace id) on stdout, also when the replay fails",
     "retry_for": "retry a request the collector cannot take now (down, restarting, pushing back) for this many "
                  "seconds; 0: no retries. Default 30",
@@ -69,13 +71,13 @@ def _print(outcome: session.Outcome, as_json: bool) -> None:
 @cli_errors
 def replay(c: Context, files: str, endpoint: str | None = None, protocol: str = "grpc", speed: float | str = 1.0,
            loop: int | str = 1, rate: float | str | None = None, keep_ids: bool = False, json: bool = False,
-           retry_for: float | str = 30.0, resume: bool = False, state: str | None = None) -> None:
+           retry_for: float | str = 30.0, resume: bool = False, state: str | None = None, keep_times: bool = False) -> None:
     """Replay recorded OTLP/JSON traces into the collector, timestamps moved to now."""
     if options.help_if_asked(files, replay, "traces"):
         return
     from plano_obs.traces import session
     opts = session.Options(
-        endpoint=endpoint, protocol=protocol, keep_ids=keep_ids,
+        endpoint=endpoint, protocol=protocol, keep_ids=keep_ids, keep_times=keep_times,
         speed=options.number("--speed", speed, minimum=0, remedy="0 sends everything at once"),
         loops=options.number("--loop", loop, integer=True, minimum=1),
         rate=None if rate is None else options.number("--rate", rate, above=0, remedy="spans per second; leave it out for no limit"),

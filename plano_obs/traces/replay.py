@@ -82,6 +82,7 @@ class _Sending:
         self.batch: list[_Part] = []  # built, not yet submitted
         self.batch_size = [0, 0]  # its spans and bytes
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="otlp-send")
+        self.keep_times = False  # send the recorded timestamps (replay(keep_times=True))
         self.ids: Ids | None = None  # this loop's keys and shift, for the chunks patched as the batch is sent
         self.shift = 0
 
@@ -184,7 +185,9 @@ class _Sending:
             return
         now, speed = self.clock(), self.speed
         shift, per_trace = 0, None
-        if speed == 0:
+        if self.keep_times:
+            pass  # the recorded times, unchanged: a re-send of what a backend lost
+        elif speed == 0:
             shift = now - timing.end
         elif speed == 1:
             shift = now - timing.start
@@ -218,7 +221,7 @@ class _Sending:
 
 
 def replay(spool: Spool, scan: Scan, sender: Sender, speed: float = 1.0, loops: int = 1, rate: float | None = None,
-           fresh_ids: bool = True, retry: Retry | None = None, start: Position | None = None,
+           fresh_ids: bool = True, retry: Retry | None = None, start: Position | None = None, keep_times: bool = False,
            progress: Callable[[int], None] | None = None, batch_spans: int = BATCH_SPANS,
            clock: Callable[[], int] = time.time_ns, sleep: Callable[[float], None] = time.sleep) -> Summary:
     """Sends the spool `loops` times (from `start` when resuming); returns the account. A request
@@ -227,8 +230,9 @@ def replay(spool: Spool, scan: Scan, sender: Sender, speed: float = 1.0, loops: 
         raise ReplayError(f"--speed {speed:g} needs each trace's start: scan with trace_starts=True")
     first_loop = start.loop if start else 1
     summary = Summary(total_spans=scan.rest_spans + (loops - first_loop) * scan.spans, next=start or Position(1, 0, 1, 0))
-    run = _Sending(spool, scan, sender, speed, rate, retry or Retry(), fresh_ids, start, summary, progress, batch_spans,
-                   clock, sleep)
+    run = _Sending(spool, scan, sender, 0 if keep_times else speed, rate, retry or Retry(), fresh_ids, start, summary,
+                   progress, batch_spans, clock, sleep)
+    run.keep_times = keep_times
     try:
         for loop in range(first_loop, loops + 1):
             run.loop(loop)

@@ -31,9 +31,13 @@ class Options:
     rate: float | None = None
     keep_ids: bool = False
     retry_for: float = 30.0
+    keep_times: bool = False  # the recorded timestamps, sent at once (a re-send of what a backend lost)
 
     def __post_init__(self) -> None:
         check_protocol(self.protocol)
+        if self.keep_times and self.speed not in (0, 1):
+            raise ReplayError(f"--keep-times sends the recorded times at once; --speed {self.speed:g} would move them",
+                              "leave out --speed")
         if self.endpoint and self.protocol == "grpc" and not self.endpoint.startswith("unix:"):
             port = self.endpoint.rpartition(":")[2]  # gRPC itself would wrap 99999 around to 34463
             if not (port.isdigit() and 1 <= int(port) <= 65535):
@@ -144,7 +148,7 @@ def send(spool: Spool, scan: Scan, opts: Options, *, start: Position | None = No
     try:
         summary = replay(spool, scan, sender, speed=opts.speed, loops=opts.loops, rate=opts.rate,
                          fresh_ids=not opts.keep_ids, retry=Retry(retry_for=opts.retry_for, notify=notify),
-                         start=start, progress=bar.update)
+                         start=start, progress=bar.update, keep_times=opts.keep_times)
     finally:
         bar.close()
         sender.close()
@@ -183,7 +187,7 @@ def from_files(spec: str, opts: Options, *, resuming: bool = False, state: str |
     start = resume.load(state_path, inputs, opts.loops) if resuming else None
     with Spool() as spool, term_as_interrupt():
         try:
-            scan = first_pass(inputs, spool, start=start, trace_starts=opts.speed not in (0, 1))
+            scan = first_pass(inputs, spool, start=start, trace_starts=opts.speed not in (0, 1) and not opts.keep_times)
         except KeyboardInterrupt:
             raise ReplayError("interrupted while reading the files", "nothing was sent") from None
         with send(spool, scan, opts, start=start, state=state_path) as outcome:

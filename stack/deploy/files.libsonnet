@@ -53,6 +53,8 @@
         stateDisk: c.stateDisk,
         // the longest Tempo holds an acknowledged span in memory only (docs/reliability.md#tempos-loss-window)
         tempoLossWindowSeconds: c.tempo.lossWindowSeconds,
+        // whether the collector keeps a copy for the Tempo guard (native, local Tempo, tempo.resend.enabled)
+        tempoGuard: c.tempoGuardsCopy,
         dashboards: c.dashboards,
         usage: c.usage,
         grafanaFolder: { title: c.grafana.folder, uid: c.grafana.folderUid },
