@@ -93,6 +93,9 @@
         binary: 'otelcol-plano',
         args: ['--config=' + cfg('otel-collector.yaml')],
         env: {},
+        // folders its exporters write into, made before it starts (the file exporter does not)
+        local copy = std.split(c.tempoCopyFile, '/'),
+        dirs: if c.tempoGuardsCopy then [std.join('/', copy[0:std.length(copy) - 1])] else [],
       },
       prometheus: {
         binary: 'prometheus',

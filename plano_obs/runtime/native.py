@@ -104,6 +104,9 @@ def up(deadline_s: float, components: tuple[str, ...] | None = None,
             ports.check_free(stack, owned)
     sup.write_conf(programs, {n: specs[n]["stopWaitSecs"] for n in programs if "stopWaitSecs" in specs[n]})
     (sup.state / "data" / "prometheus").mkdir(parents=True, exist_ok=True)
+    for name in programs:
+        for folder in specs[name].get("dirs", []):
+            Path(expand(folder, sup.env())).mkdir(parents=True, exist_ok=True)
     sup.start()
     return _wait(sup, stack, list(programs), deadline_s), skipped
 
