@@ -215,7 +215,7 @@
         // A rolling copy of what goes to the local Tempo, after the pipeline's processors: the
         // Tempo guard re-sends from it what a Tempo crash lost (docs/reliability.md#tempos-loss-window).
         [if c.tempoGuardsCopy then 'file/tempo-window']: {
-          path: std.strReplace(c.tempoCopyFile, '${PLANO_STATE_DIR}', '${env:PLANO_STATE_DIR}'),
+          path: std.strReplace(c.tempoCopyFile, '${PLANO_RUNTIME_DIR}', '${env:PLANO_RUNTIME_DIR}'),
           format: 'json',
           flush_interval: '100ms',
           rotation: { max_megabytes: c.tempo.resend.copyMegabytes, max_backups: 1 },

@@ -637,7 +637,9 @@
     // Outside reference (from Plano, Envoy or the plano host) for a Plano endpoint.
     planoTarget(name):: $._config.plano[name][$._config.mode],
     // The collector's copy of what it sends to Tempo (native mode; read by the Tempo guard).
-    tempoCopyFile: '${PLANO_STATE_DIR}/data/collector/tempo-window/spans.jsonl',
+    // In memory-backed scratch space (a tmpfs: paths.runtime_dir), so a full state disk, the
+    // very fault it has to outlive, cannot stop it being written.
+    tempoCopyFile: '${PLANO_RUNTIME_DIR}/tempo-window/spans.jsonl',
     tempoGuardsCopy: $._config.mode == 'native' && $._config.tempo.resend.enabled && $._config.remote.traces.endpoint == '',
 
     // The collector's recording file (collector syntax for the environment variable).

@@ -76,6 +76,8 @@
           '127.0.0.1:%d' % c.ports.tempoOtlpGrpc,
           '--copy',
           c.tempoCopyFile,
+          '--state-disk',
+          c.dataDir('tempo'),
           '--collector-telemetry',
           'http://127.0.0.1:%d/metrics' % c.ports.collectorTelemetry,
           '--loss-window',

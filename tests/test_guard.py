@@ -85,3 +85,12 @@ def test_marks_older_than_the_keep_time_go_but_one_stays(tmp_path):
     for t in range(0, 40):
         copy.mark(float(t))
     assert copy.marks[0].t <= 39 - 10 < copy.marks[1].t
+
+
+def test_a_line_the_exporter_could_not_finish_is_skipped():
+    """On a full disk the file exporter leaves a broken line; the collector refused those spans,
+    so the client sent them again, in a later line."""
+    lines = [_line(T1, S[0]).strip()[:40], _line(T1, S[1]).strip()]
+    todo, traces, already = guard.missing(lines, lambda tid: set())
+    assert [s["spanId"] for r in todo for rs in r["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]] == [S[1]]
+    assert (traces, already) == (1, 0)

@@ -33,6 +33,18 @@ def state_dir(flag: str | None = None) -> Path:
     return resolve(flag, "PLANO_STATE_DIR", ROOT / ".state")
 
 
+def runtime_dir(state: Path) -> Path:
+    """Memory-backed scratch space of one state folder (a tmpfs: /dev/shm), for what must not
+    share the state disk's fate, e.g. the collector's copy of what it sends to Tempo, which has
+    to outlive a full state disk; the state folder itself where there is no /dev/shm."""
+    import hashlib
+    import os
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        return shm / f"plano-observability-{os.getuid()}-{hashlib.sha256(str(state.resolve()).encode()).hexdigest()[:12]}"
+    return state / "run"
+
+
 def rendered_dir(flag: str | None = None) -> Path:
     """The rendering the stack runs from (the defaults plus the user's overrides), laid out as
     generated/ is; in the state folder, git-ignored, so an override never changes a committed file."""

@@ -143,6 +143,7 @@ def down(volumes: bool) -> None:
     sup = Supervisor()
     stopped = sup.stop()
     print("stopped the native stack" if stopped else "the native stack was not running")
+    shutil.rmtree(paths.runtime_dir(sup.state), ignore_errors=True)  # memory, not data: nothing to keep across a stop
     if volumes:
         data = sup.state / "data"
         shutil.rmtree(data, ignore_errors=True)

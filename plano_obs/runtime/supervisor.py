@@ -40,6 +40,7 @@ class Supervisor:
     def env(self) -> dict[str, str]:
         return {
             "PLANO_STATE_DIR": str(self.state),
+            "PLANO_RUNTIME_DIR": str(paths.runtime_dir(self.state)),
             "PLANO_CONFIG_DIR": str(native_dir()),
             "PLANO_GENERATED_DIR": str(generate.rendered()),  # the rendering's root (its dashboards/)
         }

@@ -30,6 +30,7 @@ import argparse
 import base64
 import json
 import re
+import shutil
 import signal
 import sys
 import time
@@ -41,7 +42,12 @@ from typing import Callable, Iterable
 import requests
 
 INTERVAL_S = 0.5
+MARKS_S = 3600  # how far back the marks go (the copy's size bounds what they can reach)
+LOW_DISK = 64 << 20  # free bytes on the state disk below which Tempo cannot be trusted to write
 _START = re.compile(rb"^process_start_time_seconds ([0-9.e+]+)$", re.M)
+# Tempo's own counts of WAL blocks it could not complete or flush (a full or failing disk): the
+# traces in them are lost at its next restart, however long before that they arrived
+_FAILED = re.compile(rb"^tempo_live_store_(?:failed_completions|local_failed_flushes)_total(?:\{[^}]*\})? ([0-9.e+]+)$", re.M)
 # the collector's own counters (with or without `_total`, by its telemetry version)
 _ACCEPTED = re.compile(r'^otelcol_receiver_accepted_spans(?:_total)?\{[^}]*\} ([0-9.e+]+)$', re.M)
 _SENT = re.compile(r'^otelcol_exporter_sent_spans(?:_total)?\{[^}]*exporter="otlp_grpc/tempo"[^}]*\} ([0-9.e+]+)$', re.M)
@@ -137,7 +143,12 @@ def spans_in_tempo(tempo: str, trace_id: str) -> set[str]:
 def missing(lines: Iterable[bytes], present: Callable[[str], set[str]]) -> tuple[list[dict], int, int]:
     """The copy's requests cut down to the spans Tempo lacks (`present(trace id)` gives the span
     ids it has), the number of traces looked up, and of spans that were there already."""
-    requests_ = [json.loads(line) for line in lines]
+    requests_ = []
+    for line in lines:
+        try:
+            requests_.append(json.loads(line))
+        except ValueError:
+            continue  # a line the exporter could not finish (a full disk): the collector refused those spans
     have: dict[str, set[str]] = {}
     for req in requests_:
         for rs in req.get("resourceSpans", []):
@@ -163,14 +174,15 @@ def missing(lines: Iterable[bytes], present: Callable[[str], set[str]]) -> tuple
     return out, len(have), already
 
 
-def tempo_start(tempo: str) -> float | None:
-    """Tempo's process start time (None while it does not answer)."""
+def tempo_state(tempo: str) -> tuple[float, float] | None:
+    """Tempo's process start time and its count of failed WAL completions and flushes (None
+    while it does not answer)."""
     try:
         r = requests.get(f"{tempo}/metrics", timeout=2)
     except requests.RequestException:
         return None
     m = _START.search(r.content) if r.ok else None
-    return float(m.group(1)) if m else None
+    return (float(m.group(1)), sum(float(v) for v in _FAILED.findall(r.content))) if m else None
 
 
 def _wait(what: str, ok: Callable[[], bool], deadline_s: float) -> bool:
@@ -190,7 +202,7 @@ class Guard:
     def __init__(self, args: argparse.Namespace) -> None:
         from prometheus_client import Counter, Gauge
         self.args = args
-        self.copy = Copy(Path(args.copy), keep_s=args.loss_window + args.margin + 60)
+        self.copy = Copy(Path(args.copy), keep_s=MARKS_S)
         self.restarts = Counter("plano_tempo_guard_restarts", "Tempo restarts the guard saw (start time changed)")
         self.resends = Counter("plano_tempo_guard_resends", "Restarts after which spans were missing and re-sent")
         self.resent = Counter("plano_tempo_guard_resent_spans", "Spans re-sent to Tempo from the collector's copy")
@@ -198,20 +210,47 @@ class Guard:
                              "Restarts where the copy did not reach back a whole loss window and margin")
         self.covered = Gauge("plano_tempo_guard_copy_seconds", "How far back the copy reached at the last restart")
 
+    def _disk_low(self) -> bool:
+        """The state disk (where Tempo and the copy write) is full or nearly: Tempo 3 fails to cut
+        traces then, and those it had cut are deleted at its next restart."""
+        try:
+            usage = shutil.disk_usage(self.args.state_disk)
+        except OSError:
+            return False
+        return usage.free < max(LOW_DISK, usage.total // 100)
+
     def run(self) -> None:
-        known, last_up = None, None
+        known, last_up, failed, trouble_since, was_low = None, None, 0.0, None, False
         while True:
             now = time.time()
             self.copy.mark(now)
-            started = tempo_start(self.args.tempo)
-            if started is not None:
+            state = tempo_state(self.args.tempo)
+            low = self._disk_low()
+            if trouble_since is None and last_up is not None and (low or (state is not None and state[1] > failed)):
+                # what Tempo held from here on is at risk until it has written it with room to spare
+                trouble_since = last_up
+                why = "the state disk is full" if low else f"Tempo failed to write a WAL block ({state[1]:g} failures)"
+                print(f"tempo-guard: {why}: what Tempo acknowledged since then is checked when there is room "
+                      f"again, and at its next restart", flush=True)
+            if was_low and not low and state is not None and trouble_since is not None:
+                # room again: what Tempo dropped while it could not write is re-sent now (a later
+                # restart, which deletes the blocks it could not complete, is checked again)
+                self.check(trouble_since, time.time(), "the state disk has room again")
+            was_low = low
+            if state is not None:
+                started, failures = state
                 if known is not None and started != known:
                     self.restarts.inc()
-                    self.after_restart(last_up, time.time())
-                known, last_up = started, time.time()
+                    self.check(min(last_up, trouble_since or last_up), time.time(), "Tempo restarted")
+                    trouble_since = None
+                known, failed = started, failures
+                if trouble_since is None:
+                    last_up = time.time()  # up, and writing
             time.sleep(INTERVAL_S)
 
-    def after_restart(self, last_up: float, back_at: float) -> None:
+    def check(self, last_up: float, back_at: float, why: str) -> None:
+        """Re-sends what Tempo lacks of what it acknowledged from one loss window and the margin
+        before `last_up` (when it was last seen holding its data safely) until `back_at`."""
         a = self.args
         _wait("Tempo to be ready", lambda: requests.get(f"{a.tempo}/ready", timeout=2).ok, 120)
         # every span the collector had accepted by now has been sent to the new Tempo (its queue
@@ -229,13 +268,13 @@ class Guard:
         cover = (f"the copy reached back only {back_at - reached:.1f}s, short of the {back_at - want_from:.1f}s wanted; "
                  if short else "")
         if not todo:
-            print(f"tempo-guard: Tempo restarted; {cover}all {already} spans of {traces} traces it had in the "
+            print(f"tempo-guard: {why}; {cover}all {already} spans of {traces} traces it had in the "
                   f"{back_at - want_from:.0f}s before were there: nothing to re-send", flush=True)
             return
         sent = self.resend(todo)
         self.resends.inc()
         self.resent.inc(sent)
-        print(f"tempo-guard: Tempo restarted and lacked {n} spans of {traces} traces from the {back_at - want_from:.0f}s "
+        print(f"tempo-guard: {why}, and Tempo lacked {n} spans of {traces} traces from the {back_at - want_from:.0f}s "
               f"before ({already} were there); {cover}re-sent {sent} from the collector's copy to {a.tempo_otlp}", flush=True)
 
     def _collector(self) -> tuple[float, float]:
@@ -262,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tempo", required=True, help="Tempo's HTTP API (http://HOST:ports.tempo)")
     ap.add_argument("--tempo-otlp", required=True, help="Tempo's OTLP/gRPC receiver (HOST:ports.tempoOtlpGrpc)")
     ap.add_argument("--copy", required=True, help="the collector's copy of what it sent to Tempo (file/tempo-window)")
+    ap.add_argument("--state-disk", required=True, help="a folder on the disk Tempo writes to (its data folder)")
     ap.add_argument("--collector-telemetry", required=True, help="the collector's own /metrics (its queue to Tempo)")
     ap.add_argument("--loss-window", type=float, required=True, help="tempo.lossWindowSeconds")
     ap.add_argument("--margin", type=float, default=10.0, help="seconds re-checked beyond the loss window")
