@@ -34,7 +34,7 @@ class Row:
     fault: str
     sent: int = 0  # spans the replay sent
     accepted: int = 0  # spans the collector acknowledged to the replay
-    stored: int = 0  # spans Tempo returns for the sent trace ids
+    stored: int = 0  # distinct spans Tempo returns for the sent trace ids
     counted: int = 0  # spans the span-metrics counters in Prometheus grew by
     note: str = ""
     uncounted_ok: str | None = None
@@ -72,7 +72,7 @@ def traffic_file(folder: Path, seed: int, kind: str | None = None) -> tuple[Path
 
 
 def trace_spans(base: str, tid: str, attempts: int = 4) -> int:
-    """Spans Tempo returns for one trace; 0 only when Tempo says it has none (a lookup that
+    """Distinct spans Tempo returns for one trace; 0 only when Tempo says it has none (a lookup that
     timed out or failed is asked again: a busy Tempo must not read as a lost trace)."""
     for attempt in range(attempts):
         try:
@@ -85,7 +85,8 @@ def trace_spans(base: str, tid: str, attempts: int = 4) -> int:
             threading.Event().wait(1.0)
             continue
         batches = body.get("trace", body).get("resourceSpans") or []
-        return sum(len(ss.get("spans", [])) for rs in batches for ss in rs.get("scopeSpans", []))
+        # distinct span ids: a span returned twice must not hide one that is missing
+        return len({s.get("spanId") for rs in batches for ss in rs.get("scopeSpans", []) for s in ss.get("spans", [])})
     raise SystemExit(f"error: Tempo did not answer for trace {tid} after {attempts} tries — see its log")
 
 
@@ -101,8 +102,26 @@ def settled(measure, target: int, quiet_s: float, deadline_s: float) -> int:
         threading.Event().wait(1.0)
 
 
+def guard_idle(info: dict, deadline_s: float = 180) -> None:
+    """Waits until the Tempo guard has no check due, seen three times a second apart (it polls
+    every half second, so a restart it has not noticed yet cannot hide between two readings)."""
+    if not info.get("tempoGuard"):
+        return
+    url, end, idle = health.url(info, "tempoGuard", "/metrics"), time.monotonic() + deadline_s, 0
+    while idle < 3 and time.monotonic() < end:
+        try:
+            text = requests.get(url, timeout=5).text
+            pending = next((float(l.split()[-1]) for l in text.splitlines() if l.startswith("plano_tempo_guard_pending ")), 0.0)
+        except requests.RequestException:
+            pending = 1.0  # restarting with the stack
+        idle = idle + 1 if pending == 0 else 0
+        threading.Event().wait(1.0)
+
+
 def stored(info: dict, per_trace: dict[str, int]) -> int:
-    """Spans Tempo returns for the traces, once the count stops growing."""
+    """Spans Tempo returns for the traces, once the Tempo guard has re-sent what Tempo lost and
+    the count stops growing."""
+    guard_idle(info)
     base = health.url(info, "tempo")
     with ThreadPoolExecutor(8) as pool:
         def measure() -> int:

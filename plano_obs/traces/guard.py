@@ -155,8 +155,10 @@ def missing(lines: Iterable[bytes], present: Callable[[str], set[str]]) -> tuple
             for ss in rs.get("scopeSpans", []):
                 for s in ss.get("spans", []):
                     have.setdefault(s["traceId"].lower(), set())
-    for tid in have:
-        have[tid] = present(tid)
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(8) as pool:  # hundreds of lookups after a busy minute
+        for tid, spans in zip(list(have), pool.map(present, list(have))):
+            have[tid] = spans
     out, already = [], 0
     for req in requests_:
         kept_rs = []
@@ -209,6 +211,8 @@ class Guard:
         self.short = Counter("plano_tempo_guard_short_copies",
                              "Restarts where the copy did not reach back a whole loss window and margin")
         self.covered = Gauge("plano_tempo_guard_copy_seconds", "How far back the copy reached at the last restart")
+        self.pending = Gauge("plano_tempo_guard_pending",
+                             "1 while a check is due: Tempo restarted or is in trouble, and what it lacks is not re-sent yet")
 
     def _disk_low(self) -> bool:
         """The state disk (where Tempo and the copy write) is full or nearly: Tempo 3 fails to cut
@@ -229,6 +233,7 @@ class Guard:
             if trouble_since is None and last_up is not None and (low or (state is not None and state[1] > failed)):
                 # what Tempo held from here on is at risk until it has written it with room to spare
                 trouble_since = last_up
+                self.pending.set(1)
                 why = "the state disk is full" if low else f"Tempo failed to write a WAL block ({state[1]:g} failures)"
                 print(f"tempo-guard: {why}: what Tempo acknowledged since then is checked when there is room "
                       f"again, and at its next restart", flush=True)
@@ -241,8 +246,10 @@ class Guard:
                 started, failures = state
                 if known is not None and started != known:
                     self.restarts.inc()
+                    self.pending.set(1)
                     self.check(min(last_up, trouble_since or last_up), time.time(), "Tempo restarted")
                     trouble_since = None
+                    self.pending.set(0)
                 known, failed = started, failures
                 if trouble_since is None:
                     last_up = time.time()  # up, and writing
