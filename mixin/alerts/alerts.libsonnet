@@ -63,7 +63,7 @@
             labels: { severity: 'critical' },
             annotations: {
               summary: 'Tempo discarded {{ $value | humanize }} acknowledged spans ({{ $labels.reason }}, {{ $labels.instance }}).',
-              description: 'Tempo dropped spans in the last %s after accepting them, for the reason in the label (a per-tenant limit: live traces, trace size, ingestion rate). Those spans are in no trace. Raise the limit in Tempo\'s overrides or find the client that exceeds it. See docs/reliability.md.' % w,
+              description: "Tempo dropped spans in the last %s after accepting them, for the reason in the label (a per-tenant limit: live traces, trace size, ingestion rate). Those spans are in no trace. Raise the limit in Tempo's overrides or find the client that exceeds it. See docs/reliability.md." % w,
             },
           },
           // Tempo could not complete or flush a WAL block: the traces in it are at risk (a full
