@@ -46,21 +46,16 @@ FOLDED = {"mockAgents": "brightstaff", "mockLlm": "envoy", "tempoGuard": "tempo"
 def _where(info: dict, component: str) -> str:
     """Where the user opens or reaches a running component."""
     url = lambda port: health.url(info, port)  # noqa: E731
-    host = health.host(info)
-    p = info["ports"]
-    if component == "grafana":
-        return f"{url('grafana')}  (user {info['grafanaUser']}, password in .secrets/grafana.env)"
-    if component == "prometheus":
-        return f"{url('prometheus')}  (UI and API)"
-    if component == "tempo":
-        return f"{url('tempo')}  (TraceQL API)"
-    if component == "collector":
-        return f"OTLP {host}:{p['otlpGrpc']} (gRPC), {host}:{p['otlpHttp']} (HTTP): point Plano's tracing here"
-    if component == "envoy":
-        return f"{url('envoyListener')} (listener), admin {url('envoyAdmin')}"
-    if component == "brightstaff":
-        return f"{url('brightstaff')} (API), {url('brightstaffMetrics')}/metrics"
-    return url(info["components"][component]["port"])
+    host, p = health.host(info), info["ports"]
+    where = {
+        "grafana": lambda: f"{url('grafana')}  (user {info['grafanaUser']}, password in .secrets/grafana.env)",
+        "prometheus": lambda: f"{url('prometheus')}  (UI and API)",
+        "tempo": lambda: f"{url('tempo')}  (TraceQL API)",
+        "collector": lambda: f"OTLP {host}:{p['otlpGrpc']} (gRPC), {host}:{p['otlpHttp']} (HTTP): point Plano's tracing here",
+        "envoy": lambda: f"{url('envoyListener')} (listener), admin {url('envoyAdmin')}",
+        "brightstaff": lambda: f"{url('brightstaff')} (API), {url('brightstaffMetrics')}/metrics",
+    }
+    return where[component]() if component in where else url(info["components"][component]["port"])
 
 
 def running_lines(info: dict, running: list[str]) -> list[str]:
