@@ -31,10 +31,10 @@ def _compose(args: list[str], echo: bool = True, check: bool = True, capture: bo
 
 
 def host_side(stack: dict, dev_envoy: bool = False) -> list[str]:
-    """Components that run on the host, not in Compose: the dev Plano, and the dev Envoy unless
-    its profile runs it on the Compose network (`--dev-envoy`)."""
+    """Components that are not Compose services: the dev Plano, the dev Envoy unless its
+    profile runs it on the Compose network (`--dev-envoy`), and what only native mode runs."""
     groups = stack["componentGroups"]
-    return ([] if dev_envoy else groups["devEnvoy"]) + groups["devPlano"]
+    return ([] if dev_envoy else groups["devEnvoy"]) + groups["devPlano"] + groups["nativeOnly"]
 
 
 def running() -> list[str]:

@@ -49,6 +49,10 @@ def profile_components(mode: str, profile: str) -> tuple[str, ...] | None:
     return None if only is None else tuple(only)
 
 
+def stack_groups(mode: str) -> dict[str, list[str]]:
+    return settings.load(mode)["componentGroups"]
+
+
 def up(mode: str, deadline_s: float, dev_envoy: bool = True, dev_plano: bool = True,
        profile: str = "full", local_images: bool = False,
        compose_envoy: bool = False) -> tuple[dict[str, health.Probe], dict[str, str]]:
@@ -63,6 +67,7 @@ def up(mode: str, deadline_s: float, dev_envoy: bool = True, dev_plano: bool = T
         if only is None:  # the dev Plano (and the dev Envoy without --dev-envoy) run on the host only
             for comp in compose.host_side(settings.load(mode), compose_envoy):
                 skipped.setdefault(comp, "it runs on the host, in native mode only" if comp in native.dev_plano()
+                                   else "native mode only (Compose has no Tempo guard yet)" if comp in stack_groups(mode)["nativeOnly"]
                                    else "off in Compose unless --dev-envoy (Plano's own Envoy publishes the same port)")
         return probes, skipped
     flags = {**{c: "--no-envoy given" for c in (() if dev_envoy else native.dev_envoy())},
@@ -93,8 +98,6 @@ def status(mode: str) -> list[dict]:
     in_compose = compose.running() if mode == "compose" else []
     rows = []
     for name in stack["components"]:
-        if mode == "compose" and name in stack["componentGroups"]["nativeOnly"]:
-            continue  # Compose mode does not run it
         if mode == "compose" and name in compose.host_side(stack, dev_envoy=stack["services"][name] in in_compose):
             continue  # on the host, not in Compose (unless its profile runs it there)
         port_name = stack["components"][name]["port"]
