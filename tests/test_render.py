@@ -371,3 +371,11 @@ def test_a_bad_tempo_window_fails_the_build_naming_the_knob(override, knob, why)
     with pytest.raises(render.JsonnetError) as err:
         render.render("native", override("{ _config+:: { tempo+: { %s } } }" % knob))
     assert why in err.value.line()
+
+
+def test_only_the_stack_s_own_collector_keeps_a_copy_for_the_tempo_guard():
+    """The scale-out runs' collectors have no Tempo guard and no PLANO_RUNTIME_DIR: a copy
+    there would stop them at start (it did, in CI's scale run)."""
+    files = render.render_all()
+    with_copy = sorted(p for p, text in files.items() if p.endswith(".yaml") and "file/tempo-window" in text)
+    assert with_copy == ["native/otel-collector.yaml"]

@@ -5,7 +5,8 @@ local stackOf = import '../stack.libsonnet';
 local files = import 'files.libsonnet';
 
 function(overrides={})
-  local stack = stackOf('native', overrides);
+  // a test topology: no Tempo guard (its copy and process belong to the stack's own collector)
+  local stack = stackOf('native', overrides) { _config+:: { tempo+: { resend+: { enabled: false } } } };
   local c = stack._config;
   local part(config) = stack { _config+:: config };
   local dir = 'native/gateway-tier/';

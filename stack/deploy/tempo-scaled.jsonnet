@@ -6,7 +6,10 @@ local files = import 'files.libsonnet';
 
 function(overrides={})
   local stack = stackOf('native', overrides) {
-    _config+:: { remote+: { traces+: { endpoint: '' }, metrics+: { remoteWriteUrl: '' } } },
+    _config+:: {
+      remote+: { traces+: { endpoint: '' }, metrics+: { remoteWriteUrl: '' } },
+      tempo+: { resend+: { enabled: false } },  // no Tempo guard in a test topology
+    },
   };
   local scaled = stack.tempoScaled;
   {
