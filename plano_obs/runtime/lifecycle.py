@@ -49,10 +49,6 @@ def profile_components(mode: str, profile: str) -> tuple[str, ...] | None:
     return None if only is None else tuple(only)
 
 
-def stack_groups(mode: str) -> dict[str, list[str]]:
-    return settings.load(mode)["componentGroups"]
-
-
 def up(mode: str, deadline_s: float, dev_envoy: bool = True, dev_plano: bool = True,
        profile: str = "full", local_images: bool = False,
        compose_envoy: bool = False) -> tuple[dict[str, health.Probe], dict[str, str]]:
@@ -65,9 +61,10 @@ def up(mode: str, deadline_s: float, dev_envoy: bool = True, dev_plano: bool = T
     if mode == "compose":
         probes, skipped = compose.up(deadline_s, local_images, compose_envoy, only)
         if only is None:  # the dev Plano (and the dev Envoy without --dev-envoy) run on the host only
+            groups = settings.load(mode)["componentGroups"]
             for comp in compose.host_side(settings.load(mode), compose_envoy):
                 skipped.setdefault(comp, "it runs on the host, in native mode only" if comp in native.dev_plano()
-                                   else "native mode only (Compose has no Tempo guard yet)" if comp in stack_groups(mode)["nativeOnly"]
+                                   else "native mode only (Compose has no Tempo guard yet)" if comp in groups["nativeOnly"]
                                    else "off in Compose unless --dev-envoy (Plano's own Envoy publishes the same port)")
         return probes, skipped
     flags = {**{c: "--no-envoy given" for c in (() if dev_envoy else native.dev_envoy())},
